@@ -1,0 +1,161 @@
+//! Running the real go: exec when nothing is left to do afterwards, otherwise
+//! spawn and supervise it like a good parent (after uv's child.rs).
+//!
+//! Supervision rules:
+//! - SIGTERM/SIGHUP/SIGINT/SIGQUIT sent to goshim are forwarded to go, except
+//!   those the kernel sent to the whole foreground process group (Ctrl-C at a
+//!   terminal): go got that one itself, and a second copy is not wanted.
+//! - As PID 1 in a container every exited process is reaped, not only go.
+//! - go's exit code is returned as is; a death by signal is re-raised, so the
+//!   caller sees the same signal (128+n where re-raising cannot kill us, as PID 1).
+
+use std::io::{self, Read, Write};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use nix::libc;
+use nix::sys::signal::{self, SaFlags, SigAction, SigHandler, SigSet, Signal};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+
+/// Replaces this process with `cmd`. Returns only if exec failed.
+pub fn exec(mut cmd: Command) -> io::Error {
+    cmd.exec()
+}
+
+/// How a supervised run ended, with the stderr text when it was captured.
+pub struct Outcome {
+    pub status: ExitStatus,
+    pub stderr: String,
+}
+
+/// The longest stderr tail kept for classification; older text is dropped.
+const STDERR_KEEP: usize = 256 * 1024;
+
+const FORWARDED: [Signal; 4] = [
+    Signal::SIGINT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+];
+
+/// The running child, for the signal handler (0 = none yet).
+static CHILD_PID: AtomicI32 = AtomicI32::new(0);
+/// A signal that arrived before the child existed.
+static PENDING: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    // SAFETY: the kernel passes a valid siginfo_t with SA_SIGINFO.
+    let code = unsafe { info.as_ref().map_or(0, |i| i.si_code) };
+    if code == libc::SI_KERNEL && sig != libc::SIGTERM {
+        return; // terminal-generated: the child got its own copy
+    }
+    let pid = CHILD_PID.load(Ordering::SeqCst);
+    if pid > 0 {
+        // SAFETY: kill is async-signal-safe.
+        unsafe { libc::kill(pid, sig) };
+    } else {
+        PENDING.store(sig, Ordering::SeqCst);
+    }
+}
+
+fn install_forwarding() {
+    let action = SigAction::new(
+        SigHandler::SigAction(on_signal),
+        SaFlags::SA_SIGINFO, // no SA_RESTART: waitpid returns EINTR and we loop
+        SigSet::empty(),
+    );
+    for sig in FORWARDED {
+        // SAFETY: the handler only touches atomics and calls kill.
+        let _ = unsafe { signal::sigaction(sig, &action) };
+    }
+}
+
+/// Spawns `cmd`, forwards signals, reaps, and returns how it ended.
+/// With `capture_stderr`, go's stderr is copied to ours as it arrives and also kept.
+pub fn run(cmd: &mut Command, capture_stderr: bool) -> io::Result<Outcome> {
+    install_forwarding();
+    if capture_stderr {
+        cmd.stderr(Stdio::piped());
+    }
+    let mut child = cmd.spawn()?;
+    let pid = child.id() as i32;
+    CHILD_PID.store(pid, Ordering::SeqCst);
+    let pending = PENDING.swap(0, Ordering::SeqCst);
+    if pending != 0 {
+        // SAFETY: plain kill(2) on our own child.
+        unsafe { libc::kill(pid, pending) };
+    }
+    let tee = child.stderr.take().map(|pipe| std::thread::spawn(move || tee(pipe)));
+    let status = wait_for(Pid::from_raw(pid));
+    CHILD_PID.store(0, Ordering::SeqCst);
+    let stderr = tee.and_then(|t| t.join().ok()).unwrap_or_default();
+    Ok(Outcome {
+        status: status?,
+        stderr,
+    })
+}
+
+/// Waits for `pid`; as PID 1, also reaps every orphan that exits meanwhile.
+fn wait_for(pid: Pid) -> io::Result<ExitStatus> {
+    let is_init = std::process::id() == 1;
+    let target = if is_init { None } else { Some(pid) };
+    loop {
+        match waitpid(target, Some(WaitPidFlag::empty())) {
+            Ok(WaitStatus::Exited(p, code)) if p == pid => {
+                return Ok(ExitStatus::from_raw((code & 0xff) << 8));
+            }
+            Ok(WaitStatus::Signaled(p, sig, core)) if p == pid => {
+                let raw = sig as i32 | if core { 0x80 } else { 0 };
+                return Ok(ExitStatus::from_raw(raw));
+            }
+            Ok(_) => continue,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(io::Error::from(e)),
+        }
+    }
+}
+
+/// Copies the child's stderr to ours chunk by chunk and keeps the text.
+fn tee(mut pipe: impl Read) -> String {
+    let mut kept: Vec<u8> = Vec::new();
+    let mut buf = [0u8; 8192];
+    let mut out = io::stderr().lock();
+    loop {
+        match pipe.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                let _ = out.write_all(&buf[..n]);
+                let _ = out.flush();
+                kept.extend_from_slice(&buf[..n]);
+                if kept.len() > STDERR_KEEP {
+                    kept.drain(..kept.len() - STDERR_KEEP);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        }
+    }
+    String::from_utf8_lossy(&kept).into_owned()
+}
+
+/// Ends this process the way the child ended: same exit code, or same signal.
+pub fn exit_like(status: ExitStatus) -> ! {
+    let _ = io::stderr().flush();
+    if let Some(sig) = status.signal() {
+        if let Ok(sig) = Signal::try_from(sig) {
+            // SAFETY: restoring the default action before re-raising.
+            unsafe {
+                let _ = signal::signal(sig, SigHandler::SigDfl);
+            }
+            let mut mask = SigSet::empty();
+            mask.add(sig);
+            let _ = mask.thread_unblock();
+            let _ = signal::raise(sig);
+        }
+        // Still alive: PID 1 ignores default-action signals, or the signal is not fatal.
+        std::process::exit(128 + sig);
+    }
+    std::process::exit(status.code().unwrap_or(1))
+}

@@ -1,0 +1,69 @@
+//! What a `go` command line may do: fetch modules, run user code, be re-run.
+
+use std::ffi::OsString;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kind {
+    /// Never fetches modules (`go version`, `go env`, ...): exec with the environment untouched.
+    Passthrough,
+    /// May fetch; runs user code or streams results, so it is never re-run (`go run`, `go test`, ...).
+    FetchOnce,
+    /// May fetch and is safe to re-run after a transient proxy failure (`go build`, `go mod download`, ...).
+    FetchRetryable,
+}
+
+/// Classifies by subcommand (the first argument: go takes no flags before it).
+pub fn classify(args: &[OsString]) -> Kind {
+    let Some(sub) = args.first().and_then(|a| a.to_str()) else {
+        return Kind::Passthrough;
+    };
+    match sub {
+        "version" | "env" | "fmt" | "help" | "bug" | "telemetry" | "-h" | "-help" | "--help" => {
+            Kind::Passthrough
+        }
+        // These run the user's code or tools; a re-run would repeat side effects.
+        "run" | "test" | "generate" | "tool" => Kind::FetchOnce,
+        _ if writes_results_to_stdout(args) => Kind::FetchOnce,
+        "build" | "install" | "get" | "mod" | "work" | "vet" | "doc" | "clean" | "fix" => {
+            Kind::FetchRetryable
+        }
+        // `go list` and unknown subcommands may print partial results to stdout;
+        // a re-run would print them twice.
+        _ => Kind::FetchOnce,
+    }
+}
+
+/// Output on stdout that a second run would repeat: `-json` output and `go mod graph/why`.
+fn writes_results_to_stdout(args: &[OsString]) -> bool {
+    let second = args.get(1).and_then(|a| a.to_str());
+    matches!(second, Some("graph" | "why"))
+        || args.iter().any(|a| {
+            a.to_str()
+                .is_some_and(|s| s == "-json" || s.starts_with("-json=") || s == "--json")
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind(line: &str) -> Kind {
+        let args: Vec<OsString> = line.split_whitespace().map(OsString::from).collect();
+        classify(&args)
+    }
+
+    #[test]
+    fn classifies_common_commands() {
+        assert_eq!(kind(""), Kind::Passthrough);
+        assert_eq!(kind("version"), Kind::Passthrough);
+        assert_eq!(kind("env -json"), Kind::Passthrough);
+        assert_eq!(kind("build ./..."), Kind::FetchRetryable);
+        assert_eq!(kind("mod download"), Kind::FetchRetryable);
+        assert_eq!(kind("mod download -json"), Kind::FetchOnce);
+        assert_eq!(kind("mod graph"), Kind::FetchOnce);
+        assert_eq!(kind("run ."), Kind::FetchOnce);
+        assert_eq!(kind("test ./..."), Kind::FetchOnce);
+        assert_eq!(kind("list -m all"), Kind::FetchOnce);
+        assert_eq!(kind("frobnicate"), Kind::FetchOnce);
+    }
+}

@@ -1,0 +1,55 @@
+//! Every environment variable goshim reads or sets, in one place.
+//!
+//! Go's own variables (GOPROXY, GOFLAGS, ...) are read through `go env`
+//! (see `goenv`), except where noted here.
+
+/// Path of the real `go` binary to run; wins over the PATH search.
+pub const GOSHIM_GO: &str = "GOSHIM_GO";
+/// `1`/`true`: run the real go with the environment untouched (no proxy logic).
+pub const GOSHIM_DISABLE: &str = "GOSHIM_DISABLE";
+/// Diagnostics on stderr: `1`/`info` for decisions, `debug` for more.
+pub const GOSHIM_LOG: &str = "GOSHIM_LOG";
+/// Directory for goshim's cache files (go env cache, health snapshot, locks).
+pub const GOSHIM_CACHE_DIR: &str = "GOSHIM_CACHE_DIR";
+/// Path of the config file (default `$XDG_CONFIG_HOME/goshim/config.toml`).
+pub const GOSHIM_CONFIG: &str = "GOSHIM_CONFIG";
+/// Extra candidate proxy URLs, comma-separated, tried after the user's GOPROXY entries.
+pub const GOSHIM_PROXIES: &str = "GOSHIM_PROXIES";
+/// Module used by probes for `<proxy>/<module>/@v/list` (default golang.org/x/text).
+pub const GOSHIM_PROBE_MODULE: &str = "GOSHIM_PROBE_MODULE";
+/// Per-proxy probe deadline in milliseconds (default 3000).
+pub const GOSHIM_PROBE_TIMEOUT_MS: &str = "GOSHIM_PROBE_TIMEOUT_MS";
+/// Seconds a health snapshot stays fresh (default 600). `0` = never refresh in the background.
+pub const GOSHIM_TTL: &str = "GOSHIM_TTL";
+/// Maximum number of runs of a retryable command (default 3, `1` disables re-runs).
+pub const GOSHIM_ATTEMPTS: &str = "GOSHIM_ATTEMPTS";
+/// Set by goshim on every child: the shims already passed through
+/// (`dev:ino` list), so that no shim ever runs another shim in a loop.
+pub const GOSHIM_SEEN: &str = "GOSHIM_SEEN";
+/// Test hook (like rustup's RUSTUP_FORCE_ARG0): act as if started under this name.
+pub const GOSHIM_FORCE_ARG0: &str = "GOSHIM_FORCE_ARG0";
+
+/// Read by the PATH search.
+pub const PATH: &str = "PATH";
+/// Go variables goshim overrides for the child (only for commands that may fetch).
+pub const GOPROXY: &str = "GOPROXY";
+/// Used for the shim's own `go env` call so that it never downloads a toolchain.
+pub const GOTOOLCHAIN: &str = "GOTOOLCHAIN";
+/// Location of the go env file (input of the go env cache key).
+pub const GOENV: &str = "GOENV";
+pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
+pub const XDG_CONFIG_HOME: &str = "XDG_CONFIG_HOME";
+pub const HOME: &str = "HOME";
+
+/// True when the variable is set to something that means "yes".
+pub fn is_truthy(name: &str) -> bool {
+    matches!(
+        std::env::var(name).as_deref().map(str::trim),
+        Ok("1" | "true" | "TRUE" | "True" | "yes" | "on")
+    )
+}
+
+/// The variable's value, treating empty as unset (as the go command does).
+pub fn non_empty(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}

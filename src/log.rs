@@ -1,0 +1,32 @@
+//! goshim's own stderr output: errors always, diagnostics only when `GOSHIM_LOG` asks.
+
+use std::sync::OnceLock;
+
+use crate::env_vars;
+
+/// Whether `GOSHIM_LOG` is set to anything but empty/0/off.
+pub fn enabled() -> bool {
+    static ON: OnceLock<bool> = OnceLock::new();
+    *ON.get_or_init(|| {
+        env_vars::non_empty(env_vars::GOSHIM_LOG)
+            .is_some_and(|v| !matches!(v.as_str(), "0" | "off" | "false" | "no"))
+    })
+}
+
+/// A diagnostic line, shown only with `GOSHIM_LOG`.
+macro_rules! debug {
+    ($($arg:tt)*) => {
+        if $crate::log::enabled() {
+            eprintln!("goshim: {}", format_args!($($arg)*));
+        }
+    };
+}
+pub(crate) use debug;
+
+/// A line about something that went wrong; always shown.
+macro_rules! warn_line {
+    ($($arg:tt)*) => {
+        eprintln!("goshim: {}", format_args!($($arg)*))
+    };
+}
+pub(crate) use warn_line as warn;
