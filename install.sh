@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# Build goshim and install it as <prefix>/bin/goshim with the shim <prefix>/shims/go.
+# Run ./install.sh --help for the options.
+set -euo pipefail
+
+prog=install.sh
+usage() {
+    cat <<EOF
+usage: ./install.sh [--prefix DIR] [--no-static] [--uninstall] [--help]
+
+Builds goshim (cargo build --release --locked) and installs
+  DIR/bin/goshim     the binary
+  DIR/shims/go       a symlink to ../bin/goshim: put DIR/shims first on PATH
+Re-running replaces both atomically.
+
+options:
+  --prefix DIR, --prefix=DIR   where to install (default: ~/.goshim)
+  --no-static                  build a normal dynamically linked binary; by default
+                               a static binary is built on x86_64/aarch64 Linux with
+                               glibc (it starts faster), falling back to a normal build
+  --uninstall                  remove DIR/bin/goshim and DIR/shims/go (and those
+                               folders and DIR when left empty), nothing else
+  -h, --help                   show this help
+EOF
+}
+
+die() { # die CODE MESSAGE
+    echo "$prog: $2" >&2
+    exit "$1"
+}
+
+prefix=""
+uninstall=0
+static=1
+while [ $# -gt 0 ]; do
+    case "$1" in
+        -h | --help) usage; exit 0 ;;
+        --uninstall) uninstall=1 ;;
+        --no-static) static=0 ;;
+        --prefix)
+            [ $# -ge 2 ] && [ -n "$2" ] || die 2 "--prefix needs a directory (--prefix DIR or --prefix=DIR)"
+            prefix=$2
+            shift
+            ;;
+        --prefix=*)
+            prefix=${1#--prefix=}
+            [ -n "$prefix" ] || die 2 "--prefix needs a directory (--prefix DIR or --prefix=DIR)"
+            ;;
+        *) die 2 "unknown option '$1'; run '$0 --help' for the options" ;;
+    esac
+    shift
+done
+
+if [ -z "$prefix" ]; then
+    [ -n "${HOME:-}" ] || die 1 "HOME is not set; pass --prefix DIR"
+    prefix="$HOME/.goshim"
+fi
+case "$prefix" in # '--prefix=~/x' reaches us with the tilde unexpanded
+    "~") prefix=${HOME:?} ;;
+    "~/"*) prefix="${HOME:?}/${prefix#"~/"}" ;;
+esac
+case "$prefix" in
+    /*) ;;
+    *) prefix="$PWD/$prefix" ;;
+esac
+prefix=${prefix%/}
+[ -n "$prefix" ] || die 2 "refusing to install into /"
+
+bin="$prefix/bin/goshim"
+shim="$prefix/shims/go"
+
+if [ "$uninstall" = 1 ]; then
+    removed=0
+    # The shim only when it is ours: a symlink to ../bin/goshim.
+    if [ -L "$shim" ] && [ "$(readlink "$shim")" = "../bin/goshim" ]; then
+        rm -f "$shim" && echo "removed $shim" && removed=1
+    elif [ -e "$shim" ] || [ -L "$shim" ]; then
+        echo "$prog: left $shim alone: it is not the symlink to ../bin/goshim that install.sh makes" >&2
+    fi
+    if [ -f "$bin" ]; then
+        rm -f "$bin" && echo "removed $bin" && removed=1
+    fi
+    rm -f "$prefix"/bin/.goshim.tmp.* "$prefix"/shims/.go.tmp.* 2>/dev/null || true
+    for d in "$prefix/shims" "$prefix/bin" "$prefix"; do
+        [ -d "$d" ] && rmdir "$d" 2>/dev/null && echo "removed empty $d/"
+    done
+    [ "$removed" = 1 ] || echo "nothing to remove under $prefix"
+    echo "remove the line export PATH=\"$prefix/shims:\$PATH\" from your shell profile if you added it"
+    exit 0
+fi
+
+# Build from the repository this script lives in, whatever the current directory.
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+cd "$root"
+
+cargo=$(command -v cargo || true)
+if [ -z "$cargo" ] && [ -x "${CARGO_HOME:-${HOME:-/nonexistent}/.cargo}/bin/cargo" ]; then
+    cargo="${CARGO_HOME:-$HOME/.cargo}/bin/cargo" # rustup's usual place, when PATH lacks it
+fi
+[ -n "$cargo" ] || die 1 "cargo not found: install Rust with rustup (curl https://sh.rustup.rs -sSf | sh, see https://rustup.rs) or your package manager (apt-get install cargo), then re-run"
+
+target_dir=${CARGO_TARGET_DIR:-$root/target}
+case "$target_dir" in /*) ;; *) target_dir="$root/$target_dir" ;; esac
+
+# A static binary skips the dynamic loader: measurably faster to start, and the shim
+# starts on every go call. Only for glibc on x86_64/aarch64 Linux, where
+# +crt-static is supported and tested; --target keeps the flag off build scripts.
+static_target=""
+if [ "$static" = 1 ] && [ "$(uname -s)" = Linux ] && getconf GNU_LIBC_VERSION >/dev/null 2>&1; then
+    host=$("$cargo" -vV 2>/dev/null | sed -n 's/^host: //p' || true)
+    [ -n "$host" ] || host=$(rustc -vV 2>/dev/null | sed -n 's/^host: //p' || true)
+    case "$host" in
+        x86_64-unknown-linux-gnu | aarch64-unknown-linux-gnu) static_target=$host ;;
+    esac
+fi
+
+built=""
+kind=""
+if [ -n "$static_target" ]; then
+    echo "building goshim (static, $static_target)..."
+    if RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-C target-feature=+crt-static" \
+        "$cargo" build --release --locked --target "$static_target"; then
+        candidate="$target_dir/$static_target/release/goshim"
+        # Keep it only if it really is static and runs.
+        if [ -x "$candidate" ] && "$candidate" --version >/dev/null 2>&1 &&
+            ! { command -v ldd >/dev/null && ldd "$candidate" 2>&1 | grep -q '=>'; }; then
+            built=$candidate
+            kind=static
+        else
+            echo "$prog: the static build does not run or is not static; building a normal one" >&2
+        fi
+    else
+        echo "$prog: the static build failed; building a normal one" >&2
+    fi
+fi
+if [ -z "$built" ]; then
+    echo "building goshim..."
+    "$cargo" build --release --locked
+    built="$target_dir/release/goshim"
+    kind=dynamic
+fi
+[ -x "$built" ] || die 1 "the build finished but $built is missing"
+version=$("$built" --version) || die 1 "$built does not run"
+
+mkdir -p "$prefix/bin" "$prefix/shims"
+tmp_bin="$prefix/bin/.goshim.tmp.$$"
+tmp_shim="$prefix/shims/.go.tmp.$$"
+trap 'rm -f "$tmp_bin" "$tmp_shim"' EXIT
+# Copy under a temporary name, then rename over the old one: a go call running
+# meanwhile sees the old binary or the new one, never a half-written file.
+cp "$built" "$tmp_bin"
+chmod 755 "$tmp_bin"
+mv -f "$tmp_bin" "$bin"
+ln -s ../bin/goshim "$tmp_shim"
+mv -fT "$tmp_shim" "$shim" 2>/dev/null || mv -f "$tmp_shim" "$shim" # -T: never into a folder
+trap - EXIT
+
+echo "installed $version ($kind) as $bin"
+echo "shim: $shim -> ../bin/goshim"
+case ":${PATH:-}:" in
+    *":$prefix/shims:"*) echo "$prefix/shims is already on PATH" ;;
+    *)
+        echo "put it first on PATH: add this line to your shell profile (~/.bashrc, ~/.zshrc, ~/.profile):"
+        echo
+        echo "export PATH=\"$prefix/shims:\$PATH\""
+        echo
+        ;;
+esac
