@@ -12,7 +12,7 @@
 use std::io::{self, Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 use nix::libc;
 use nix::sys::signal::{self, SaFlags, SigAction, SigHandler, SigSet, Signal};
@@ -44,10 +44,18 @@ const FORWARDED: [Signal; 4] = [
 static CHILD_PID: AtomicI32 = AtomicI32::new(0);
 /// A signal that arrived before the child existed.
 static PENDING: AtomicI32 = AtomicI32::new(0);
+/// Whether any of the forwarded signals arrived: the user wants to stop, so no re-run.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// True once SIGINT/SIGTERM/SIGHUP/SIGQUIT reached goshim.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
 
 extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid siginfo_t with SA_SIGINFO.
     let code = unsafe { info.as_ref().map_or(0, |i| i.si_code) };
+    INTERRUPTED.store(true, Ordering::SeqCst);
     if code == libc::SI_KERNEL && sig != libc::SIGTERM {
         return; // terminal-generated: the child got its own copy
     }
@@ -87,7 +95,10 @@ pub fn run(cmd: &mut Command, capture_stderr: bool) -> io::Result<Outcome> {
         // SAFETY: plain kill(2) on our own child.
         unsafe { libc::kill(pid, pending) };
     }
-    let tee = child.stderr.take().map(|pipe| std::thread::spawn(move || tee(pipe)));
+    let tee = child
+        .stderr
+        .take()
+        .map(|pipe| std::thread::spawn(move || tee(pipe)));
     let status = wait_for(Pid::from_raw(pid));
     CHILD_PID.store(0, Ordering::SeqCst);
     let stderr = tee.and_then(|t| t.join().ok()).unwrap_or_default();

@@ -56,10 +56,10 @@ impl Seen {
             .split(',')
             .filter_map(FileId::parse)
             .collect();
-        if let Some(me) = std::env::current_exe().ok().and_then(|p| FileId::of(&p)) {
-            if !ids.contains(&me) {
-                ids.push(me);
-            }
+        if let Some(me) = std::env::current_exe().ok().and_then(|p| FileId::of(&p))
+            && !ids.contains(&me)
+        {
+            ids.push(me);
         }
         Seen(ids)
     }
@@ -80,7 +80,10 @@ pub enum DiscoveryError {
     /// GOSHIM_GO names something unusable.
     BadOverride { path: PathBuf, why: &'static str },
     /// No real go on PATH (only goshim shims, or nothing at all).
-    NotFound { searched: usize, skipped_shims: usize },
+    NotFound {
+        searched: usize,
+        skipped_shims: usize,
+    },
     /// The chain of shims is too long: a loop that identities did not catch.
     Loop,
 }
@@ -105,7 +108,10 @@ impl fmt::Display for DiscoveryError {
                         "no real go found: the only `go` in the {searched} PATH entries is goshim itself"
                     )?;
                 }
-                write!(f, "; install Go (https://go.dev/dl) or set GOSHIM_GO=/path/to/go")
+                write!(
+                    f,
+                    "; install Go (https://go.dev/dl) or set GOSHIM_GO=/path/to/go"
+                )
             }
             DiscoveryError::Loop => write!(
                 f,

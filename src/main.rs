@@ -1,12 +1,27 @@
 //! goshim: a `go` toolchain shim. Started as `go` it is the shim; as `goshim`, the CLI.
+//!
+//! Layout: `discovery` (the real go), `command` (what a go command may do),
+//! `goenv` (effective Go settings, cached), `health` (snapshot and score),
+//! `probe` (probing and background refresh), `select` (GOPROXY ordering),
+//! `failover` (reading go's errors), `child` (exec and supervision),
+//! `shim` (the go personality), `cli` (the goshim personality).
 
 mod child;
 mod cli;
 mod command;
+mod config;
 mod discovery;
 mod env_vars;
+mod failover;
+mod goenv;
+mod health;
 mod log;
+mod paths;
+mod probe;
+mod proxy_list;
+mod select;
 mod shim;
+mod state_file;
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -26,7 +41,5 @@ fn main() {
 fn started_as_go(argv0: &OsString) -> bool {
     let forced = std::env::var_os(env_vars::GOSHIM_FORCE_ARG0);
     let name = forced.as_ref().unwrap_or(argv0);
-    Path::new(name)
-        .file_stem()
-        .is_some_and(|stem| stem == "go")
+    Path::new(name).file_stem().is_some_and(|stem| stem == "go")
 }

@@ -1,0 +1,53 @@
+//! What status and probe both need: the real go, settings and candidates.
+
+use std::path::PathBuf;
+
+use crate::config::Config;
+use crate::discovery::{self, Seen};
+use crate::goenv::{self, GoEnv};
+use crate::log::warn;
+use crate::proxy_list::Proxy;
+use crate::select;
+
+pub struct Context {
+    pub real_go: PathBuf,
+    pub config: Config,
+    pub env: GoEnv,
+    pub candidates: Vec<Proxy>,
+}
+
+impl Context {
+    /// Loads everything, or prints why not and returns the exit code.
+    pub fn load() -> Result<Context, i32> {
+        let real_go = discovery::find_real_go(&Seen::current()).map_err(|e| {
+            warn!("{e}");
+            127
+        })?;
+        let config = Config::load().map_err(|e| {
+            warn!("{e}");
+            2
+        })?;
+        let env = goenv::load(&real_go).ok_or_else(|| {
+            warn!(
+                "'{} env -json' failed; run it yourself to see why",
+                real_go.display()
+            );
+            1
+        })?;
+        let (candidates, _) = select::candidates(&env, &config);
+        Ok(Context {
+            real_go,
+            config,
+            env,
+            candidates,
+        })
+    }
+
+    /// Name of the checksum database go uses, None when GOSUMDB=off.
+    pub fn sumdb_name(&self) -> Option<String> {
+        let value = self.env.get("GOSUMDB").trim();
+        let first = value.split_whitespace().next().unwrap_or("sum.golang.org");
+        let name = first.split('+').next().unwrap_or(first);
+        (name != "off").then(|| name.to_string())
+    }
+}

@@ -1,0 +1,59 @@
+//! `goshim probe [--json] [--background]`.
+
+use super::context::Context;
+use crate::health::{self, State};
+use crate::log::warn;
+use crate::probe::{self, background};
+use crate::select::{self, Decision};
+
+/// Exit 0 when at least one candidate is usable, 1 when none is.
+pub fn run(flags: &[String]) -> i32 {
+    let quiet = flags.iter().any(|f| f == "--background");
+    let ctx = match Context::load() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if ctx.candidates.is_empty() {
+        if !quiet {
+            warn!("no proxies to probe: GOPROXY has none and GOSHIM_PROXIES/config add none");
+        }
+        return 1;
+    }
+    // One probe at a time; a background refresh gives up if one is running.
+    let Some(_lock) = background::lock(!quiet) else {
+        return 0;
+    };
+    let sumdb = ctx.sumdb_name();
+    let observations = probe::probe_all(&probe::Request {
+        proxies: &ctx.candidates,
+        module: &ctx.config.probe_module,
+        sumdb: sumdb.as_deref(),
+        deadline: ctx.config.probe_timeout,
+    });
+    let snap = match health::snapshot::record(&observations, true) {
+        Ok(s) => s,
+        Err(e) => {
+            if !quiet {
+                warn!("cannot save the health snapshot: {e}; check GOSHIM_CACHE_DIR");
+            }
+            return 1;
+        }
+    };
+    let usable = observations
+        .iter()
+        .any(|o| snap.get(&o.url).is_some_and(|h| h.state != State::Down));
+    if quiet {
+        return i32::from(!usable);
+    }
+    let order = match select::decide(&ctx.env, &ctx.config, Some(&snap), &[]) {
+        Decision::Reorder(plan) => plan.order,
+        Decision::Unchanged(_) => ctx.candidates.clone(),
+    };
+    if flags.iter().any(|f| f == "--json") {
+        let doc: Vec<_> = order.iter().filter_map(|p| snap.get(&p.key())).collect();
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    } else {
+        super::status::print_table(&order, Some(&snap));
+    }
+    i32::from(!usable)
+}

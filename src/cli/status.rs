@@ -1,0 +1,132 @@
+//! `goshim status [--json]`.
+
+use serde_json::{Value, json};
+
+use super::context::Context;
+use crate::health::{ProxyHealth, Snapshot, snapshot};
+use crate::proxy_list::{Proxy, redact_list};
+use crate::select::{self, Decision};
+
+pub fn run(flags: &[String]) -> i32 {
+    let ctx = match Context::load() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let snap = Snapshot::read();
+    let (goproxy, order, reason) = match select::decide(&ctx.env, &ctx.config, snap.as_ref(), &[]) {
+        Decision::Reorder(plan) => (plan.goproxy(), plan.order, None),
+        Decision::Unchanged(why) => (
+            ctx.env.get("GOPROXY").to_string(),
+            ctx.candidates.clone(),
+            Some(why),
+        ),
+    };
+    let goproxy = redact_list(&goproxy);
+    if flags.iter().any(|f| f == "--json") {
+        let doc = json!({
+            "real_go": ctx.real_go.display().to_string(),
+            "goproxy": goproxy,
+            "goproxy_unchanged_reason": reason,
+            "snapshot": snapshot_json(snap.as_ref(), ctx.config.ttl.as_secs()),
+            "proxies": order.iter().map(|p| proxy_json(p, snap.as_ref())).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        return 0;
+    }
+    println!("real go:   {}", ctx.real_go.display());
+    println!(
+        "snapshot:  {}",
+        snapshot_line(snap.as_ref(), ctx.config.ttl.as_secs())
+    );
+    match reason {
+        None => println!("GOPROXY:   {goproxy}"),
+        Some(why) => println!("GOPROXY:   {goproxy} (unchanged: {why})"),
+    }
+    println!();
+    print_table(&order, snap.as_ref());
+    0
+}
+
+fn snapshot_line(snap: Option<&Snapshot>, ttl: u64) -> String {
+    let path = snapshot::path()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    match snap.and_then(|s| s.age().map(|a| (s, a))) {
+        None => format!("none yet at {path} (run 'goshim probe')"),
+        Some((s, age)) => {
+            let freshness = if s.is_stale(std::time::Duration::from_secs(ttl)) {
+                "stale"
+            } else {
+                "fresh"
+            };
+            format!(
+                "{path}, probed {}s ago ({freshness}, ttl {ttl}s)",
+                age.as_secs()
+            )
+        }
+    }
+}
+
+fn snapshot_json(snap: Option<&Snapshot>, ttl: u64) -> Value {
+    let path = snapshot::path().map(|p| p.display().to_string());
+    match snap {
+        None => json!({ "path": path, "present": false }),
+        Some(s) => json!({
+            "path": path,
+            "present": true,
+            "version": s.version,
+            "age_seconds": s.age().map(|a| a.as_secs()),
+            "stale": s.is_stale(std::time::Duration::from_secs(ttl)),
+        }),
+    }
+}
+
+fn proxy_json(p: &Proxy, snap: Option<&Snapshot>) -> Value {
+    let key = p.key();
+    match snap.and_then(|s| s.get(&key)) {
+        None => json!({ "url": key, "state": "unknown", "score": null }),
+        Some(h) => json!({
+            "url": key,
+            "state": h.state.as_str(),
+            "score": h.score,
+            "latency_ms": h.latency.as_ref().map(|l| l.total_ms),
+            "latency": h.latency,
+            "last_error": h.last_error,
+            "sumdb": h.sumdb,
+            "checked_at": h.checked_at,
+        }),
+    }
+}
+
+/// The proxies in preference order, one line each.
+pub fn print_table(order: &[Proxy], snap: Option<&Snapshot>) {
+    let width = order
+        .iter()
+        .map(|p| p.key().len())
+        .max()
+        .unwrap_or(3)
+        .max(3);
+    println!(
+        "  #  {:width$}  STATE     SCORE  LATENCY     SUMDB  LAST ERROR",
+        "URL"
+    );
+    for (i, p) in order.iter().enumerate() {
+        let key = p.key();
+        let h: Option<&ProxyHealth> = snap.and_then(|s| s.get(&key));
+        let state = h.map_or("unknown", |h| h.state.as_str());
+        let score = h.map_or("-".to_string(), |h| format!("{:.2}", h.score));
+        let latency = h
+            .and_then(|h| h.latency.as_ref())
+            .map_or("-".to_string(), |l| format!("{:.1} ms", l.total_ms));
+        let sumdb = match h.and_then(|h| h.sumdb) {
+            Some(true) => "yes",
+            Some(false) => "no",
+            None => "-",
+        };
+        let err = h.and_then(|h| h.last_error.as_deref()).unwrap_or("-");
+        println!(
+            "  {:<2} {key:width$}  {state:9} {score:6} {latency:11} {sumdb:6} {err}",
+            i + 1
+        );
+    }
+}

@@ -1,0 +1,128 @@
+//! goshim's own settings: the optional config file, overridden by GOSHIM_* variables.
+//!
+//! ```toml
+//! # ~/.config/goshim/config.toml
+//! proxies = ["https://goproxy.cn", "https://goproxy.io"]  # extra candidates
+//! probe_module = "golang.org/x/text"
+//! probe_timeout_ms = 3000
+//! ttl_seconds = 600
+//! attempts = 3
+//! ```
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::env_vars::{self, non_empty};
+use crate::{paths, proxy_list};
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct File {
+    proxies: Option<Vec<String>>,
+    probe_module: Option<String>,
+    probe_timeout_ms: Option<u64>,
+    ttl_seconds: Option<u64>,
+    attempts: Option<u32>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Extra candidate proxies (validated URLs), after the user's GOPROXY entries.
+    pub extra_proxies: Vec<String>,
+    pub probe_module: String,
+    pub probe_timeout: Duration,
+    /// How long a probe result stays fresh; zero disables background refresh.
+    pub ttl: Duration,
+    /// Runs of a retryable command, the first included.
+    pub attempts: u32,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            extra_proxies: Vec::new(),
+            probe_module: "golang.org/x/text".to_string(),
+            probe_timeout: Duration::from_millis(3000),
+            ttl: Duration::from_secs(600),
+            attempts: 3,
+        }
+    }
+}
+
+impl Config {
+    /// Reads the config file (if any) and the GOSHIM_* variables. An error names
+    /// the file or variable at fault and what is wrong with it.
+    pub fn load() -> Result<Config, String> {
+        let mut config = Config::default();
+        if let Some(path) = paths::config_file() {
+            config.apply_file(&path)?;
+        }
+        if let Some(list) = non_empty(env_vars::GOSHIM_PROXIES) {
+            config.extra_proxies = list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|u| proxy_list::validate_url(u).map_err(|e| format!("GOSHIM_PROXIES: {e}")))
+                .collect::<Result<_, _>>()?;
+        }
+        if let Some(m) = non_empty(env_vars::GOSHIM_PROBE_MODULE) {
+            config.probe_module = m;
+        }
+        if let Some(ms) = number(env_vars::GOSHIM_PROBE_TIMEOUT_MS)? {
+            config.probe_timeout = Duration::from_millis(ms.max(1));
+        }
+        if let Some(s) = number(env_vars::GOSHIM_TTL)? {
+            config.ttl = Duration::from_secs(s);
+        }
+        if let Some(n) = number(env_vars::GOSHIM_ATTEMPTS)? {
+            config.attempts = n.clamp(1, 10) as u32;
+        }
+        Ok(config)
+    }
+
+    fn apply_file(&mut self, path: &PathBuf) -> Result<(), String> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        };
+        let file: File = toml::from_str(&text).map_err(|e| {
+            let msg = e.message().to_string();
+            format!("{} is not valid: {msg}", path.display())
+        })?;
+        if let Some(list) = file.proxies {
+            self.extra_proxies = list
+                .iter()
+                .map(|u| {
+                    proxy_list::validate_url(u).map_err(|e| format!("{}: {e}", path.display()))
+                })
+                .collect::<Result<_, _>>()?;
+        }
+        if let Some(m) = file.probe_module {
+            self.probe_module = m;
+        }
+        if let Some(ms) = file.probe_timeout_ms {
+            self.probe_timeout = Duration::from_millis(ms.max(1));
+        }
+        if let Some(s) = file.ttl_seconds {
+            self.ttl = Duration::from_secs(s);
+        }
+        if let Some(n) = file.attempts {
+            self.attempts = n.clamp(1, 10);
+        }
+        Ok(())
+    }
+}
+
+fn number(var: &str) -> Result<Option<u64>, String> {
+    match non_empty(var) {
+        None => Ok(None),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| format!("{var}={v} is not a whole number")),
+    }
+}

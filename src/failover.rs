@@ -1,0 +1,168 @@
+//! Reading go's stderr after a failed run: which proxies failed, and whether
+//! another run could help.
+
+use crate::proxy_list::Proxy;
+
+/// Failures of candidate proxies that a re-run with another order may avoid.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Diagnosis {
+    /// (redacted proxy URL, error class), first seen first, one per proxy.
+    pub transient: Vec<(String, String)>,
+    /// A failure no re-run should paper over: integrity, auth, bad versions.
+    pub fatal: bool,
+}
+
+impl Diagnosis {
+    pub fn should_retry(&self) -> bool {
+        !self.fatal && !self.transient.is_empty()
+    }
+}
+
+/// Never re-run when go says any of these: integrity and auth failures, or
+/// versions that do not exist. (Compile errors and test failures name no
+/// proxy, so they never look transient in the first place.)
+const FATAL: [&str; 9] = [
+    "SECURITY ERROR",
+    "checksum mismatch",
+    "verifying module",
+    "verifying go.mod",
+    "invalid version",
+    "unknown revision",
+    ": 401 ",
+    ": 403 ",
+    "terminal prompts disabled",
+];
+
+pub fn diagnose(stderr: &str, candidates: &[Proxy]) -> Diagnosis {
+    let mut d = Diagnosis {
+        fatal: FATAL.iter().any(|m| stderr.contains(m)),
+        ..Diagnosis::default()
+    };
+    for line in stderr.lines() {
+        let Some(proxy) = proxy_in(line, candidates) else {
+            continue;
+        };
+        let Some(class) = transient_class(line) else {
+            continue;
+        };
+        if !d.transient.iter().any(|(p, _)| *p == proxy) {
+            d.transient.push((proxy, class));
+        }
+    }
+    d
+}
+
+/// The candidate whose URL appears in the line (go prints URLs with userinfo
+/// redacted, so match on host and path only), longest match first.
+fn proxy_in(line: &str, candidates: &[Proxy]) -> Option<String> {
+    candidates
+        .iter()
+        .map(Proxy::key)
+        .filter(|key| {
+            let host_path = key.split_once("://").map_or(key.as_str(), |(_, r)| r);
+            line.match_indices(host_path).any(|(i, m)| {
+                let next = line[i + m.len()..].chars().next();
+                matches!(next, Some('/' | '"' | ':' | ' ') | None)
+            })
+        })
+        .max_by_key(String::len)
+}
+
+/// The error class of a transient proxy failure in the line, if it is one.
+pub fn transient_class(line: &str) -> Option<String> {
+    if let Some(code) = http_status(line) {
+        return matches!(code, 429 | 500..=599).then(|| format!("http_{code}"));
+    }
+    const CLASSES: [(&str, &str); 10] = [
+        ("timeout", "timeout"),
+        ("connection refused", "refused"),
+        ("connection reset", "reset"),
+        ("broken pipe", "reset"),
+        ("unexpected EOF", "eof"),
+        (": EOF", "eof"),
+        ("stream error", "stream_error"),
+        ("no such host", "dns"),
+        ("server misbehaving", "dns"),
+        ("not a valid zip file", "bad_zip"),
+    ];
+    CLASSES
+        .iter()
+        .find(|(needle, _)| line.contains(needle))
+        .map(|(_, class)| class.to_string())
+}
+
+/// `reading <URL>: 502 Bad Gateway` → 502.
+fn http_status(line: &str) -> Option<u16> {
+    line.match_indices(": ").find_map(|(i, _)| {
+        let rest = &line[i + 2..];
+        let digits = rest.get(..3)?;
+        let after = rest[3..].chars().next();
+        (digits.bytes().all(|b| b.is_ascii_digit()) && matches!(after, Some(' ') | None))
+            .then(|| digits.parse().ok())
+            .flatten()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn proxies() -> Vec<Proxy> {
+        [
+            "http://127.0.0.1:18002",
+            "https://user:pw@goproxy.example/base",
+        ]
+        .iter()
+        .map(|u| Proxy { url: u.to_string() })
+        .collect()
+    }
+
+    #[test]
+    fn finds_transient_failures_per_proxy() {
+        let stderr = "go: downloading example.com/dep0 v1.0.0\n\
+            main.go:5:2: example.com/dep0@v1.0.0: reading http://127.0.0.1:18002/example.com/dep0/@v/v1.0.0.zip: 502 Bad Gateway\n\
+            go: example.com/dep1@v1.0.0: Get \"https://user:xxxxx@goproxy.example/base/example.com/dep1/@v/v1.0.0.mod\": dial tcp 10.0.0.1:443: i/o timeout\n";
+        let d = diagnose(stderr, &proxies());
+        assert_eq!(
+            d.transient,
+            [
+                ("http://127.0.0.1:18002".to_string(), "http_502".to_string()),
+                (
+                    "https://goproxy.example/base".to_string(),
+                    "timeout".to_string()
+                )
+            ]
+        );
+        assert!(d.should_retry());
+    }
+
+    #[test]
+    fn never_retries_integrity_auth_or_compile_errors() {
+        let auth = "go: example.com/x@v1.0.0: reading http://127.0.0.1:18002/example.com/x/@v/v1.0.0.mod: 403 Forbidden\n";
+        assert!(!diagnose(auth, &proxies()).should_retry());
+        let sum = "verifying example.com/x@v1.0.0: checksum mismatch\n\tdownloaded: h1:abc\n";
+        assert!(!diagnose(sum, &proxies()).should_retry());
+        let compile =
+            "./main.go:3:1: syntax error: non-declaration statement outside function body\n";
+        assert_eq!(diagnose(compile, &proxies()), Diagnosis::default());
+        let not_found = "reading http://127.0.0.1:18002/example.com/x/@v/list: 404 Not Found\n";
+        assert!(!diagnose(not_found, &proxies()).should_retry());
+    }
+
+    #[test]
+    fn classifies_transport_errors() {
+        assert_eq!(
+            transient_class("read \"http://h/x.zip\": unexpected EOF").as_deref(),
+            Some("eof")
+        );
+        assert_eq!(
+            transient_class("connect: connection refused").as_deref(),
+            Some("refused")
+        );
+        assert_eq!(
+            transient_class("reading http://h/x: 429 Too Many Requests").as_deref(),
+            Some("http_429")
+        );
+        assert_eq!(transient_class("reading http://h/x: 410 Gone"), None);
+    }
+}

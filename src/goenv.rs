@@ -1,0 +1,186 @@
+//! The effective Go settings that matter to goshim, from `go env -json`, cached.
+//!
+//! The cache is valid while its inputs are unchanged: the real go binary (path,
+//! size, mtime), the GOENV file, `$GOROOT/go.env` and every GO* environment
+//! variable. Values that come from the environment are never written to the
+//! cache (the environment is read again on every call), and a GOPROXY carrying
+//! credentials is never cached at all: the cache file holds no secrets.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use serde::{Deserialize, Serialize};
+
+use crate::log::debug;
+use crate::proxy_list::has_credentials;
+use crate::{env_vars, paths, state_file};
+
+/// The variables goshim asks go for. (Not GOTOOLCHAIN: the query itself must
+/// run with GOTOOLCHAIN=local, so go would only echo that back.)
+const KEYS: [&str; 8] = [
+    "GOPROXY",
+    "GOSUMDB",
+    "GOPRIVATE",
+    "GONOPROXY",
+    "GONOSUMDB",
+    "GOFLAGS",
+    "GOMODCACHE",
+    "GOROOT",
+];
+
+const CACHE_VERSION: u32 = 1;
+const CACHE_FILE: &str = "goenv.json";
+
+/// Effective values of [`KEYS`] (missing key = empty).
+#[derive(Debug, Clone, Default)]
+pub struct GoEnv(BTreeMap<String, String>);
+
+impl GoEnv {
+    pub fn get(&self, key: &str) -> &str {
+        self.0.get(key).map_or("", String::as_str)
+    }
+
+    #[cfg(test)]
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> GoEnv {
+        GoEnv(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct CacheFile {
+    version: u32,
+    key: String,
+    goroot_env: String,
+    values: BTreeMap<String, String>,
+}
+
+/// The effective settings: from the cache when valid, else from `go env -json`.
+/// None when go cannot tell us (goshim then stays out of the way).
+pub fn load(real_go: &Path) -> Option<GoEnv> {
+    let key = cache_key(real_go);
+    let cache_path = paths::cache_dir().map(|d| d.join(CACHE_FILE));
+    if let Some(values) = cache_path.as_deref().and_then(|p| read_cache(p, &key)) {
+        return Some(with_environment(values));
+    }
+    let fresh = query_go(real_go)?;
+    if let Some(path) = cache_path {
+        write_cache(&path, &key, &fresh);
+    }
+    Some(GoEnv(fresh))
+}
+
+fn read_cache(path: &Path, key: &str) -> Option<BTreeMap<String, String>> {
+    let bytes = state_file::read(path)?;
+    let cache: CacheFile = serde_json::from_slice(&bytes).ok()?;
+    if cache.version != CACHE_VERSION || cache.key != key {
+        return None;
+    }
+    let goroot = non_empty_env("GOROOT").or_else(|| cache.values.get("GOROOT").cloned())?;
+    if cache.goroot_env != stamp(&Path::new(&goroot).join("go.env")) {
+        return None;
+    }
+    Some(cache.values)
+}
+
+/// Environment values win over cached ones, as they do for go itself.
+fn with_environment(mut values: BTreeMap<String, String>) -> GoEnv {
+    for key in KEYS {
+        if let Some(v) = non_empty_env(key) {
+            values.insert(key.to_string(), v);
+        }
+    }
+    GoEnv(values)
+}
+
+fn write_cache(path: &Path, key: &str, fresh: &BTreeMap<String, String>) {
+    let from_file_with_secrets = non_empty_env("GOPROXY").is_none()
+        && fresh.get("GOPROXY").is_some_and(|v| has_credentials(v));
+    if from_file_with_secrets {
+        debug!("not caching go env: GOPROXY from the go env file carries credentials");
+        return;
+    }
+    let values: BTreeMap<String, String> = fresh
+        .iter()
+        .filter(|(k, _)| non_empty_env(k).is_none())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let goroot = fresh.get("GOROOT").map_or("", String::as_str);
+    let cache = CacheFile {
+        version: CACHE_VERSION,
+        key: key.to_string(),
+        goroot_env: stamp(&Path::new(goroot).join("go.env")),
+        values,
+    };
+    if let Ok(bytes) = serde_json::to_vec(&cache)
+        && let Err(e) = state_file::write_atomic(path, &bytes)
+    {
+        debug!("cannot write {}: {e}", path.display());
+    }
+}
+
+/// Runs `go env -json KEYS...` with GOTOOLCHAIN=local, so it never downloads a toolchain.
+fn query_go(real_go: &Path) -> Option<BTreeMap<String, String>> {
+    let output = Command::new(real_go)
+        .arg("env")
+        .arg("-json")
+        .args(KEYS)
+        .env(env_vars::GOTOOLCHAIN, "local")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output();
+    match output {
+        Ok(out) if out.status.success() => serde_json::from_slice(&out.stdout).ok(),
+        Ok(out) => {
+            debug!("go env failed ({}); running go unchanged", out.status);
+            None
+        }
+        Err(e) => {
+            debug!("cannot run go env: {e}; running go unchanged");
+            None
+        }
+    }
+}
+
+/// Everything the answer of `go env` depends on, hashed (the environment may hold secrets).
+fn cache_key(real_go: &Path) -> String {
+    let mut text = format!("go={}|{}\n", real_go.display(), stamp(real_go));
+    let env_file = paths::go_env_file();
+    let env_file_stamp = env_file.as_deref().map(stamp).unwrap_or_default();
+    text.push_str(&format!(
+        "goenv={}|{env_file_stamp}\n",
+        env_file.unwrap_or_default().display()
+    ));
+    let mut vars: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| k.starts_with("GO") && !k.starts_with("GOSHIM_"))
+        .collect();
+    vars.sort();
+    for (k, v) in vars {
+        text.push_str(&format!("{k}={v}\n"));
+    }
+    format!("{:016x}", fnv1a(text.as_bytes()))
+}
+
+/// Size and mtime of a file, or "-" when it is absent.
+fn stamp(path: &Path) -> String {
+    match std::fs::metadata(path) {
+        Ok(m) => format!("{}:{}.{}", m.size(), m.mtime(), m.mtime_nsec()),
+        Err(_) => "-".to_string(),
+    }
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf29ce484222325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
+    })
+}
+
+fn non_empty_env(key: &str) -> Option<String> {
+    env_vars::non_empty(key)
+}
