@@ -55,7 +55,8 @@ impl Target {
             port,
             prefix: path.trim_end_matches('/').to_string(),
             query,
-            basic_auth: userinfo.map(|u| base64(&percent_decode(u))),
+            // Like go, never send credentials over plain http.
+            basic_auth: userinfo.filter(|_| tls).map(|u| base64(&percent_decode(u))),
         })
     }
 
@@ -346,8 +347,9 @@ mod tests {
         assert_eq!((t.host.as_str(), t.port), ("mirror.example", 8443));
         assert_eq!(t.request_path("/m/@v/list"), "/goproxy/m/@v/list?token=x");
         assert_eq!(t.basic_auth.as_deref(), Some(base64(b"us@r:p:ss").as_str()));
-        let t = Target::parse("http://127.0.0.1:9/").unwrap();
+        let t = Target::parse("http://u:p@127.0.0.1:9/").unwrap();
         assert_eq!(t.request_path("/x"), "/x");
+        assert_eq!(t.basic_auth, None);
         assert!(Target::parse("ftp://x").is_err());
     }
 
