@@ -54,15 +54,14 @@ fn snapshot_line(snap: Option<&Snapshot>, ttl: u64) -> String {
     match snap.and_then(|s| s.age().map(|a| (s, a))) {
         None => format!("none yet at {path} (run 'goshim probe')"),
         Some((s, age)) => {
-            let freshness = if s.is_stale(std::time::Duration::from_secs(ttl)) {
-                "stale"
+            let freshness = if ttl == 0 {
+                "background refresh off".to_string()
+            } else if s.is_stale(std::time::Duration::from_secs(ttl)) {
+                format!("stale, ttl {ttl}s")
             } else {
-                "fresh"
+                format!("fresh, ttl {ttl}s")
             };
-            format!(
-                "{path}, probed {}s ago ({freshness}, ttl {ttl}s)",
-                age.as_secs()
-            )
+            format!("{path}, probed {}s ago ({freshness})", age.as_secs())
         }
     }
 }
