@@ -1,0 +1,185 @@
+//! Synthetic Go modules and the GOPROXY protocol files that serve them.
+//!
+//! `ModTree::new(n)` describes modules `example.com/dep0` .. `example.com/dep{n-1}`,
+//! each holding one package with `func Name() string` and `const Version`, so a
+//! main module importing them all prints which copy of each it got. The same
+//! tree can be served over HTTP by `TestProxy` or written to a directory for
+//! `GOPROXY=file:///...`.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+use super::zip::store_zip;
+
+/// The `go` directive of the synthetic modules.
+const DEP_GO_VERSION: &str = "1.21";
+
+/// One synthetic module and its published versions (ascending; last = latest).
+#[derive(Clone, Debug)]
+pub struct Module {
+    /// Module path, e.g. `example.com/dep0`.
+    pub path: String,
+    /// Package name, e.g. `dep0`.
+    pub name: String,
+    pub versions: Vec<String>,
+}
+
+impl Module {
+    pub fn latest(&self) -> &str {
+        self.versions
+            .last()
+            .expect("a module has at least one version")
+    }
+
+    /// The module's go.mod (the same for every version).
+    pub fn go_mod(&self) -> String {
+        format!("module {}\n\ngo {DEP_GO_VERSION}\n", self.path)
+    }
+
+    /// The package source of `version`.
+    pub fn source(&self, version: &str) -> String {
+        format!(
+            "// Package {name} is a synthetic module served by goshim's test proxy.\n\
+             package {name}\n\n\
+             // Version is the version this copy was published as.\n\
+             const Version = \"{version}\"\n\n\
+             // Name identifies the module in test output.\n\
+             func Name() string {{ return \"{name}\" }}\n",
+            name = self.name
+        )
+    }
+
+    /// The module zip of `version`: entries `<path>@<version>/go.mod` and `/<name>.go`.
+    pub fn zip(&self, version: &str) -> Vec<u8> {
+        let prefix = format!("{}@{version}", self.path);
+        store_zip(&[
+            (format!("{prefix}/go.mod"), self.go_mod().into_bytes()),
+            (
+                format!("{prefix}/{}.go", self.name),
+                self.source(version).into_bytes(),
+            ),
+        ])
+    }
+
+    /// The `.info` JSON of `version` (a fixed, per-version time).
+    pub fn info(&self, version: &str) -> String {
+        let day = self.versions.iter().position(|v| v == version).unwrap_or(0) + 1;
+        format!("{{\"Version\":\"{version}\",\"Time\":\"2024-01-{day:02}T00:00:00Z\"}}")
+    }
+}
+
+/// A set of synthetic modules.
+#[derive(Clone, Debug)]
+pub struct ModTree {
+    pub modules: Vec<Module>,
+}
+
+impl ModTree {
+    /// `n` modules `example.com/depN`, each at v1.0.0 only.
+    pub fn new(n: usize) -> ModTree {
+        ModTree::with_versions(n, &["v1.0.0"])
+    }
+
+    /// `n` modules, each published at every one of `versions` (ascending order).
+    pub fn with_versions(n: usize, versions: &[&str]) -> ModTree {
+        assert!(!versions.is_empty(), "a module needs at least one version");
+        let modules = (0..n)
+            .map(|i| Module {
+                path: format!("example.com/dep{i}"),
+                name: format!("dep{i}"),
+                versions: versions.iter().map(|v| v.to_string()).collect(),
+            })
+            .collect();
+        ModTree { modules }
+    }
+
+    /// The GOPROXY protocol files: path relative to the proxy root (no leading
+    /// slash, module paths escaped as the protocol requires) → contents.
+    pub fn proxy_files(&self) -> BTreeMap<String, Vec<u8>> {
+        let mut files = BTreeMap::new();
+        for m in &self.modules {
+            let base = escape_module_path(&m.path);
+            let list: String = m.versions.iter().map(|v| format!("{v}\n")).collect();
+            files.insert(format!("{base}/@v/list"), list.into_bytes());
+            for v in &m.versions {
+                files.insert(format!("{base}/@v/{v}.info"), m.info(v).into_bytes());
+                files.insert(format!("{base}/@v/{v}.mod"), m.go_mod().into_bytes());
+                files.insert(format!("{base}/@v/{v}.zip"), m.zip(v));
+            }
+            files.insert(format!("{base}/@latest"), m.info(m.latest()).into_bytes());
+        }
+        files
+    }
+
+    /// Writes the proxy files under `dir`, for `GOPROXY=file://<dir>`.
+    pub fn write_proxy_dir(&self, dir: &Path) {
+        for (rel, data) in self.proxy_files() {
+            let path = dir.join(rel);
+            fs::create_dir_all(path.parent().unwrap()).expect("create proxy dir");
+            fs::write(&path, data).expect("write proxy file");
+        }
+    }
+
+    /// Writes into `dir` a main module `example.com/m` that requires every module
+    /// at its latest version and prints one "depN vX.Y.Z" line per module.
+    pub fn write_main_module(&self, dir: &Path) {
+        fs::create_dir_all(dir).expect("create main module dir");
+        fs::write(dir.join("go.mod"), self.main_go_mod()).expect("write go.mod");
+        fs::write(dir.join("main.go"), self.main_go()).expect("write main.go");
+    }
+
+    /// go.mod of the main module (see [`ModTree::write_main_module`]).
+    pub fn main_go_mod(&self) -> String {
+        let mut s = String::from("module example.com/m\n\ngo 1.24\n");
+        if !self.modules.is_empty() {
+            s.push_str("\nrequire (\n");
+            for m in &self.modules {
+                s.push_str(&format!("\t{} {}\n", m.path, m.latest()));
+            }
+            s.push_str(")\n");
+        }
+        s
+    }
+
+    /// main.go of the main module (see [`ModTree::write_main_module`]).
+    pub fn main_go(&self) -> String {
+        let imports: String = self
+            .modules
+            .iter()
+            .map(|m| format!("\t\"{}\"\n", m.path))
+            .collect();
+        let prints: String = self
+            .modules
+            .iter()
+            .map(|m| format!("\tfmt.Println({n}.Name(), {n}.Version)\n", n = m.name))
+            .collect();
+        // `var _` keeps fmt used when the tree is empty.
+        format!(
+            "package main\n\nimport (\n\t\"fmt\"\n{imports})\n\nvar _ = fmt.Sprint\n\nfunc main() {{\n{prints}}}\n"
+        )
+    }
+
+    /// What the main module prints: "depN vX.Y.Z" per module, in order.
+    pub fn expected_output(&self) -> String {
+        self.modules
+            .iter()
+            .map(|m| format!("{} {}\n", m.name, m.latest()))
+            .collect()
+    }
+}
+
+/// Module path escaping of the GOPROXY protocol: each upper-case letter
+/// becomes '!' followed by its lower-case form.
+pub fn escape_module_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for c in path.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('!');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

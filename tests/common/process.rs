@@ -1,0 +1,482 @@
+//! Running processes with bounded waits, in their own process group.
+//!
+//! Every process a test starts gets its own process group, so that a timeout can
+//! kill everything it started (go, the compiler, the user's program) and a
+//! signal test can send a signal to "the whole job" the way a terminal would.
+//! Nothing here waits without a deadline: a hung shim fails its test with the
+//! captured output instead of hanging the suite.
+
+use std::fs;
+use std::io::Read;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+/// Default bound for one go command in a test (a cold `go build` with module
+/// downloads takes a few seconds; this only guards against hangs).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How long processes still in a finished command's group may take to exit
+/// before the harness calls them leftovers.
+const LEFTOVER_GRACE: Duration = Duration::from_secs(5);
+
+/// How long the output pipes may stay open after the group is gone.
+const PIPE_GRACE: Duration = Duration::from_secs(10);
+
+const POLL: Duration = Duration::from_millis(10);
+
+/// Runs `cmd` to completion with stdin from /dev/null and stdout/stderr
+/// captured. On timeout, kills the whole process group and panics with the
+/// output so far. Also panics if the command left processes behind.
+pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Output {
+    Running::spawn(cmd).wait(timeout)
+}
+
+/// A process started in its own process group (pgid = its pid), with output
+/// captured in the background. Dropping it kills the group if it is still running.
+pub struct Running {
+    child: Child,
+    pid: i32,
+    what: String,
+    stdout: Arc<Mutex<Vec<u8>>>,
+    stderr: Arc<Mutex<Vec<u8>>>,
+    readers: Vec<JoinHandle<()>>,
+    reaped: bool,
+}
+
+impl Running {
+    /// Starts `cmd` (stdin null, stdout/stderr piped, new process group).
+    pub fn spawn(cmd: &mut Command) -> Running {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        let what = format!("{cmd:?} (in {:?})", cmd.get_current_dir());
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+        let stdout = Arc::new(Mutex::new(Vec::new()));
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let readers = vec![
+            collect(child.stdout.take().expect("piped stdout"), stdout.clone()),
+            collect(child.stderr.take().expect("piped stderr"), stderr.clone()),
+        ];
+        Running {
+            pid: child.id() as i32,
+            child,
+            what,
+            stdout,
+            stderr,
+            readers,
+            reaped: false,
+        }
+    }
+
+    /// The process id, which is also its process group id.
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// Everything written to stdout so far.
+    pub fn stdout_so_far(&self) -> Vec<u8> {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    /// Everything written to stderr so far.
+    pub fn stderr_so_far(&self) -> Vec<u8> {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits until stdout contains `needle` (e.g. a program's "ready" line).
+    /// Panics, after killing the group, if the process exits or the time runs out first.
+    pub fn wait_for_stdout(&mut self, needle: &str, timeout: Duration) {
+        let what = format!("printing {needle:?}");
+        self.wait_until(&what, timeout, |r| {
+            contains(&r.stdout_so_far(), needle.as_bytes())
+        });
+    }
+
+    /// Waits until `cond` holds (checked every 10 ms). Panics, after killing
+    /// the group, if the process exits first or the time runs out.
+    pub fn wait_until(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        mut cond: impl FnMut(&Running) -> bool,
+    ) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if cond(self) {
+                return;
+            }
+            if self.has_exited() {
+                thread::sleep(Duration::from_millis(100)); // let the readers catch up
+                if cond(self) {
+                    return;
+                }
+                let out = self.kill_and_collect();
+                panic!("{} exited before {what}:\n{}", self.what, show(&out));
+            }
+            if Instant::now() > deadline {
+                let out = self.kill_and_collect();
+                panic!(
+                    "{} not {what} within {timeout:?}:\n{}",
+                    self.what,
+                    show(&out)
+                );
+            }
+            thread::sleep(POLL);
+        }
+    }
+
+    /// Sends `sig` to the process only (as `kill PID` does).
+    pub fn signal(&self, sig: i32) {
+        send_signal(self.pid, sig);
+    }
+
+    /// Sends `sig` to the whole process group (as a terminal's Ctrl-C reaches a job).
+    pub fn signal_group(&self, sig: i32) {
+        assert!(
+            !self.reaped,
+            "the group of a reaped process may belong to someone else"
+        );
+        // SAFETY: plain kill(2) on a group we created and still hold (leader not reaped).
+        let rc = unsafe { libc::kill(-self.pid, sig) };
+        assert_eq!(rc, 0, "kill(-{}, {sig}) failed", self.pid);
+    }
+
+    /// Live (non-zombie) child processes of this process.
+    pub fn children(&self) -> Vec<Proc> {
+        children_of(self.pid)
+    }
+
+    /// Waits until this process has exactly one live child and returns it.
+    pub fn wait_for_single_child(&mut self, timeout: Duration) -> Proc {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let kids = self.children();
+            if kids.len() == 1 {
+                return kids.into_iter().next().unwrap();
+            }
+            if Instant::now() > deadline || self.has_exited() {
+                let out = self.kill_and_collect();
+                panic!(
+                    "{} did not have exactly one child (had {kids:?}):\n{}",
+                    self.what,
+                    show(&out)
+                );
+            }
+            thread::sleep(POLL);
+        }
+    }
+
+    /// True once the process has exited. It is not reaped, so its pid and
+    /// process group id cannot be reused by someone else meanwhile.
+    pub fn has_exited(&self) -> bool {
+        if self.reaped {
+            return true;
+        }
+        // SAFETY: waitid with WNOWAIT only inspects our own child; siginfo_t is plain data.
+        unsafe {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            let rc = libc::waitid(
+                libc::P_PID,
+                self.pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            );
+            rc == 0 && info.si_pid() != 0
+        }
+    }
+
+    /// Waits for the process to end and returns its output. Panics (after
+    /// killing the group) on timeout, or if processes of its group are still
+    /// alive `LEFTOVER_GRACE` after it ended.
+    pub fn wait(mut self, timeout: Duration) -> Output {
+        let deadline = Instant::now() + timeout;
+        while !self.has_exited() {
+            if Instant::now() > deadline {
+                let out = self.kill_and_collect();
+                panic!(
+                    "timed out after {timeout:?}, killed: {}\n{}",
+                    self.what,
+                    show(&out)
+                );
+            }
+            thread::sleep(POLL);
+        }
+        let grace = Instant::now() + LEFTOVER_GRACE;
+        loop {
+            let left = group_members(self.pid);
+            if left.is_empty() {
+                break;
+            }
+            if Instant::now() > grace {
+                let out = self.kill_and_collect();
+                panic!(
+                    "{} exited but left processes behind in its group: {left:?}\n{}",
+                    self.what,
+                    show(&out)
+                );
+            }
+            thread::sleep(POLL);
+        }
+        let pipes = Instant::now() + PIPE_GRACE;
+        while !self.readers.iter().all(JoinHandle::is_finished) {
+            if Instant::now() > pipes {
+                let out = self.kill_and_collect();
+                panic!(
+                    "{} exited but something outside its group holds its stdout/stderr open\n{}",
+                    self.what,
+                    show(&out)
+                );
+            }
+            thread::sleep(POLL);
+        }
+        for reader in self.readers.drain(..) {
+            let _ = reader.join();
+        }
+        let status = self.reap();
+        Output {
+            status,
+            stdout: self.stdout_so_far(),
+            stderr: self.stderr_so_far(),
+        }
+    }
+
+    fn reap(&mut self) -> ExitStatus {
+        let status = self.child.wait().expect("waitpid on our own child");
+        self.reaped = true;
+        status
+    }
+
+    /// Kills the whole group, reaps, and returns what was captured.
+    fn kill_and_collect(&mut self) -> Output {
+        let status = if self.reaped {
+            ExitStatus::from_raw(0)
+        } else {
+            // SAFETY: the leader is not reaped yet, so the group id is still ours.
+            unsafe { libc::kill(-self.pid, libc::SIGKILL) };
+            self.reap()
+        };
+        thread::sleep(Duration::from_millis(50)); // let readers drain what is buffered
+        Output {
+            status,
+            stdout: self.stdout_so_far(),
+            stderr: self.stderr_so_far(),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if !self.reaped {
+            // SAFETY: the leader is not reaped yet, so the group id is still ours.
+            unsafe { libc::kill(-self.pid, libc::SIGKILL) };
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn collect(mut pipe: impl Read + Send + 'static, into: Arc<Mutex<Vec<u8>>>) -> JoinHandle<()> {
+    thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        loop {
+            match pipe.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => into.lock().unwrap().extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            }
+        }
+    })
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// `kill(pid, sig)`, panicking on failure.
+pub fn send_signal(pid: i32, sig: i32) {
+    // SAFETY: plain kill(2).
+    let rc = unsafe { libc::kill(pid, sig) };
+    assert_eq!(
+        rc,
+        0,
+        "kill({pid}, {sig}) failed: {}",
+        std::io::Error::last_os_error()
+    );
+}
+
+/// One entry of /proc.
+#[derive(Debug, Clone)]
+pub struct Proc {
+    pub pid: i32,
+    pub ppid: i32,
+    pub pgrp: i32,
+    pub state: char,
+    pub cmdline: String,
+}
+
+impl Proc {
+    /// The executable the process runs (`/proc/PID/exe`).
+    pub fn exe(&self) -> Option<PathBuf> {
+        fs::read_link(format!("/proc/{}/exe", self.pid)).ok()
+    }
+}
+
+/// Every process visible in /proc (zombies included).
+pub fn all_processes() -> Vec<Proc> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(read_proc)
+        .collect()
+}
+
+fn read_proc(pid: i32) -> Option<Proc> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // "pid (comm) S ppid pgrp ...": comm may contain spaces and parentheses.
+    let after = &stat[stat.rfind(')')? + 1..];
+    let mut fields = after.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    let pgrp = fields.next()?.parse().ok()?;
+    let cmdline = fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|b| {
+            String::from_utf8_lossy(&b)
+                .replace('\0', " ")
+                .trim()
+                .to_string()
+        })
+        .unwrap_or_default();
+    Some(Proc {
+        pid,
+        ppid,
+        pgrp,
+        state,
+        cmdline,
+    })
+}
+
+/// Live (non-zombie) processes in process group `pgid`.
+pub fn group_members(pgid: i32) -> Vec<Proc> {
+    all_processes()
+        .into_iter()
+        .filter(|p| p.pgrp == pgid && p.state != 'Z')
+        .collect()
+}
+
+/// Live (non-zombie) children of `pid`.
+pub fn children_of(pid: i32) -> Vec<Proc> {
+    all_processes()
+        .into_iter()
+        .filter(|p| p.ppid == pid && p.state != 'Z')
+        .collect()
+}
+
+/// stdout as text (lossy), for messages and simple comparisons.
+pub fn stdout_text(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// stderr as text (lossy).
+pub fn stderr_text(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// How a process ended, e.g. "exit code 1" or "killed by signal 15".
+pub fn describe_status(status: &ExitStatus) -> String {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit code {code}"),
+        (None, Some(sig)) => format!("killed by signal {sig}"),
+        _ => format!("{status:?}"),
+    }
+}
+
+/// A readable dump of an output for assertion messages.
+pub fn show(out: &Output) -> String {
+    format!(
+        "status: {}\n--- stdout ---\n{}\n--- stderr ---\n{}\n--------------",
+        describe_status(&out.status),
+        stdout_text(out),
+        stderr_text(out)
+    )
+}
+
+/// Asserts that the shim's run and the direct run ended the same way (same
+/// exit code or same signal) with byte-identical stdout and stderr.
+pub fn assert_same_outcome(what: &str, shim: &Output, direct: &Output) {
+    assert_same_status_and_stdout(what, shim, direct);
+    assert!(
+        shim.stderr == direct.stderr,
+        "{what}: stderr differs\n=== through the shim ===\n{}\n=== direct ===\n{}",
+        show(shim),
+        show(direct)
+    );
+}
+
+/// Like [`assert_same_outcome`] without comparing stderr (for runs whose
+/// stderr legitimately differs, e.g. the first one downloads modules).
+pub fn assert_same_status_and_stdout(what: &str, shim: &Output, direct: &Output) {
+    assert!(
+        shim.status.into_raw() == direct.status.into_raw(),
+        "{what}: shim {} but direct go {}\n=== through the shim ===\n{}\n=== direct ===\n{}",
+        describe_status(&shim.status),
+        describe_status(&direct.status),
+        show(shim),
+        show(direct)
+    );
+    assert!(
+        shim.stdout == direct.stdout,
+        "{what}: stdout differs\n=== through the shim ===\n{}\n=== direct ===\n{}",
+        show(shim),
+        show(direct)
+    );
+}
+
+/// Asserts a successful run with nothing on stderr.
+pub fn assert_clean_success(what: &str, out: &Output) {
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{what}: expected success with empty stderr\n{}",
+        show(out)
+    );
+}
+
+/// `out` with go's per-run temporary directory names (`go-build<random digits>`)
+/// replaced by `go-buildN`: `go env` prints one inside GOGCCFLAGS, so even two
+/// direct runs differ there, and nowhere else.
+pub fn mask_go_build_dirs(out: &Output) -> Output {
+    Output {
+        status: out.status,
+        stdout: mask(&out.stdout),
+        stderr: mask(&out.stderr),
+    }
+}
+
+fn mask(bytes: &[u8]) -> Vec<u8> {
+    const MARK: &[u8] = b"go-build";
+    let mut result = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i..].starts_with(MARK) {
+            result.extend_from_slice(MARK);
+            i += MARK.len();
+            let digits = bytes[i..].iter().take_while(|b| b.is_ascii_digit()).count();
+            if digits > 0 {
+                result.push(b'N');
+                i += digits;
+            }
+        } else {
+            result.push(bytes[i]);
+            i += 1;
+        }
+    }
+    result
+}

@@ -1,0 +1,161 @@
+//! Small Go programs that tests build and run (each is a whole `main.go`).
+
+/// Imports every standard package the test programs use, so that the shared
+/// GOCACHE warm-up compiles them once for the whole suite.
+pub const WARM_UP: &str = r#"package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	_ = bufio.NewReader(os.Stdin)
+	_ = strings.ToUpper("x")
+	signal.Ignore(syscall.SIGPIPE)
+	fmt.Println(time.Second)
+}
+"#;
+
+/// Prints a fixed greeting and its arguments.
+pub const HELLO: &str = r#"package main
+
+import (
+	"fmt"
+	"os"
+)
+
+func main() {
+	fmt.Println("hello from go")
+	for _, a := range os.Args[1:] {
+		fmt.Println("arg:", a)
+	}
+}
+"#;
+
+/// Exits with status 3 after printing a line.
+pub const EXIT_3: &str = r#"package main
+
+import (
+	"fmt"
+	"os"
+)
+
+func main() {
+	fmt.Println("about to exit 3")
+	os.Exit(3)
+}
+"#;
+
+/// Does not compile: `undefined: notDefined`.
+pub const COMPILE_ERROR: &str = r#"package main
+
+func main() {
+	notDefined()
+}
+"#;
+
+/// Prints the environment variables named on its command line, one
+/// `NAME=value` per line (`NAME` unset prints `NAME unset`).
+pub const PRINT_ENV: &str = r#"package main
+
+import (
+	"fmt"
+	"os"
+)
+
+func main() {
+	for _, name := range os.Args[1:] {
+		if v, ok := os.LookupEnv(name); ok {
+			fmt.Printf("%s=%s\n", name, v)
+		} else {
+			fmt.Printf("%s unset\n", name)
+		}
+	}
+}
+"#;
+
+/// Prints "ready", then sleeps up to 60 s with default signal handling.
+/// It exits by itself as soon as its parent goes away, so that a go that was
+/// killed while running it never leaves it behind (go does not forward
+/// SIGTERM to a `go run` program).
+pub const SLEEPER: &str = r#"package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+)
+
+func main() {
+	parent := os.Getppid()
+	fmt.Println("ready")
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if os.Getppid() != parent {
+			os.Exit(0)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	fmt.Println("timeout")
+	os.Exit(9)
+}
+"#;
+
+/// Prints "ready", then waits for SIGHUP/SIGINT/SIGQUIT/SIGTERM, prints
+/// "got <signal>" and exits with 40 + the signal number (41, 42, 43, 55).
+/// Also exits when its parent goes away.
+pub const SIGNAL_CATCHER: &str = r#"package main
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+func main() {
+	parent := os.Getppid()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM)
+	fmt.Println("ready")
+	deadline := time.After(60 * time.Second)
+	tick := time.NewTicker(20 * time.Millisecond)
+	for {
+		select {
+		case s := <-sigs:
+			fmt.Println("got", s)
+			os.Exit(40 + int(s.(syscall.Signal)))
+		case <-tick.C:
+			if os.Getppid() != parent {
+				os.Exit(0)
+			}
+		case <-deadline:
+			fmt.Println("timeout")
+			os.Exit(9)
+		}
+	}
+}
+"#;
+
+/// Kills itself with SIGKILL after printing a line.
+pub const SELF_KILL: &str = r#"package main
+
+import (
+	"fmt"
+	"os"
+	"syscall"
+)
+
+func main() {
+	fmt.Println("about to die")
+	syscall.Kill(os.Getpid(), syscall.SIGKILL)
+	select {}
+}
+"#;

@@ -1,0 +1,352 @@
+//! `TestProxy`: a GOPROXY server on 127.0.0.1 with switchable faults.
+//!
+//! It serves a [`ModTree`]'s protocol files over plain HTTP/1.1 (keep-alive,
+//! Content-Length bodies) plus `/sumdb/<name>/supported`, logs every request,
+//! and can misbehave in the ways real proxies do (error statuses, rate limits,
+//! hangs, slow or cut-off bodies). Faults can be switched at runtime, so a test
+//! can make a proxy bad and then healthy again, and can target only some paths
+//! (e.g. only `.zip` downloads) through a path-suffix filter.
+//!
+//! Threads: one acceptor plus one per connection, at most [`MAX_CONNECTIONS`]
+//! at a time (extra connections are closed at once). Dropping the proxy stops
+//! them all, hung connections included, within ~100 ms.
+//!
+//! ```ignore
+//! let tree = ModTree::new(3);
+//! let proxy = TestProxy::start(&tree);
+//! world.set_env("GOPROXY", &proxy.url());
+//! proxy.set_fault_for(".zip", Fault::Status(503)); // only downloads fail
+//! proxy.heal();
+//! ```
+
+mod conn;
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use super::modtree::ModTree;
+
+/// Most connections served at once; more are closed on accept.
+pub const MAX_CONNECTIONS: usize = 32;
+
+/// How a proxy (mis)behaves for the requests a rule matches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Serve files normally (200, or 404 for unknown paths).
+    Healthy,
+    /// Answer every request with this status (e.g. 500, 502, 503, 504, 403, 404, 410).
+    Status(u16),
+    /// Answer 429 Too Many Requests with a `Retry-After` header.
+    Status429 { retry_after_secs: u64 },
+    /// Answer `status` to every n-th matching request (n, 2n, ...), normally otherwise.
+    EveryNth { n: u64, status: u16 },
+    /// Read the request and never answer (until the proxy is dropped).
+    Hang,
+    /// Send headers at once, then the body `bytes_per_chunk` at a time, `delay` apart.
+    SlowDrip {
+        bytes_per_chunk: usize,
+        delay: Duration,
+    },
+    /// Send headers with the full Content-Length and half the body, then reset (RST).
+    ResetMidBody,
+    /// For `.zip` paths, send only the first half of the zip with a matching
+    /// Content-Length (a valid HTTP response carrying a corrupt zip). Other paths are served normally.
+    TruncatedZip,
+}
+
+/// One request the proxy received.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub method: String,
+    /// The path as requested (prefix included, query string removed).
+    pub path: String,
+    pub at: Instant,
+    /// The status line sent (`None` when nothing was sent: `Hang`).
+    pub status: Option<u16>,
+    /// What the proxy did: `Healthy`, or the fault applied (for `EveryNth`,
+    /// the resulting `Status` on the failing requests and `Healthy` on the others).
+    pub fault: Fault,
+}
+
+/// A fault and the paths it applies to.
+struct Rule {
+    fault: Fault,
+    suffix: Option<String>,
+    matched: u64,
+}
+
+/// State shared between the proxy handle and its threads.
+struct State {
+    files: RwLock<BTreeMap<String, Vec<u8>>>,
+    rules: Mutex<Vec<Rule>>,
+    sumdb_supported: AtomicBool,
+    log: Mutex<Vec<Request>>,
+    shutdown: AtomicBool,
+    prefix: String,
+}
+
+impl State {
+    /// The fault to apply to a request for `path` (prefix stripped), counting
+    /// it against the first matching rule.
+    fn fault_for(&self, path: &str) -> Fault {
+        let mut rules = self.rules.lock().unwrap();
+        let Some(rule) = rules
+            .iter_mut()
+            .find(|r| r.suffix.as_deref().is_none_or(|s| path.ends_with(s)))
+        else {
+            return Fault::Healthy;
+        };
+        rule.matched += 1;
+        match rule.fault {
+            Fault::EveryNth { n, status } if rule.matched % n.max(1) == 0 => Fault::Status(status),
+            Fault::EveryNth { .. } => Fault::Healthy,
+            ref other => other.clone(),
+        }
+    }
+
+    fn record(&self, method: &str, path: &str, status: Option<u16>, fault: &Fault) {
+        self.log.lock().unwrap().push(Request {
+            method: method.to_string(),
+            path: path.to_string(),
+            at: Instant::now(),
+            status,
+            fault: fault.clone(),
+        });
+    }
+
+    fn stopping(&self) -> bool {
+        self.shutdown.load(Ordering::SeqCst)
+    }
+}
+
+/// Options for a proxy, set before it starts.
+pub struct ProxyBuilder {
+    files: BTreeMap<String, Vec<u8>>,
+    prefix: String,
+    sumdb_supported: bool,
+    fault: Fault,
+}
+
+impl ProxyBuilder {
+    /// Serve this tree's modules.
+    pub fn tree(mut self, tree: &ModTree) -> Self {
+        self.files = tree.proxy_files();
+        self
+    }
+
+    /// Serve under a path prefix: `url()` becomes `http://127.0.0.1:PORT<prefix>`
+    /// and requests outside it get 404. E.g. `"/mirror"`.
+    pub fn prefix(mut self, prefix: &str) -> Self {
+        let trimmed = prefix.trim_end_matches('/');
+        assert!(
+            trimmed.is_empty() || trimmed.starts_with('/'),
+            "prefix must start with '/'"
+        );
+        self.prefix = trimmed.to_string();
+        self
+    }
+
+    /// Whether `/sumdb/<name>/supported` answers 200 (default) or 404.
+    pub fn sumdb_supported(mut self, yes: bool) -> Self {
+        self.sumdb_supported = yes;
+        self
+    }
+
+    /// The fault in force from the first request on (default `Healthy`).
+    pub fn fault(mut self, fault: Fault) -> Self {
+        self.fault = fault;
+        self
+    }
+
+    pub fn start(self) -> TestProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        listener
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
+        let addr = listener.local_addr().expect("listener address");
+        let rules = match self.fault {
+            Fault::Healthy => Vec::new(),
+            fault => vec![Rule {
+                fault,
+                suffix: None,
+                matched: 0,
+            }],
+        };
+        let state = Arc::new(State {
+            files: RwLock::new(self.files),
+            rules: Mutex::new(rules),
+            sumdb_supported: AtomicBool::new(self.sumdb_supported),
+            log: Mutex::new(Vec::new()),
+            shutdown: AtomicBool::new(false),
+            prefix: self.prefix,
+        });
+        let acceptor = {
+            let state = state.clone();
+            thread::spawn(move || conn::accept_loop(listener, state))
+        };
+        TestProxy {
+            state,
+            addr,
+            acceptor: Some(acceptor),
+        }
+    }
+}
+
+/// A running test proxy; see the module docs.
+pub struct TestProxy {
+    state: Arc<State>,
+    addr: SocketAddr,
+    acceptor: Option<JoinHandle<()>>,
+}
+
+impl TestProxy {
+    /// A healthy proxy serving `tree`, sumdb "supported".
+    pub fn start(tree: &ModTree) -> TestProxy {
+        TestProxy::builder().tree(tree).start()
+    }
+
+    /// A healthy proxy with no modules (every module lookup gets 404).
+    pub fn empty() -> TestProxy {
+        TestProxy::builder().start()
+    }
+
+    pub fn builder() -> ProxyBuilder {
+        ProxyBuilder {
+            files: BTreeMap::new(),
+            prefix: String::new(),
+            sumdb_supported: true,
+            fault: Fault::Healthy,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT` plus the prefix, if any: a GOPROXY list entry.
+    pub fn url(&self) -> String {
+        format!("http://{}{}", self.addr, self.state.prefix)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Applies `fault` to every request from now on (`Healthy` clears all faults).
+    pub fn set_fault(&self, fault: Fault) {
+        self.replace_rules(fault, None);
+    }
+
+    /// Applies `fault` only to paths ending with `suffix` (e.g. ".zip", "/@v/list");
+    /// other paths are served normally. Replaces any previous faults.
+    pub fn set_fault_for(&self, suffix: &str, fault: Fault) {
+        self.replace_rules(fault, Some(suffix.to_string()));
+    }
+
+    /// Adds a rule after the existing ones (the first matching rule wins).
+    /// `suffix: None` matches every path.
+    pub fn add_fault(&self, suffix: Option<&str>, fault: Fault) {
+        self.state.rules.lock().unwrap().push(Rule {
+            fault,
+            suffix: suffix.map(str::to_string),
+            matched: 0,
+        });
+    }
+
+    /// Back to healthy for every path.
+    pub fn heal(&self) {
+        self.state.rules.lock().unwrap().clear();
+    }
+
+    fn replace_rules(&self, fault: Fault, suffix: Option<String>) {
+        let mut rules = self.state.rules.lock().unwrap();
+        rules.clear();
+        if fault != Fault::Healthy {
+            rules.push(Rule {
+                fault,
+                suffix,
+                matched: 0,
+            });
+        }
+    }
+
+    /// Switches `/sumdb/<name>/supported` between 200 and 404.
+    pub fn set_sumdb_supported(&self, yes: bool) {
+        self.state.sumdb_supported.store(yes, Ordering::SeqCst);
+    }
+
+    /// Replaces the served modules with `tree`'s.
+    pub fn set_tree(&self, tree: &ModTree) {
+        *self.state.files.write().unwrap() = tree.proxy_files();
+    }
+
+    /// Serves `contents` at `path` (relative to the proxy root, no leading slash).
+    pub fn insert_file(&self, path: &str, contents: Vec<u8>) {
+        self.state
+            .files
+            .write()
+            .unwrap()
+            .insert(path.to_string(), contents);
+    }
+
+    /// Every request received so far, oldest first.
+    pub fn requests(&self) -> Vec<Request> {
+        self.state.log.lock().unwrap().clone()
+    }
+
+    /// The paths of every request received so far.
+    pub fn request_paths(&self) -> Vec<String> {
+        self.requests().into_iter().map(|r| r.path).collect()
+    }
+
+    pub fn request_count(&self) -> usize {
+        self.state.log.lock().unwrap().len()
+    }
+
+    /// Requests whose path ends with `suffix`.
+    pub fn requests_ending_with(&self, suffix: &str) -> Vec<Request> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.path.ends_with(suffix))
+            .collect()
+    }
+
+    pub fn clear_log(&self) {
+        self.state.log.lock().unwrap().clear();
+    }
+
+    /// Waits until at least `n` requests were received; panics after `timeout`.
+    pub fn wait_for_requests(&self, n: usize, timeout: Duration) -> Vec<Request> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let log = self.requests();
+            if log.len() >= n {
+                return log;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "proxy got {} requests within {timeout:?}, expected {n}: {log:?}",
+                log.len()
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for TestProxy {
+    fn drop(&mut self) {
+        self.state.shutdown.store(true, Ordering::SeqCst);
+        if let Some(acceptor) = self.acceptor.take() {
+            let _ = acceptor.join(); // joins every connection thread too
+        }
+    }
+}
+
+/// A `http://127.0.0.1:PORT` URL where nothing listens (connection refused):
+/// binds a port, then frees it.
+pub fn refused_url() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    let addr = listener.local_addr().expect("listener address");
+    drop(listener);
+    format!("http://{addr}")
+}
