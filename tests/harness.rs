@@ -293,7 +293,8 @@ fn leftover_processes_are_reported() {
     // Backgrounded, still in the group after sh exits: a leftover.
     let mut cmd = Command::new("/bin/sh");
     cmd.args(["-c", "sleep 30 >/dev/null 2>&1 &"]);
-    let running = Running::spawn(&mut cmd);
+    let mut running = Running::spawn(&mut cmd);
+    running.set_leftover_grace(Duration::from_millis(300));
     let pgid = running.pid();
     let panic = catch_unwind(AssertUnwindSafe(|| running.wait(T * 4)))
         .expect_err("leftovers must fail the test");

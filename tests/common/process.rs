@@ -45,6 +45,7 @@ pub struct Running {
     stderr: Arc<Mutex<Vec<u8>>>,
     readers: Vec<JoinHandle<()>>,
     reaped: bool,
+    leftover_grace: Duration,
 }
 
 impl Running {
@@ -72,7 +73,14 @@ impl Running {
             stderr,
             readers,
             reaped: false,
+            leftover_grace: LEFTOVER_GRACE,
         }
+    }
+
+    /// How long processes of the group may outlive the leader before `wait`
+    /// calls them leftovers (default 5 s).
+    pub fn set_leftover_grace(&mut self, grace: Duration) {
+        self.leftover_grace = grace;
     }
 
     /// The process id, which is also its process group id.
@@ -194,7 +202,7 @@ impl Running {
 
     /// Waits for the process to end and returns its output. Panics (after
     /// killing the group) on timeout, or if processes of its group are still
-    /// alive `LEFTOVER_GRACE` after it ended.
+    /// alive a grace period (see [`Running::set_leftover_grace`]) after it ended.
     pub fn wait(mut self, timeout: Duration) -> Output {
         let deadline = Instant::now() + timeout;
         while !self.has_exited() {
@@ -208,7 +216,7 @@ impl Running {
             }
             thread::sleep(POLL);
         }
-        let grace = Instant::now() + LEFTOVER_GRACE;
+        let grace = Instant::now() + self.leftover_grace;
         loop {
             let left = group_members(self.pid);
             if left.is_empty() {

@@ -159,3 +159,70 @@ func main() {
 	select {}
 }
 "#;
+
+/// A `go build -toolexec` wrapper that keeps go busy for signal tests.
+///
+/// Tool-ID queries (`-V=full`) go straight to the real tool. Every real tool
+/// run is logged to `$BLOCKER_DIR/log` and then, unless `$BLOCKER_DIR/released`
+/// exists, writes `$BLOCKER_DIR/ready` and waits: a caught SIGHUP/SIGINT/
+/// SIGQUIT/SIGTERM creates `released` and exits 40 + the signal number; losing
+/// its parent (go was killed) makes it exit 0. Once released, tool runs exit 42
+/// at once, so that an interrupted go ends quickly.
+pub const BLOCKER: &str = r#"package main
+
+import (
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func logLine(dir, line string) {
+	f, err := os.OpenFile(filepath.Join(dir, "log"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err == nil {
+		f.WriteString(line + "\n")
+		f.Close()
+	}
+}
+
+func main() {
+	dir := os.Getenv("BLOCKER_DIR")
+	args := os.Args[1:]
+	first := ""
+	if len(args) > 1 {
+		first = args[1]
+	}
+	logLine(dir, filepath.Base(args[0])+" "+first)
+	for _, a := range args[1:] {
+		if strings.HasPrefix(a, "-V") {
+			syscall.Exec(args[0], args, os.Environ())
+			os.Exit(97)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "released")); err == nil {
+		os.Exit(42)
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM)
+	parent := os.Getppid()
+	os.WriteFile(filepath.Join(dir, "ready"), []byte("ready\n"), 0o644)
+	deadline := time.After(60 * time.Second)
+	tick := time.NewTicker(20 * time.Millisecond)
+	for {
+		select {
+		case s := <-sigs:
+			os.WriteFile(filepath.Join(dir, "released"), nil, 0o644)
+			logLine(dir, "got "+s.String())
+			os.Exit(40 + int(s.(syscall.Signal)))
+		case <-tick.C:
+			if os.Getppid() != parent {
+				os.Exit(0)
+			}
+		case <-deadline:
+			os.Exit(9)
+		}
+	}
+}
+"#;

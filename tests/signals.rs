@@ -1,0 +1,295 @@
+//! Signals: what reaches go through the shim, and how the shim ends when go
+//! ends by a signal. Every case is compared with the real go run directly under
+//! the same signal, and every run must leave no process behind in its group.
+//!
+//! Two ways go runs under the shim are covered: commands the shim hands over
+//! to go (`go run`, `go tool`), and `go build` with a proxy configured, which
+//! the shim supervises (it stays go's parent to re-run it after proxy
+//! failures). For the latter, `-toolexec` points at a blocker program that
+//! keeps go busy until the test has sent its signal.
+
+mod common;
+
+use std::fs;
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::thread;
+use std::time::Duration;
+
+use common::process::{Proc, assert_same_status_and_stdout, send_signal};
+use common::programs::{BLOCKER, SELF_KILL, SIGNAL_CATCHER, SLEEPER};
+use common::{Running, TestProxy, World, assert_same_outcome, show, stderr_text, stdout_text};
+use libc::{SIGHUP, SIGINT, SIGKILL, SIGQUIT, SIGTERM};
+
+/// Bound for a program to get ready (may include compiling it).
+const READY: Duration = Duration::from_secs(60);
+/// Bound for everything to end once the signal is sent.
+const END: Duration = Duration::from_secs(30);
+
+/// Starts `cmd`, waits until `ready` holds, calls `act`, and waits for the end.
+fn signal_run(
+    mut cmd: Command,
+    ready: impl FnMut(&Running) -> bool,
+    act: impl FnOnce(&mut Running),
+) -> Output {
+    let mut running = Running::spawn(&mut cmd);
+    running.wait_until("ready", READY, ready);
+    act(&mut running);
+    running.wait(END)
+}
+
+fn printed_ready(r: &Running) -> bool {
+    String::from_utf8_lossy(&r.stdout_so_far()).contains("ready\n")
+}
+
+// ---------------------------------------------------------------------------
+// Commands the shim hands over to go.
+
+#[test]
+fn sigterm_during_go_run_ends_like_direct_go() {
+    let world = World::new();
+    world.write_main_module(SLEEPER);
+    let run = |cmd| signal_run(cmd, printed_ready, |r| r.signal(SIGTERM));
+    let shim = run(world.shim_cmd(["run", "."]));
+    let direct = run(world.direct_cmd(["run", "."]));
+    assert_same_outcome("SIGTERM during go run", &shim, &direct);
+    assert_eq!(shim.status.signal(), Some(SIGTERM), "{}", show(&shim));
+}
+
+/// `go run` ignores a SIGINT sent to go alone (it expects the terminal to
+/// interrupt the program too): through the shim, go keeps running, as directly.
+#[test]
+fn sigint_to_go_alone_during_go_run_is_ignored_like_direct_go() {
+    let world = World::new();
+    world.write_main_module(SLEEPER);
+    let act = |r: &mut Running| {
+        r.signal(SIGINT);
+        thread::sleep(Duration::from_millis(300));
+        assert!(
+            !r.has_exited(),
+            "go run must ignore a SIGINT sent to it alone"
+        );
+        r.signal(SIGTERM);
+    };
+    let shim = signal_run(world.shim_cmd(["run", "."]), printed_ready, act);
+    let direct = signal_run(world.direct_cmd(["run", "."]), printed_ready, act);
+    assert_same_outcome("SIGINT then SIGTERM during go run", &shim, &direct);
+    assert_eq!(shim.status.signal(), Some(SIGTERM), "{}", show(&shim));
+}
+
+/// Ctrl-C at a terminal reaches the whole job: go ignores it and reports the
+/// program's death ("signal: interrupt", exit 1).
+#[test]
+fn ctrl_c_to_the_job_during_go_run_ends_like_direct_go() {
+    let world = World::new();
+    world.write_main_module(SLEEPER);
+    let run = |cmd| signal_run(cmd, printed_ready, |r| r.signal_group(SIGINT));
+    let shim = run(world.shim_cmd(["run", "."]));
+    let direct = run(world.direct_cmd(["run", "."]));
+    assert_same_outcome("Ctrl-C during go run", &shim, &direct);
+    assert_eq!(direct.status.code(), Some(1), "{}", show(&direct));
+    assert_eq!(stderr_text(&shim), "signal: interrupt\n");
+}
+
+/// `go tool` forwards SIGHUP/SIGINT/SIGQUIT/SIGTERM to the tool: sent to the
+/// shim alone, each must reach the program, which exits 40 + the signal.
+#[test]
+fn signals_to_the_shim_reach_a_go_tool_program() {
+    let world = World::new();
+    world.write_file(
+        "work/go.mod",
+        "module example.com/m\n\ngo 1.24\n\ntool example.com/m/catcher\n",
+    );
+    world.write_file("work/catcher/main.go", SIGNAL_CATCHER);
+    for sig in [SIGHUP, SIGINT, SIGQUIT, SIGTERM] {
+        let run = |cmd| signal_run(cmd, printed_ready, |r| r.signal(sig));
+        let shim = run(world.shim_cmd(["tool", "catcher"]));
+        let direct = run(world.direct_cmd(["tool", "catcher"]));
+        assert_same_outcome(&format!("signal {sig} to go tool"), &shim, &direct);
+        assert_eq!(shim.status.code(), Some(40 + sig), "{}", show(&shim));
+        assert!(
+            stdout_text(&shim).starts_with("ready\ngot "),
+            "{}",
+            show(&shim)
+        );
+    }
+}
+
+#[test]
+fn go_run_of_a_program_killed_by_a_signal_exits_like_direct_go() {
+    let world = World::new();
+    world.write_main_module(SELF_KILL);
+    let shim = world.run_shim(&["run", "."]);
+    let direct = world.run_direct(&["run", "."]);
+    assert_same_outcome("go run of a self-killed program", &shim, &direct);
+    assert_eq!(shim.status.code(), Some(1), "{}", show(&shim));
+    assert_eq!(stderr_text(&shim), "signal: killed\n");
+}
+
+// ---------------------------------------------------------------------------
+// go build, supervised by the shim.
+
+/// A world whose `go build` blocks in a `-toolexec` blocker, with a healthy
+/// proxy configured so that the shim supervises go rather than exec-ing it.
+struct BuildJob {
+    world: World,
+    _proxy: TestProxy,
+    blocker: PathBuf,
+}
+
+impl BuildJob {
+    fn new() -> BuildJob {
+        let proxy = TestProxy::empty();
+        let mut world = World::new();
+        world.set_env("GOPROXY", proxy.url());
+        world.set_env("BLOCKER_DIR", world.path("blocker"));
+        let src = world.write_module("blocker-src", "example.com/blocker", BLOCKER);
+        let blocker = world.path("bin/blocker");
+        let mut build = world.direct_cmd(["build", "-o", blocker.to_str().unwrap(), "."]);
+        build.current_dir(src);
+        let out = world.run(&mut build);
+        assert!(out.status.success(), "building the blocker: {}", show(&out));
+        BuildJob {
+            world,
+            _proxy: proxy,
+            blocker,
+        }
+    }
+
+    /// Fresh blocker state, and a main package never built before (a cached
+    /// compile would not run the tool at all).
+    fn reset(&self) {
+        static NONCE: AtomicU32 = AtomicU32::new(0);
+        let dir = self.world.path("blocker");
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let nonce = format!(
+            "{}-{}-{:?}",
+            std::process::id(),
+            NONCE.fetch_add(1, Ordering::SeqCst),
+            std::time::SystemTime::now()
+        );
+        self.world.write_main_module(&format!(
+            "package main\n\nconst nonce = {nonce:?}\n\nfunc main() {{ println(nonce) }}\n"
+        ));
+    }
+
+    fn args(&self) -> Vec<String> {
+        let blocker = self.blocker.to_str().unwrap();
+        [
+            "build",
+            "-p",
+            "1",
+            "-toolexec",
+            blocker,
+            "-o",
+            "out/prog",
+            ".",
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+
+    fn shim_cmd(&self) -> Command {
+        self.reset();
+        self.world.shim_cmd(self.args())
+    }
+
+    fn direct_cmd(&self) -> Command {
+        self.reset();
+        self.world.direct_cmd(self.args())
+    }
+
+    fn ready(&self) -> impl FnMut(&Running) -> bool + use<> {
+        let file = self.world.path("blocker/ready");
+        move |_| file.exists()
+    }
+
+    fn log(&self) -> String {
+        fs::read_to_string(self.world.path("blocker/log")).unwrap_or_default()
+    }
+}
+
+/// The shim's child that runs the real go (the shim may have other children,
+/// e.g. a background prober). Panics if the shim is not supervising a go.
+fn go_child_of(shim: &Running) -> Proc {
+    let real = fs::canonicalize(common::go::real_go()).unwrap();
+    let kids = shim.children();
+    let gos: Vec<Proc> = kids
+        .iter()
+        .filter(|p| p.exe().is_some_and(|e| e == real))
+        .cloned()
+        .collect();
+    assert_eq!(
+        gos.len(),
+        1,
+        "the shim (pid {}) should be the parent of exactly one real go, has children {kids:?}",
+        shim.pid()
+    );
+    gos.into_iter().next().unwrap()
+}
+
+/// go build does not catch SIGHUP/SIGINT/SIGQUIT/SIGTERM: sent to the shim
+/// alone, each must reach go, and the shim must end exactly as go does
+/// (killed by the same signal; for SIGQUIT go dumps its goroutines, whose
+/// text differs from run to run, and exits 2).
+#[test]
+fn signals_to_a_supervising_shim_reach_go() {
+    let job = BuildJob::new();
+    for sig in [SIGHUP, SIGINT, SIGQUIT, SIGTERM] {
+        let shim = signal_run(job.shim_cmd(), job.ready(), |r| {
+            go_child_of(r);
+            r.signal(sig);
+        });
+        let direct = signal_run(job.direct_cmd(), job.ready(), |r| r.signal(sig));
+        let what = format!("signal {sig} during go build");
+        if sig == SIGQUIT {
+            assert_same_status_and_stdout(&what, &shim, &direct);
+            assert_eq!(shim.status.code(), Some(2), "{}", show(&shim));
+            assert!(
+                stderr_text(&shim).starts_with("SIGQUIT: quit"),
+                "{}",
+                show(&shim)
+            );
+        } else {
+            assert_same_outcome(&what, &shim, &direct);
+            assert_eq!(shim.status.signal(), Some(sig), "{}", show(&shim));
+        }
+    }
+}
+
+/// Ctrl-C to the whole job during a supervised build: go and the tool die of
+/// it, and the shim ends the same way without re-running go.
+#[test]
+fn ctrl_c_to_the_job_during_a_supervised_build_ends_like_direct_without_rerun() {
+    let job = BuildJob::new();
+    let shim = signal_run(job.shim_cmd(), job.ready(), |r| r.signal_group(SIGINT));
+    let shim_log = job.log();
+    let direct = signal_run(job.direct_cmd(), job.ready(), |r| r.signal_group(SIGINT));
+    assert_same_outcome("Ctrl-C during go build", &shim, &direct);
+    assert_eq!(shim.status.signal(), Some(SIGINT), "{}", show(&shim));
+    let go_runs = shim_log.lines().filter(|l| *l == "compile -V=full").count();
+    assert_eq!(
+        go_runs, 1,
+        "go must run once, not be re-run after Ctrl-C:\n{shim_log}"
+    );
+}
+
+/// go killed by a signal (not sent through the shim): the shim re-raises it.
+#[test]
+fn supervising_shim_dies_by_the_signal_that_killed_go() {
+    let job = BuildJob::new();
+    for sig in [SIGKILL, SIGTERM] {
+        let shim = signal_run(job.shim_cmd(), job.ready(), |r| {
+            send_signal(go_child_of(r).pid, sig);
+        });
+        assert_eq!(shim.status.signal(), Some(sig), "{}", show(&shim));
+        assert!(
+            shim.stdout.is_empty() && shim.stderr.is_empty(),
+            "{}",
+            show(&shim)
+        );
+    }
+}
