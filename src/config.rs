@@ -7,6 +7,10 @@
 //! probe_timeout_ms = 3000
 //! ttl_seconds = 600
 //! attempts = 3
+//! relay = true                  # per-request failover through a loopback relay
+//! connect_timeout_ms = 5000     # relay deadlines per upstream request
+//! response_timeout_ms = 15000
+//! stall_timeout_ms = 15000
 //! ```
 
 use std::path::PathBuf;
@@ -15,6 +19,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::env_vars::{self, non_empty};
+use crate::relay::Deadlines;
 use crate::{paths, proxy_list};
 
 #[derive(Deserialize, Default)]
@@ -25,6 +30,10 @@ struct File {
     probe_timeout_ms: Option<u64>,
     ttl_seconds: Option<u64>,
     attempts: Option<u32>,
+    relay: Option<bool>,
+    connect_timeout_ms: Option<u64>,
+    response_timeout_ms: Option<u64>,
+    stall_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -37,6 +46,9 @@ pub struct Config {
     pub ttl: Duration,
     /// Runs of a retryable command, the first included.
     pub attempts: u32,
+    /// Serve go through the loopback relay (else: health-ordered GOPROXY list only).
+    pub relay: bool,
+    pub deadlines: Deadlines,
 }
 
 impl Default for Config {
@@ -47,6 +59,12 @@ impl Default for Config {
             probe_timeout: Duration::from_millis(3000),
             ttl: Duration::from_secs(600),
             attempts: 3,
+            relay: true,
+            deadlines: Deadlines {
+                connect: Duration::from_millis(5000),
+                response: Duration::from_millis(15000),
+                stall: Duration::from_millis(15000),
+            },
         }
     }
 }
@@ -78,6 +96,19 @@ impl Config {
         }
         if let Some(n) = number(env_vars::GOSHIM_ATTEMPTS)? {
             config.attempts = n.clamp(1, 10) as u32;
+        }
+        if let Some(v) = non_empty(env_vars::GOSHIM_RELAY) {
+            config.relay = !matches!(v.trim(), "0" | "off" | "false" | "no");
+        }
+        let d = &mut config.deadlines;
+        for (var, slot) in [
+            (env_vars::GOSHIM_CONNECT_TIMEOUT_MS, &mut d.connect),
+            (env_vars::GOSHIM_RESPONSE_TIMEOUT_MS, &mut d.response),
+            (env_vars::GOSHIM_STALL_TIMEOUT_MS, &mut d.stall),
+        ] {
+            if let Some(ms) = number(var)? {
+                *slot = Duration::from_millis(ms.max(1));
+            }
         }
         Ok(config)
     }
@@ -111,6 +142,19 @@ impl Config {
         }
         if let Some(n) = file.attempts {
             self.attempts = n.clamp(1, 10);
+        }
+        if let Some(on) = file.relay {
+            self.relay = on;
+        }
+        let d = &mut self.deadlines;
+        for (value, slot) in [
+            (file.connect_timeout_ms, &mut d.connect),
+            (file.response_timeout_ms, &mut d.response),
+            (file.stall_timeout_ms, &mut d.stall),
+        ] {
+            if let Some(ms) = value {
+                *slot = Duration::from_millis(ms.max(1));
+            }
         }
         Ok(())
     }

@@ -40,6 +40,18 @@ pub const GOENV: &str = "GOENV";
 pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
 pub const XDG_CONFIG_HOME: &str = "XDG_CONFIG_HOME";
 pub const HOME: &str = "HOME";
+/// Location of the netrc file with credentials for upstream proxies (as go reads it).
+pub const NETRC: &str = "NETRC";
+/// `0`/`off`: no loopback relay; go gets the health-ordered GOPROXY list instead.
+pub const GOSHIM_RELAY: &str = "GOSHIM_RELAY";
+/// Relay deadline for connecting to an upstream, in milliseconds (default 5000).
+pub const GOSHIM_CONNECT_TIMEOUT_MS: &str = "GOSHIM_CONNECT_TIMEOUT_MS";
+/// Relay deadline for an upstream's response headers, in milliseconds (default 15000).
+pub const GOSHIM_RESPONSE_TIMEOUT_MS: &str = "GOSHIM_RESPONSE_TIMEOUT_MS";
+/// Relay deadline between two body chunks from an upstream, in milliseconds (default 15000).
+pub const GOSHIM_STALL_TIMEOUT_MS: &str = "GOSHIM_STALL_TIMEOUT_MS";
+/// Extra PEM CA bundle trusted for https proxies (probes and relay), as elsewhere on Linux.
+pub const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
 
 /// True when the variable is set to something that means "yes".
 pub fn is_truthy(name: &str) -> bool {

@@ -1,6 +1,7 @@
 //! Reading go's stderr after a failed run: which proxies failed, and whether
 //! another run could help.
 
+use crate::module_path;
 use crate::proxy_list::Proxy;
 
 /// Failures of candidate proxies that a re-run with another order may avoid.
@@ -103,6 +104,38 @@ fn http_status(line: &str) -> Option<u16> {
     })
 }
 
+/// Relay paths go rejected or could not finish, from its stderr: URLs under
+/// the relay (`<relay>/<rel>`) on transient lines, and the zips of modules
+/// whose content go found broken (`<module>@<version>: zip: ...`).
+pub fn rejected_paths(stderr: &str, relay_url: &str) -> Vec<String> {
+    let prefix = format!("{}/", relay_url.trim_end_matches('/'));
+    let mut out: Vec<String> = Vec::new();
+    for line in stderr.lines() {
+        if let Some(i) = line.find(&prefix) {
+            if transient_class(line).is_some() {
+                let rest = &line[i + prefix.len()..];
+                let end = rest.find(['"', ' ', '\'', ':']).unwrap_or(rest.len());
+                out.push(rest[..end].to_string());
+            }
+        } else if line.contains("zip: ") || line.contains("not a valid zip") {
+            out.extend(line.split_whitespace().find_map(zip_path_of));
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// `example.com/Mod@v1.2.3:` → `example.com/!mod/@v/v1.2.3.zip`.
+fn zip_path_of(token: &str) -> Option<String> {
+    let token = token.trim_end_matches(':');
+    let (module, version) = token.split_once('@')?;
+    if module.is_empty() || !version.starts_with('v') || !module.contains('.') {
+        return None;
+    }
+    Some(format!("{}/@v/{version}.zip", module_path::escape(module)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,5 +197,20 @@ mod tests {
             Some("http_429")
         );
         assert_eq!(transient_class("reading http://h/x: 410 Gone"), None);
+    }
+
+    #[test]
+    fn finds_paths_the_relay_served_badly() {
+        let relay = "http://127.0.0.1:4000/abc";
+        let stderr = "go: example.com/dep0@v1.0.0: read \"http://127.0.0.1:4000/abc/example.com/dep0/@v/v1.0.0.zip\": unexpected EOF\n\
+            go: example.com/Dep1@v1.0.0: zip: not a valid zip file\n\
+            go: example.com/dep2@v1.0.0: reading http://127.0.0.1:4000/abc/example.com/dep2/@v/v1.0.0.mod: 404 Not Found\n";
+        assert_eq!(
+            rejected_paths(stderr, relay),
+            [
+                "example.com/!dep1/@v/v1.0.0.zip",
+                "example.com/dep0/@v/v1.0.0.zip"
+            ]
+        );
     }
 }

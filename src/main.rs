@@ -6,6 +6,7 @@
 //! `failover` (reading go's errors), `child` (exec and supervision),
 //! `shim` (the go personality), `cli` (the goshim personality).
 
+mod basic_auth;
 mod child;
 mod cli;
 mod command;
@@ -16,12 +17,16 @@ mod failover;
 mod goenv;
 mod health;
 mod log;
+mod module_path;
+mod netrc;
 mod paths;
 mod probe;
 mod proxy_list;
+mod relay;
 mod select;
 mod shim;
 mod state_file;
+mod tls;
 
 use std::ffi::OsString;
 use std::path::Path;

@@ -72,11 +72,6 @@ pub fn decide(
     if order.is_empty() {
         return Decision::Unchanged("GOPROXY has no proxies");
     }
-    if private_paths_reach_proxies(env) {
-        return Decision::Unchanged(
-            "GOPRIVATE/GONOSUMDB paths are fetched through GOPROXY: keeping the user's order so they reach no other proxy",
-        );
-    }
     // Stable sort: equal ranks keep the user's order.
     order.sort_by(|a, b| rank(a, snap, demoted).total_cmp(&rank(b, snap, demoted)));
     Decision::Reorder(Plan { order, tail })
@@ -102,9 +97,17 @@ fn rank(p: &Proxy, snap: Option<&Snapshot>, demoted: &[String]) -> f64 {
     }
 }
 
-/// True when some private path (GONOSUMDB/GOPRIVATE) is not excluded from
-/// proxies by GONOPROXY: go would send it to the user's proxies, so reordering
-/// or adding proxies could send it somewhere the user's list never would.
+/// Why a GOPROXY list (without the relay) must stay the user's own: some
+/// private path (GONOSUMDB/GOPRIVATE) is not excluded from proxies by
+/// GONOPROXY, so go would send it to the user's proxies, and reordering or
+/// adding proxies could send it somewhere the user's list never would.
+/// (The relay routes such paths itself, with the user's list semantics.)
+pub fn env_only_lock(env: &GoEnv) -> Option<&'static str> {
+    private_paths_reach_proxies(env).then_some(
+        "GOPRIVATE/GONOSUMDB paths are fetched through GOPROXY: keeping the user's order so they reach no other proxy",
+    )
+}
+
 fn private_paths_reach_proxies(env: &GoEnv) -> bool {
     let noproxy = env.get("GONOPROXY");
     let excluded: Vec<&str> = if noproxy.trim() == "none" {
@@ -201,20 +204,14 @@ mod tests {
             ("GOPROXY", "https://corp.example,https://proxy.golang.org"),
             ("GONOSUMDB", "corp.example"),
         ]);
-        assert!(matches!(
-            decide(&private, &Config::default(), None, &[]),
-            Decision::Unchanged(_)
-        ));
+        assert!(env_only_lock(&private).is_some());
         let excluded = GoEnv::from_pairs(&[
             ("GOPROXY", "https://proxy.golang.org"),
             ("GOPRIVATE", "corp.example"),
             ("GONOPROXY", "corp.example"),
             ("GONOSUMDB", "corp.example"),
         ]);
-        assert!(matches!(
-            decide(&excluded, &Config::default(), None, &[]),
-            Decision::Reorder(_)
-        ));
+        assert!(env_only_lock(&excluded).is_none());
         assert!(matches!(
             decide(&env("direct"), &Config::default(), None, &[]),
             Decision::Unchanged(_)

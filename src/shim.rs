@@ -15,6 +15,8 @@ use crate::discovery::{self, Seen};
 use crate::goenv::{self, GoEnv};
 use crate::health::{self, Observation, Snapshot};
 use crate::log::{debug, warn};
+use crate::proxy_list::{Proxy, ProxyList, redact_list};
+use crate::relay::{self, Relay};
 use crate::select::{self, Decision, Plan};
 use crate::{child, env_vars, failover, probe};
 
@@ -57,81 +59,171 @@ pub fn main(args: Vec<OsString>) -> ! {
     if !config.ttl.is_zero() && snap.as_ref().is_none_or(|s| s.is_stale(config.ttl)) {
         probe::background::spawn_refresh(&seen);
     }
-    cmd.env(env_vars::GOPROXY, plan.goproxy());
-    if kind == Kind::FetchOnce || config.attempts <= 1 {
-        // Nothing left to do after go: let it replace us.
-        exec(cmd, &real_go, "health-ordered GOPROXY");
+    let route = if config.relay {
+        match start_relay(&env, &config, &plan, snap.as_ref()) {
+            Ok(relay) => Some(Route::Relay(relay, plan.tail.clone())),
+            Err(e) => {
+                debug!("relay unavailable ({e}); using the GOPROXY list");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let route = match route {
+        Some(r) => r,
+        None => {
+            if let Some(why) = select::env_only_lock(&env) {
+                exec(cmd, &real_go, why);
+            }
+            if kind == Kind::FetchOnce || config.attempts <= 1 {
+                // Nothing left to do after go: let it replace us.
+                cmd.env(env_vars::GOPROXY, plan.goproxy());
+                exec(cmd, &real_go, "health-ordered GOPROXY");
+            }
+            Route::List(plan)
+        }
+    };
+    let attempts = if kind == Kind::FetchRetryable {
+        config.attempts
+    } else {
+        1
+    };
+    Runner {
+        cmd,
+        real_go: &real_go,
+        env: &env,
+        config: &config,
+        route,
     }
-    run_with_failover(cmd, &real_go, &env, &config, plan)
+    .run(attempts)
 }
 
-/// Runs a retryable command; after a transient proxy failure, records it and
-/// re-runs with the failed proxies demoted, a bounded number of times.
-fn run_with_failover(
-    mut cmd: Command,
-    real_go: &Path,
+/// How go reaches the proxies.
+enum Route {
+    /// GOPROXY is the loopback relay (plus the user's tail).
+    Relay(Relay, Option<crate::proxy_list::Tail>),
+    /// GOPROXY is the health-ordered list itself.
+    List(Plan),
+}
+
+impl Route {
+    fn goproxy(&self) -> String {
+        match self {
+            Route::Relay(relay, tail) => relay.goproxy(tail.as_ref()),
+            Route::List(plan) => plan.goproxy(),
+        }
+    }
+
+    /// The proxies go itself talks to, for reading its errors.
+    fn visible_proxies(&self) -> Vec<Proxy> {
+        match self {
+            Route::Relay(relay, _) => vec![Proxy { url: relay.url() }],
+            Route::List(plan) => plan.order.clone(),
+        }
+    }
+}
+
+fn start_relay(
     env: &GoEnv,
     config: &Config,
-    mut plan: Plan,
-) -> ! {
-    let mut demoted: Vec<String> = Vec::new();
-    let mut failed: Vec<(String, String)> = Vec::new();
-    for attempt in 1..=config.attempts {
-        debug!(
-            "run {attempt}: GOPROXY={}",
-            crate::proxy_list::redact_list(&plan.goproxy())
-        );
-        let outcome = match child::run(&mut cmd, true) {
-            Ok(o) => o,
-            Err(e) => fail_to_start(real_go, e),
-        };
-        if outcome.status.success() || outcome.status.code().is_none() || child::interrupted() {
-            child::exit_like(outcome.status);
-        }
-        let diagnosis = failover::diagnose(&outcome.stderr, &plan.order);
-        record_failures(&diagnosis.transient);
-        for (url, class) in &diagnosis.transient {
-            if !failed.iter().any(|(u, _)| u == url) {
-                failed.push((url.clone(), class.clone()));
-            }
-        }
-        if !diagnosis.should_retry() || attempt == config.attempts {
-            if !failed.is_empty() {
-                let list: Vec<String> = failed.iter().map(|(u, c)| format!("{u} ({c})")).collect();
-                warn!(
-                    "proxies failed in {attempt} run(s): {}; see 'goshim status'",
-                    list.join(", ")
-                );
-            }
-            child::exit_like(outcome.status);
-        }
-        demoted.extend(diagnosis.transient.into_iter().map(|(u, _)| u));
-        plan = match select::decide(env, config, Snapshot::read().as_ref(), &demoted) {
-            Decision::Reorder(p) => p,
-            Decision::Unchanged(_) => child::exit_like(outcome.status),
-        };
-        cmd.env(env_vars::GOPROXY, plan.goproxy());
-        std::thread::sleep(backoff(attempt));
-    }
-    unreachable!("the last attempt always exits")
+    plan: &Plan,
+    snap: Option<&Snapshot>,
+) -> std::io::Result<Relay> {
+    let user = ProxyList::parse(env.get("GOPROXY"));
+    let sumdb_of = |key: &str| snap.and_then(|s| s.get(key)).and_then(|h| h.sumdb);
+    Relay::start(relay::Settings {
+        upstreams: relay::upstreams(&plan.order, &user, sumdb_of),
+        private_patterns: format!("{},{}", env.get("GONOSUMDB"), env.get("GOPRIVATE")),
+        deadlines: config.deadlines,
+    })
 }
 
-/// Passive health: what go just saw feeds the snapshot for every later call.
-fn record_failures(failures: &[(String, String)]) {
-    if failures.is_empty() {
-        return;
+struct Runner<'a> {
+    cmd: Command,
+    real_go: &'a Path,
+    env: &'a GoEnv,
+    config: &'a Config,
+    route: Route,
+}
+
+impl Runner<'_> {
+    /// Runs go up to `attempts` times: after a transient proxy failure, the
+    /// failed proxies are recorded and demoted and go runs again.
+    fn run(mut self, attempts: u32) -> ! {
+        let capture = attempts > 1;
+        let mut demoted: Vec<String> = Vec::new();
+        let mut failed: Vec<(String, String)> = Vec::new();
+        for attempt in 1..=attempts {
+            let goproxy = self.route.goproxy();
+            debug!("run {attempt}: GOPROXY={}", redact_list(&goproxy));
+            self.cmd.env(env_vars::GOPROXY, goproxy);
+            let outcome = match child::run(&mut self.cmd, capture) {
+                Ok(o) => o,
+                Err(e) => fail_to_start(self.real_go, e),
+            };
+            let diagnosis = failover::diagnose(&outcome.stderr, &self.route.visible_proxies());
+            let relay_failures = self.record(&diagnosis.transient, &outcome.stderr);
+            let done =
+                outcome.status.success() || outcome.status.code().is_none() || child::interrupted();
+            for (url, class) in diagnosis.transient.iter().chain(&relay_failures) {
+                if !failed.iter().any(|(u, _)| u == url) {
+                    failed.push((url.clone(), class.clone()));
+                }
+            }
+            if done || !diagnosis.should_retry() || attempt == attempts {
+                if !outcome.status.success() && !failed.is_empty() {
+                    let list: Vec<String> =
+                        failed.iter().map(|(u, c)| format!("{u} ({c})")).collect();
+                    warn!(
+                        "proxies failed in {attempt} run(s): {}; see 'goshim status'",
+                        list.join(", ")
+                    );
+                }
+                child::exit_like(outcome.status);
+            }
+            if let Route::List(plan) = &mut self.route {
+                demoted.extend(diagnosis.transient.iter().map(|(u, _)| u.clone()));
+                match select::decide(self.env, self.config, Snapshot::read().as_ref(), &demoted) {
+                    Decision::Reorder(p) => *plan = p,
+                    Decision::Unchanged(_) => child::exit_like(outcome.status),
+                }
+            }
+            std::thread::sleep(backoff(attempt));
+        }
+        unreachable!("the last attempt always exits")
     }
-    let observations: Vec<Observation> = failures
-        .iter()
-        .map(|(url, class)| Observation {
-            url: url.clone(),
-            result: Err(class.clone()),
-            latency: None,
-            sumdb: None,
-        })
-        .collect();
-    if let Err(e) = health::snapshot::record(&observations, false) {
-        debug!("cannot record proxy failures: {e}");
+
+    /// Passive health: what this run saw feeds the snapshot for every later
+    /// call. Returns the upstream failures the relay saw.
+    fn record(&self, transient: &[(String, String)], stderr: &str) -> Vec<(String, String)> {
+        let mut observations: Vec<Observation> = Vec::new();
+        let mut relay_failures = Vec::new();
+        match &self.route {
+            Route::Relay(relay, _) => {
+                relay.blame(&failover::rejected_paths(stderr, &relay.url()));
+                for obs in relay.take_observations() {
+                    if let Err(class) = &obs.result {
+                        relay_failures.push((obs.url.clone(), class.clone()));
+                    }
+                    observations.push(obs);
+                }
+            }
+            Route::List(_) => {
+                observations.extend(transient.iter().map(|(url, class)| Observation {
+                    url: url.clone(),
+                    result: Err(class.clone()),
+                    latency: None,
+                    sumdb: None,
+                }));
+            }
+        }
+        if !observations.is_empty()
+            && let Err(e) = health::snapshot::record(&observations, false)
+        {
+            debug!("cannot record proxy health: {e}");
+        }
+        relay_failures
     }
 }
 

@@ -13,9 +13,16 @@ pub fn run(flags: &[String]) -> i32 {
         Err(code) => return code,
     };
     let snap = Snapshot::read();
-    let (goproxy, order, reason) = match select::decide(&ctx.env, &ctx.config, snap.as_ref(), &[]) {
-        Decision::Reorder(plan) => (plan.goproxy(), plan.order, None),
-        Decision::Unchanged(why) => (
+    // Without the relay, private paths pin the user's own list.
+    let lock = (!ctx.config.relay)
+        .then(|| select::env_only_lock(&ctx.env))
+        .flatten();
+    let (goproxy, order, reason) = match (
+        lock,
+        select::decide(&ctx.env, &ctx.config, snap.as_ref(), &[]),
+    ) {
+        (None, Decision::Reorder(plan)) => (plan.goproxy(), plan.order, None),
+        (Some(why), _) | (None, Decision::Unchanged(why)) => (
             ctx.env.get("GOPROXY").to_string(),
             ctx.candidates.clone(),
             Some(why),
@@ -27,6 +34,7 @@ pub fn run(flags: &[String]) -> i32 {
             "real_go": ctx.real_go.display().to_string(),
             "goproxy": goproxy,
             "goproxy_unchanged_reason": reason,
+            "relay": ctx.config.relay && reason.is_none(),
             "snapshot": snapshot_json(snap.as_ref(), ctx.config.ttl.as_secs()),
             "proxies": order.iter().map(|p| proxy_json(p, snap.as_ref())).collect::<Vec<_>>(),
         });
@@ -39,6 +47,7 @@ pub fn run(flags: &[String]) -> i32 {
         snapshot_line(snap.as_ref(), ctx.config.ttl.as_secs())
     );
     match reason {
+        None if ctx.config.relay => println!("GOPROXY:   loopback relay, upstreams {goproxy}"),
         None => println!("GOPROXY:   {goproxy}"),
         Some(why) => println!("GOPROXY:   {goproxy} (unchanged: {why})"),
     }
@@ -52,6 +61,9 @@ fn snapshot_line(snap: Option<&Snapshot>, ttl: u64) -> String {
         .map(|p| p.display().to_string())
         .unwrap_or_default();
     match snap.and_then(|s| s.age().map(|a| (s, a))) {
+        None if snap.is_some() => {
+            format!("{path}, never probed, passive observations only (run 'goshim probe')")
+        }
         None => format!("none yet at {path} (run 'goshim probe')"),
         Some((s, age)) => {
             let freshness = if ttl == 0 {

@@ -7,11 +7,11 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use rustls::pki_types::ServerName;
-use rustls::pki_types::pem::PemObject;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
+use crate::basic_auth;
 use crate::health::snapshot::Latency;
 
 /// Where a proxy lives, split out of its URL.
@@ -56,7 +56,7 @@ impl Target {
             prefix: path.trim_end_matches('/').to_string(),
             query,
             // Like go, never send credentials over plain http.
-            basic_auth: userinfo.filter(|_| tls).map(|u| base64(&percent_decode(u))),
+            basic_auth: userinfo.filter(|_| tls).map(basic_auth::from_userinfo),
         })
     }
 
@@ -253,86 +253,11 @@ fn tls_class(e: &std::io::Error) -> &'static str {
     }
 }
 
-/// Web PKI roots, plus the PEM bundle in SSL_CERT_FILE (corporate or test CAs).
 fn tls_config() -> Arc<rustls::ClientConfig> {
     static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
     CONFIG
-        .get_or_init(|| {
-            let mut roots = rustls::RootCertStore {
-                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-            };
-            if let Some(file) = std::env::var_os("SSL_CERT_FILE")
-                && let Ok(certs) = rustls::pki_types::CertificateDer::pem_file_iter(file)
-            {
-                for cert in certs.flatten() {
-                    let _ = roots.add(cert);
-                }
-            }
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
-            let mut config = rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .expect("ring supports the default TLS versions")
-                .with_root_certificates(roots)
-                .with_no_client_auth();
-            config.alpn_protocols = vec![b"http/1.1".to_vec()];
-            Arc::new(config)
-        })
+        .get_or_init(|| Arc::new(crate::tls::client_config(&[b"http/1.1"])))
         .clone()
-}
-
-fn percent_decode(s: &str) -> Vec<u8> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok());
-        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
-            (b'%', Some(v)) => {
-                out.push(v);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    out
-}
-
-fn base64(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-/// Module path escaping of the GOPROXY protocol: upper case becomes '!' + lower case.
-pub fn escape_module(path: &str) -> String {
-    let mut out = String::with_capacity(path.len());
-    for c in path.chars() {
-        if c.is_ascii_uppercase() {
-            out.push('!');
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -346,20 +271,10 @@ mod tests {
         assert!(t.tls);
         assert_eq!((t.host.as_str(), t.port), ("mirror.example", 8443));
         assert_eq!(t.request_path("/m/@v/list"), "/goproxy/m/@v/list?token=x");
-        assert_eq!(t.basic_auth.as_deref(), Some(base64(b"us@r:p:ss").as_str()));
+        assert_eq!(t.basic_auth.as_deref(), Some("dXNAcjpwOnNz"));
         let t = Target::parse("http://u:p@127.0.0.1:9/").unwrap();
         assert_eq!(t.request_path("/x"), "/x");
         assert_eq!(t.basic_auth, None);
         assert!(Target::parse("ftp://x").is_err());
-    }
-
-    #[test]
-    fn encodes_base64_and_module_paths() {
-        assert_eq!(base64(b"user:pass"), "dXNlcjpwYXNz");
-        assert_eq!(base64(b"ab"), "YWI=");
-        assert_eq!(
-            escape_module("github.com/BurntSushi/toml"),
-            "github.com/!burnt!sushi/toml"
-        );
     }
 }

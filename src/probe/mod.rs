@@ -6,8 +6,9 @@ mod http;
 use std::time::Duration;
 
 use crate::health::Observation;
+use crate::module_path;
 use crate::proxy_list::Proxy;
-use http::{Answer, Failure, Target, escape_module};
+use http::{Answer, Failure, Target};
 
 /// What to probe and how long to wait.
 pub struct Request<'a> {
@@ -30,7 +31,7 @@ pub fn probe_all(req: &Request) -> Vec<Observation> {
         Ok(rt) => rt,
         Err(_) => return Vec::new(),
     };
-    let list_path = format!("/{}/@v/list", escape_module(req.module));
+    let list_path = format!("/{}/@v/list", module_path::escape(req.module));
     let sumdb_path = req.sumdb.map(|name| format!("/sumdb/{name}/supported"));
     let results: Vec<(Proxy, Result<Answer, Failure>, Option<bool>)> = runtime.block_on(async {
         let mut set = tokio::task::JoinSet::new();

@@ -1,0 +1,289 @@
+//! Forwarding one request: upstreams in order, deadlines, failover, streaming.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
+use hyper::body::Frame;
+use hyper::{Response, StatusCode};
+use tokio::sync::mpsc;
+use tokio::time::timeout;
+
+use super::route::{self, Route};
+use super::{Shared, Upstream};
+
+pub type Body = BoxBody<Bytes, std::io::Error>;
+
+/// Frames buffered between an upstream and go: bounds the relay's memory.
+const CHANNEL_FRAMES: usize = 8;
+
+/// How one upstream answered.
+enum Attempt {
+    Got(reqwest::Response),
+    NotFound(StatusCode),
+    /// A definitive answer that is neither content nor "not found" (401, 403, ...).
+    Refused(StatusCode),
+    /// Transient: timeout, connection error, 5xx, 429.
+    Failed(String),
+}
+
+pub async fn forward(shared: Arc<Shared>, rel: String) -> Response<Body> {
+    let (order, strict_user_list) = match route::parse(&rel) {
+        Route::Module { path, .. }
+            if crate::module_path::matches_any(&shared.settings.private_patterns, &path) =>
+        {
+            (user_order(&shared), true)
+        }
+        Route::Module { .. } => (health_order(&shared, |_| true), false),
+        Route::SumdbSupported { .. } => {
+            let order = health_order(&shared, |i| shared.serves_sumdb(i) != Some(false));
+            return sumdb_supported(shared, &rel, order).await;
+        }
+        Route::Sumdb { .. } => {
+            let known = health_order(&shared, |i| shared.serves_sumdb(i) == Some(true));
+            let order = if known.is_empty() {
+                health_order(&shared, |i| shared.serves_sumdb(i) != Some(false))
+            } else {
+                known
+            };
+            (order, false)
+        }
+        Route::Unknown => return plain(StatusCode::NOT_FOUND, "not found\n".into()),
+    };
+    let mut not_found: Option<StatusCode> = None;
+    let mut refused: Option<StatusCode> = None;
+    let mut failures: Vec<String> = Vec::new();
+    for i in order {
+        let up = &shared.settings.upstreams[i];
+        let started = Instant::now();
+        match attempt(&shared, up, &rel, None).await {
+            Attempt::Got(resp) => {
+                shared.note_ok(i, started.elapsed().as_secs_f64() * 1000.0);
+                shared.note_served(&rel, i);
+                return stream(shared.clone(), rel, i, resp);
+            }
+            Attempt::NotFound(status) => {
+                shared.note_ok(i, started.elapsed().as_secs_f64() * 1000.0);
+                not_found.get_or_insert(status);
+                continue; // go moves on after 404/410 whatever the separator
+            }
+            Attempt::Refused(status) => {
+                refused.get_or_insert(status);
+                failures.push(format!("{} ({})", up.key, status.as_u16()));
+            }
+            Attempt::Failed(class) => {
+                shared.note_failure(i, &class);
+                failures.push(format!("{} ({class})", up.key));
+            }
+        }
+        // In the user's own list, a `,` entry ends the walk on any other error.
+        if strict_user_list && up.user_slot.is_some_and(|(_, fallback)| !fallback) {
+            break;
+        }
+    }
+    if let Some(status) = refused {
+        return plain(status, format!("goshim relay: {}\n", failures.join(", ")));
+    }
+    if let Some(status) = not_found.filter(|_| failures.is_empty() || !strict_user_list) {
+        return plain(status, "not found\n".into());
+    }
+    plain(
+        StatusCode::BAD_GATEWAY,
+        format!(
+            "goshim relay: every upstream failed: {}\n",
+            failures.join(", ")
+        ),
+    )
+}
+
+/// All upstreams passing `keep`, in health order, those that failed in this run last.
+fn health_order(shared: &Shared, keep: impl Fn(usize) -> bool) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..shared.settings.upstreams.len())
+        .filter(|&i| keep(i))
+        .collect();
+    let penalty = super::locked(&shared.penalty);
+    order.sort_by_key(|i| (penalty.get(i).copied().unwrap_or(0), *i));
+    order
+}
+
+/// The user's own proxies in the user's order: for private paths.
+fn user_order(shared: &Shared) -> Vec<usize> {
+    let mut order: Vec<(usize, usize)> = shared
+        .settings
+        .upstreams
+        .iter()
+        .enumerate()
+        .filter_map(|(i, u)| u.user_slot.map(|(slot, _)| (slot, i)))
+        .collect();
+    order.sort();
+    order.into_iter().map(|(_, i)| i).collect()
+}
+
+async fn sumdb_supported(shared: Arc<Shared>, rel: &str, order: Vec<usize>) -> Response<Body> {
+    for i in order {
+        let up = &shared.settings.upstreams[i];
+        let started = Instant::now();
+        match attempt(&shared, up, rel, None).await {
+            Attempt::Got(_) => {
+                shared.note_ok(i, started.elapsed().as_secs_f64() * 1000.0);
+                shared.note_sumdb(i);
+                return plain(StatusCode::OK, String::new());
+            }
+            Attempt::Failed(class) => shared.note_failure(i, &class),
+            Attempt::NotFound(_) | Attempt::Refused(_) => {}
+        }
+    }
+    plain(StatusCode::NOT_FOUND, "not found\n".into())
+}
+
+/// One GET to one upstream, bounded by the connect and response deadlines.
+async fn attempt(shared: &Shared, up: &Upstream, rel: &str, range_from: Option<u64>) -> Attempt {
+    let mut req = shared.client().get(up.url_for(rel));
+    if let Some(auth) = &up.auth {
+        req = req.header(reqwest::header::AUTHORIZATION, auth);
+    }
+    if let Some(from) = range_from {
+        req = req.header(reqwest::header::RANGE, format!("bytes={from}-"));
+    }
+    let resp = match timeout(shared.settings.deadlines.response, req.send()).await {
+        Err(_) => return Attempt::Failed("timeout".into()),
+        Ok(Err(e)) => return Attempt::Failed(error_class(&e)),
+        Ok(Ok(r)) => r,
+    };
+    let status = resp.status();
+    match status.as_u16() {
+        200 if range_from.is_none() => Attempt::Got(resp),
+        206 if range_from.is_some() => Attempt::Got(resp),
+        404 | 410 => Attempt::NotFound(status),
+        429 | 500..=599 => Attempt::Failed(format!("http_{}", status.as_u16())),
+        _ if range_from.is_some() => Attempt::Failed("no_range".into()),
+        _ => Attempt::Refused(status),
+    }
+}
+
+fn error_class(e: &reqwest::Error) -> String {
+    let text = format!("{e:?}");
+    let class = if text.contains("ConnectionRefused") || text.contains("Connection refused") {
+        "refused"
+    } else if e.is_timeout() {
+        "connect_timeout"
+    } else if e.is_connect() && text.contains("dns") {
+        "dns"
+    } else if e.is_connect() && (text.contains("certificate") || text.contains("Certificate")) {
+        "tls_certificate"
+    } else if e.is_connect() {
+        "connect"
+    } else if text.contains("reset") || text.contains("Reset") {
+        "reset"
+    } else {
+        "io"
+    };
+    class.into()
+}
+
+/// Streams the upstream's body to go through a small channel. If the upstream
+/// stalls or breaks off, the rest comes from the next upstream with a Range
+/// request; when none can resume, the response is aborted so go sees an error.
+fn stream(
+    shared: Arc<Shared>,
+    rel: String,
+    first: usize,
+    resp: reqwest::Response,
+) -> Response<Body> {
+    let total = resp.content_length();
+    let mut builder = Response::builder().status(StatusCode::OK);
+    if let Some(ct) = resp.headers().get(reqwest::header::CONTENT_TYPE) {
+        builder = builder.header(hyper::header::CONTENT_TYPE, ct.clone());
+    }
+    if let Some(len) = total {
+        builder = builder.header(hyper::header::CONTENT_LENGTH, len);
+    }
+    let (tx, mut rx) = mpsc::channel::<Result<Frame<Bytes>, std::io::Error>>(CHANNEL_FRAMES);
+    tokio::spawn(async move {
+        let mut resp = resp;
+        let mut current = first;
+        let mut sent: u64 = 0;
+        let mut tried = vec![first];
+        loop {
+            let class = match timeout(shared.settings.deadlines.stall, resp.chunk()).await {
+                Ok(Ok(Some(bytes))) => {
+                    sent += bytes.len() as u64;
+                    if tx.send(Ok(Frame::data(bytes))).await.is_err() {
+                        return; // go hung up
+                    }
+                    continue;
+                }
+                Ok(Ok(None)) if total.is_none_or(|t| sent >= t) => return,
+                Ok(Ok(None)) => "short_body",
+                Ok(Err(_)) => "reset",
+                Err(_) => "stall",
+            };
+            shared.note_failure(current, class);
+            match resume(&shared, &rel, sent, total, &mut tried).await {
+                Some((i, r)) => {
+                    current = i;
+                    resp = r;
+                    shared.note_served(&rel, i);
+                }
+                None => {
+                    let err = std::io::Error::other(format!("upstream body failed ({class})"));
+                    let _ = tx.send(Err(err)).await;
+                    return;
+                }
+            }
+        }
+    });
+    let frames = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
+    let body = StreamBody::new(frames).boxed();
+    builder
+        .body(body)
+        .unwrap_or_else(|_| plain(StatusCode::BAD_GATEWAY, "bad upstream headers\n".into()))
+}
+
+/// The next upstream that serves the rest of the body from `from` (206), if any.
+async fn resume(
+    shared: &Shared,
+    rel: &str,
+    from: u64,
+    total: Option<u64>,
+    tried: &mut Vec<usize>,
+) -> Option<(usize, reqwest::Response)> {
+    total?; // without a length there is no telling what is missing
+    for i in health_order(shared, |_| true) {
+        if tried.contains(&i) {
+            continue;
+        }
+        tried.push(i);
+        let up = &shared.settings.upstreams[i];
+        match attempt(shared, up, rel, Some(from)).await {
+            Attempt::Got(r) if content_range_start(&r) == Some(from) => return Some((i, r)),
+            Attempt::Failed(class) => shared.note_failure(i, &class),
+            _ => {}
+        }
+    }
+    None
+}
+
+fn content_range_start(resp: &reqwest::Response) -> Option<u64> {
+    let value = resp
+        .headers()
+        .get(reqwest::header::CONTENT_RANGE)?
+        .to_str()
+        .ok()?;
+    let range = value.strip_prefix("bytes ")?;
+    range.split('-').next()?.parse().ok()
+}
+
+pub fn plain(status: StatusCode, text: String) -> Response<Body> {
+    let body = Full::new(Bytes::from(text))
+        .map_err(|never| match never {})
+        .boxed();
+    let mut resp = Response::new(body);
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
+}

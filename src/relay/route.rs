@@ -1,0 +1,87 @@
+//! What a GOPROXY-protocol request asks for.
+
+use crate::module_path;
+
+/// A request path relative to the relay's token prefix.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Route {
+    /// `<module>/@v/list|<v>.info|<v>.mod|<v>.zip` or `<module>/@latest`.
+    Module {
+        path: String,
+        zip: bool,
+    },
+    /// `sumdb/<name>/supported`.
+    SumdbSupported {
+        name: String,
+    },
+    /// `sumdb/<name>/lookup/...` or `sumdb/<name>/tile/...`.
+    Sumdb {
+        name: String,
+    },
+    Unknown,
+}
+
+pub fn parse(rel: &str) -> Route {
+    if let Some(rest) = rel.strip_prefix("sumdb/") {
+        let (name, tail) = rest.split_once('/').unwrap_or((rest, ""));
+        if name.is_empty() {
+            return Route::Unknown;
+        }
+        return if tail == "supported" {
+            Route::SumdbSupported { name: name.into() }
+        } else {
+            Route::Sumdb { name: name.into() }
+        };
+    }
+    let escaped = if let Some(i) = rel.find("/@v/") {
+        &rel[..i]
+    } else if let Some(p) = rel.strip_suffix("/@latest") {
+        p
+    } else {
+        return Route::Unknown;
+    };
+    match module_path::unescape(escaped) {
+        Some(path) if !path.is_empty() => Route::Module {
+            path,
+            zip: rel.ends_with(".zip"),
+        },
+        _ => Route::Unknown,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_protocol_paths() {
+        assert_eq!(
+            parse("github.com/!burnt!sushi/toml/@v/v1.0.0.zip"),
+            Route::Module {
+                path: "github.com/BurntSushi/toml".into(),
+                zip: true
+            }
+        );
+        assert_eq!(
+            parse("example.com/m/@latest"),
+            Route::Module {
+                path: "example.com/m".into(),
+                zip: false
+            }
+        );
+        assert_eq!(
+            parse("sumdb/sum.golang.org/supported"),
+            Route::SumdbSupported {
+                name: "sum.golang.org".into()
+            }
+        );
+        assert_eq!(
+            parse("sumdb/sum.golang.org/tile/8/0/001"),
+            Route::Sumdb {
+                name: "sum.golang.org".into()
+            }
+        );
+        assert_eq!(parse("favicon.ico"), Route::Unknown);
+        assert_eq!(parse("Bad/@v/list"), Route::Unknown);
+    }
+}
