@@ -32,9 +32,19 @@ impl Response {
 
 /// One GET on a fresh connection; reads the body by Content-Length.
 fn get(addr: SocketAddr, path: &str, timeout: Duration) -> io::Result<Response> {
+    get_with(addr, path, "", timeout)
+}
+
+/// [`get`] with extra header lines (each ending in `\r\n`).
+fn get_with(
+    addr: SocketAddr,
+    path: &str,
+    headers: &str,
+    timeout: Duration,
+) -> io::Result<Response> {
     let mut s = TcpStream::connect_timeout(&addr, timeout)?;
     s.set_read_timeout(Some(timeout))?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n")?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}\r\n")?;
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     let head_end = loop {
@@ -261,6 +271,38 @@ fn truncated_zip_sends_half_a_zip_with_a_matching_length() {
     assert_eq!(r.body, &full[..full.len() / 2]);
     let list = get(proxy.addr(), "/example.com/dep0/@v/list", T).unwrap();
     assert_eq!(list.body, b"v1.0.0\n", "other paths are served normally");
+}
+
+#[test]
+fn ranges_are_honoured_only_when_enabled_and_headers_are_logged() {
+    let tree = ModTree::new(1);
+    let proxy = TestProxy::start(&tree);
+    let full = tree.modules[0].zip("v1.0.0");
+    let path = "/example.com/dep0/@v/v1.0.0.zip";
+    let range = "Range: bytes=10-\r\nAuthorization: Basic eDp5\r\n";
+    let r = get_with(proxy.addr(), path, range, T).unwrap();
+    assert_eq!((r.status, &r.body), (200, &full), "ranges off by default");
+
+    proxy.set_ranges(true);
+    let r = get_with(proxy.addr(), &format!("{path}?token=t1"), range, T).unwrap();
+    assert_eq!(r.status, 206);
+    assert_eq!(r.body, &full[10..]);
+    let expected = format!("bytes 10-{}/{}", full.len() - 1, full.len());
+    assert_eq!(r.header("Content-Range"), Some(expected));
+
+    let last = proxy.requests().pop().unwrap();
+    assert_eq!(last.path, path);
+    assert_eq!(last.query.as_deref(), Some("token=t1"));
+    assert_eq!(last.range_from, Some(10));
+    assert_eq!(last.authorization.as_deref(), Some("Basic eDp5"));
+    assert_eq!(last.status, Some(206));
+    let plain = get(proxy.addr(), path, T).unwrap();
+    assert_eq!((plain.status, &plain.body), (200, &full));
+    let last = proxy.requests().pop().unwrap();
+    assert_eq!(
+        (last.query, last.range_from, last.authorization),
+        (None, None, None)
+    );
 }
 
 #[test]

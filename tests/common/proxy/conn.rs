@@ -43,9 +43,15 @@ pub(super) fn accept_loop(listener: TcpListener, state: Arc<State>) {
 }
 
 /// A parsed request head.
-struct Head {
-    method: String,
-    path: String,
+pub(super) struct Head {
+    pub(super) method: String,
+    pub(super) path: String,
+    /// The query string, without the '?'.
+    pub(super) query: Option<String>,
+    /// `N` of a `Range: bytes=N-` header.
+    pub(super) range_from: Option<u64>,
+    /// The `Authorization` header's value.
+    pub(super) authorization: Option<String>,
     close: bool,
 }
 
@@ -96,14 +102,34 @@ fn parse_head(head: &str) -> Option<Head> {
     let mut first = lines.next()?.split_whitespace();
     let method = first.next()?.to_string();
     let target = first.next()?;
-    let path = target.split('?').next().unwrap_or(target).to_string();
-    let close = lines.any(|l| {
-        let l = l.to_ascii_lowercase();
-        l.starts_with("connection:") && l.contains("close")
-    });
+    let (path, query) = match target.split_once('?') {
+        Some((p, q)) => (p.to_string(), Some(q.to_string())),
+        None => (target.to_string(), None),
+    };
+    let (mut close, mut range_from, mut authorization) = (false, None, None);
+    for line in lines {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let value = value.trim();
+        match name.trim().to_ascii_lowercase().as_str() {
+            "connection" => close |= value.to_ascii_lowercase().contains("close"),
+            "range" => {
+                range_from = value
+                    .strip_prefix("bytes=")
+                    .and_then(|r| r.strip_suffix('-'))
+                    .and_then(|n| n.parse().ok())
+            }
+            "authorization" => authorization = Some(value.to_string()),
+            _ => {}
+        }
+    }
     Some(Head {
         method,
         path,
+        query,
+        range_from,
+        authorization,
         close,
     })
 }
@@ -156,21 +182,35 @@ fn respond(stream: &mut TcpStream, head: &Head, state: &State) -> bool {
     let is_head = head.method == "HEAD";
     match fault {
         Fault::Healthy | Fault::EveryNth { .. } => {
-            state.record(&head.method, &head.path, Some(status), &Fault::Healthy);
+            // `Range: bytes=N-`, when the proxy honours ranges: 206 with the rest.
+            let range = head
+                .range_from
+                .filter(|&from| status == 200 && state.ranges() && from < body.len() as u64);
+            if let Some(from) = range {
+                state.record(head, Some(206), &Fault::Healthy);
+                let last = body.len() - 1;
+                let content_range = (
+                    "Content-Range",
+                    format!("bytes {from}-{last}/{}", body.len()),
+                );
+                let rest = &body[from as usize..];
+                return send(stream, 206, ctype, &[content_range], rest, is_head, state);
+            }
+            state.record(head, Some(status), &Fault::Healthy);
             send(stream, status, ctype, &[], &body, is_head, state)
         }
         Fault::Status(code) => {
-            state.record(&head.method, &head.path, Some(code), &fault);
+            state.record(head, Some(code), &fault);
             let body = format!("injected {code}\n").into_bytes();
             send(stream, code, TEXT, &[], &body, is_head, state)
         }
         Fault::Status429 { retry_after_secs } => {
-            state.record(&head.method, &head.path, Some(429), &fault);
+            state.record(head, Some(429), &fault);
             let retry = ("Retry-After", retry_after_secs.to_string());
             send(stream, 429, TEXT, &[retry], b"slow down\n", is_head, state)
         }
         Fault::Hang => {
-            state.record(&head.method, &head.path, None, &fault);
+            state.record(head, None, &fault);
             while !state.stopping() {
                 thread::sleep(TICK);
             }
@@ -180,7 +220,7 @@ fn respond(stream: &mut TcpStream, head: &Head, state: &State) -> bool {
             bytes_per_chunk,
             delay,
         } => {
-            state.record(&head.method, &head.path, Some(status), &fault);
+            state.record(head, Some(status), &fault);
             let headers = head_bytes(status, ctype, body.len(), &[]);
             if !write_fully(stream, &headers, state) {
                 return false;
@@ -196,7 +236,7 @@ fn respond(stream: &mut TcpStream, head: &Head, state: &State) -> bool {
             true
         }
         Fault::ResetMidBody => {
-            state.record(&head.method, &head.path, Some(status), &fault);
+            state.record(head, Some(status), &fault);
             let headers = head_bytes(status, ctype, body.len(), &[]);
             if write_fully(stream, &headers, state) && !is_head {
                 write_fully(stream, &body[..body.len() / 2], state);
@@ -207,12 +247,12 @@ fn respond(stream: &mut TcpStream, head: &Head, state: &State) -> bool {
             false
         }
         Fault::TruncatedZip if head.path.ends_with(".zip") && status == 200 => {
-            state.record(&head.method, &head.path, Some(status), &fault);
+            state.record(head, Some(status), &fault);
             let short = &body[..body.len() / 2];
             send(stream, status, ctype, &[], short, is_head, state)
         }
         Fault::TruncatedZip => {
-            state.record(&head.method, &head.path, Some(status), &Fault::Healthy);
+            state.record(head, Some(status), &Fault::Healthy);
             send(stream, status, ctype, &[], &body, is_head, state)
         }
     }
@@ -250,6 +290,7 @@ fn head_bytes(status: u16, ctype: &str, len: usize, extra: &[(&str, String)]) ->
 fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        206 => "Partial Content",
         403 => "Forbidden",
         404 => "Not Found",
         410 => "Gone",

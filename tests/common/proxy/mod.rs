@@ -1,7 +1,8 @@
 //! `TestProxy`: a GOPROXY server on 127.0.0.1 with switchable faults.
 //!
 //! It serves a [`ModTree`]'s protocol files over plain HTTP/1.1 (keep-alive,
-//! Content-Length bodies) plus `/sumdb/<name>/supported`, logs every request,
+//! Content-Length bodies) plus `/sumdb/<name>/supported`, optionally honours
+//! `Range: bytes=N-` ([`ProxyBuilder::ranges`]), logs every request,
 //! and can misbehave in the ways real proxies do (error statuses, rate limits,
 //! hangs, slow or cut-off bodies). Faults can be switched at runtime, so a test
 //! can make a proxy bad and then healthy again, and can target only some paths
@@ -65,6 +66,12 @@ pub struct Request {
     /// The path as requested (prefix included, query string removed).
     pub path: String,
     pub at: Instant,
+    /// The query string, without the '?' (the log's `path` has none).
+    pub query: Option<String>,
+    /// `N` of a `Range: bytes=N-` header, if the request had one.
+    pub range_from: Option<u64>,
+    /// The `Authorization` header, if the request had one.
+    pub authorization: Option<String>,
     /// The status line sent (`None` when nothing was sent: `Hang`).
     pub status: Option<u16>,
     /// What the proxy did: `Healthy`, or the fault applied (for `EveryNth`,
@@ -84,6 +91,8 @@ struct State {
     files: RwLock<BTreeMap<String, Vec<u8>>>,
     rules: Mutex<Vec<Rule>>,
     sumdb_supported: AtomicBool,
+    /// Whether healthy answers honour `Range: bytes=N-` (206 + Content-Range).
+    ranges: AtomicBool,
     log: Mutex<Vec<Request>>,
     shutdown: AtomicBool,
     prefix: String,
@@ -108,14 +117,21 @@ impl State {
         }
     }
 
-    fn record(&self, method: &str, path: &str, status: Option<u16>, fault: &Fault) {
+    fn record(&self, head: &conn::Head, status: Option<u16>, fault: &Fault) {
         self.log.lock().unwrap().push(Request {
-            method: method.to_string(),
-            path: path.to_string(),
+            method: head.method.clone(),
+            path: head.path.clone(),
+            query: head.query.clone(),
+            range_from: head.range_from,
+            authorization: head.authorization.clone(),
             at: Instant::now(),
             status,
             fault: fault.clone(),
         });
+    }
+
+    fn ranges(&self) -> bool {
+        self.ranges.load(Ordering::SeqCst)
     }
 
     fn stopping(&self) -> bool {
@@ -128,6 +144,7 @@ pub struct ProxyBuilder {
     files: BTreeMap<String, Vec<u8>>,
     prefix: String,
     sumdb_supported: bool,
+    ranges: bool,
     fault: Fault,
 }
 
@@ -156,6 +173,13 @@ impl ProxyBuilder {
         self
     }
 
+    /// Whether healthy answers honour `Range: bytes=N-` with 206 and
+    /// `Content-Range` (default: no, the full body with 200, as many proxies do).
+    pub fn ranges(mut self, yes: bool) -> Self {
+        self.ranges = yes;
+        self
+    }
+
     /// The fault in force from the first request on (default `Healthy`).
     pub fn fault(mut self, fault: Fault) -> Self {
         self.fault = fault;
@@ -180,6 +204,7 @@ impl ProxyBuilder {
             files: RwLock::new(self.files),
             rules: Mutex::new(rules),
             sumdb_supported: AtomicBool::new(self.sumdb_supported),
+            ranges: AtomicBool::new(self.ranges),
             log: Mutex::new(Vec::new()),
             shutdown: AtomicBool::new(false),
             prefix: self.prefix,
@@ -219,6 +244,7 @@ impl TestProxy {
             files: BTreeMap::new(),
             prefix: String::new(),
             sumdb_supported: true,
+            ranges: false,
             fault: Fault::Healthy,
         }
     }
@@ -273,6 +299,11 @@ impl TestProxy {
     /// Switches `/sumdb/<name>/supported` between 200 and 404.
     pub fn set_sumdb_supported(&self, yes: bool) {
         self.state.sumdb_supported.store(yes, Ordering::SeqCst);
+    }
+
+    /// Switches `Range: bytes=N-` support (206 + Content-Range) on or off.
+    pub fn set_ranges(&self, yes: bool) {
+        self.state.ranges.store(yes, Ordering::SeqCst);
     }
 
     /// Replaces the served modules with `tree`'s.
