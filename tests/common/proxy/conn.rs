@@ -235,6 +235,10 @@ fn respond(stream: &mut TcpStream, head: &Head, state: &State) -> bool {
             }
             true
         }
+        Fault::Delay(delay) => {
+            state.record(head, Some(status), &fault);
+            pause(delay, state) && send(stream, status, ctype, &[], &body, is_head, state)
+        }
         Fault::ResetMidBody => {
             state.record(head, Some(status), &fault);
             let headers = head_bytes(status, ctype, body.len(), &[]);

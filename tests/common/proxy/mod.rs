@@ -52,6 +52,8 @@ pub enum Fault {
         bytes_per_chunk: usize,
         delay: Duration,
     },
+    /// Wait this long before answering, then answer normally (a slow first byte).
+    Delay(Duration),
     /// Send headers with the full Content-Length and half the body, then reset (RST).
     ResetMidBody,
     /// For `.zip` paths, send only the first half of the zip with a matching
