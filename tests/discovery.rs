@@ -78,6 +78,29 @@ fn relative_and_empty_path_entries() {
     assert_eq!(out.stdout, world.run_direct(&["version"]).stdout);
 }
 
+/// Things named `go` that are not programs are passed over, as a shell would.
+#[test]
+fn non_executable_entries_named_go_are_skipped() {
+    let mut world = World::new();
+    let plain = world.write_file("plain/go", "#!/bin/sh\necho not me\n"); // mode 644
+    fs::create_dir_all(world.path("dir/go")).unwrap();
+    fs::create_dir_all(world.path("dangling")).unwrap();
+    symlink(world.path("nowhere/go"), world.path("dangling/go")).unwrap();
+    world.set_path(&[
+        world.shims_dir(),
+        plain.parent().unwrap().into(),
+        world.path("dir"),
+        world.path("dangling"),
+        world.real_go_dir().into(),
+    ]);
+    assert_reaches_real_go(&world, &world.shim(), "non-executable go entries on PATH");
+    let out = world.run(&mut world.goshim_cmd(["which"]));
+    assert_eq!(
+        stdout_text(&out),
+        format!("{}\n", world.real_go_dir().join("go").display())
+    );
+}
+
 /// No real go anywhere: one clear line, exit 127, quickly (no fork loop).
 #[test]
 fn only_the_shim_on_path_fails_fast_with_one_line() {
@@ -150,10 +173,11 @@ fn file_id(path: &Path) -> String {
 fn goshim_go_pointing_at_goshim_is_a_clear_error() {
     let mut world = World::new();
     let copy = world.copy_goshim_to("other-install");
-    let cases: [(PathBuf, &str); 3] = [
+    let cases: [(PathBuf, &str); 4] = [
         (world.shim(), "the shim itself"),
         (copy, "another goshim install"),
         (world.path("nowhere/go"), "a missing file"),
+        (world.work_dir(), "a directory"),
     ];
     for (target, what) in cases {
         world.set_env("GOSHIM_GO", &target);

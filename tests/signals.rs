@@ -2,11 +2,12 @@
 //! ends by a signal. Every case is compared with the real go run directly under
 //! the same signal, and every run must leave no process behind in its group.
 //!
-//! Two ways go runs under the shim are covered: commands the shim hands over
-//! to go (`go run`, `go tool`), and `go build` with a proxy configured, which
-//! the shim supervises (it stays go's parent to re-run it after proxy
-//! failures). For the latter, `-toolexec` points at a blocker program that
-//! keeps go busy until the test has sent its signal.
+//! Both ways go runs under the shim are covered: handed over (the shim execs
+//! go: GOPROXY=off, nothing to do for goshim) and supervised (a proxy is
+//! configured: the shim stays go's parent, to serve its loopback relay and to
+//! re-run go after proxy failures). `go run`/`go tool` are run both ways; for
+//! `go build`, `-toolexec` points at a blocker program that keeps go busy until
+//! the test has sent its signal.
 
 mod common;
 
@@ -27,6 +28,8 @@ use libc::{SIGHUP, SIGINT, SIGKILL, SIGQUIT, SIGTERM};
 const READY: Duration = Duration::from_secs(60);
 /// Bound for everything to end once the signal is sent.
 const END: Duration = Duration::from_secs(30);
+/// Time for `go tool` to call signal.Notify after starting the tool.
+const GO_TOOL_NOTIFY: Duration = Duration::from_millis(300);
 
 /// Starts `cmd`, waits until `ready` holds, calls `act`, and waits for the end.
 fn signal_run(
@@ -45,69 +48,103 @@ fn printed_ready(r: &Running) -> bool {
 }
 
 // ---------------------------------------------------------------------------
-// Commands the shim hands over to go.
+// go run and go tool, each with GOPROXY=off (the shim hands the process over
+// to go) and with a healthy proxy (the shim stays go's parent to serve it).
+
+/// Runs `check` once per GOPROXY setting: "off", then a healthy test proxy.
+fn with_each_goproxy(world: &mut World, check: impl Fn(&World, &str)) {
+    let proxy = TestProxy::empty();
+    for goproxy in ["off".to_string(), proxy.url()] {
+        world.set_env("GOPROXY", &goproxy);
+        check(world, &goproxy);
+    }
+}
 
 #[test]
 fn sigterm_during_go_run_ends_like_direct_go() {
-    let world = World::new();
+    let mut world = World::new();
     world.write_main_module(SLEEPER);
-    let run = |cmd| signal_run(cmd, printed_ready, |r| r.signal(SIGTERM));
-    let shim = run(world.shim_cmd(["run", "."]));
-    let direct = run(world.direct_cmd(["run", "."]));
-    assert_same_outcome("SIGTERM during go run", &shim, &direct);
-    assert_eq!(shim.status.signal(), Some(SIGTERM), "{}", show(&shim));
+    with_each_goproxy(&mut world, |world, goproxy| {
+        let run = |cmd| signal_run(cmd, printed_ready, |r| r.signal(SIGTERM));
+        let shim = run(world.shim_cmd(["run", "."]));
+        let direct = run(world.direct_cmd(["run", "."]));
+        assert_same_outcome(
+            &format!("SIGTERM during go run, GOPROXY={goproxy}"),
+            &shim,
+            &direct,
+        );
+        assert_eq!(shim.status.signal(), Some(SIGTERM), "{}", show(&shim));
+    });
 }
 
 /// `go run` ignores a SIGINT sent to go alone (it expects the terminal to
-/// interrupt the program too): through the shim, go keeps running, as directly.
+/// interrupt the program too): through the shim, go keeps running, as
+/// directly, and the shim does not end before go does.
 #[test]
 fn sigint_to_go_alone_during_go_run_is_ignored_like_direct_go() {
-    let world = World::new();
+    let mut world = World::new();
     world.write_main_module(SLEEPER);
-    let act = |r: &mut Running| {
-        r.signal(SIGINT);
-        thread::sleep(Duration::from_millis(300));
-        assert!(
-            !r.has_exited(),
-            "go run must ignore a SIGINT sent to it alone"
-        );
-        r.signal(SIGTERM);
-    };
-    let shim = signal_run(world.shim_cmd(["run", "."]), printed_ready, act);
-    let direct = signal_run(world.direct_cmd(["run", "."]), printed_ready, act);
-    assert_same_outcome("SIGINT then SIGTERM during go run", &shim, &direct);
-    assert_eq!(shim.status.signal(), Some(SIGTERM), "{}", show(&shim));
+    with_each_goproxy(&mut world, |world, goproxy| {
+        let act = |r: &mut Running| {
+            r.signal(SIGINT);
+            thread::sleep(Duration::from_millis(300));
+            assert!(
+                !r.has_exited(),
+                "ended on a SIGINT that go run ignores (GOPROXY={goproxy})"
+            );
+            r.signal(SIGTERM);
+        };
+        let shim = signal_run(world.shim_cmd(["run", "."]), printed_ready, act);
+        let direct = signal_run(world.direct_cmd(["run", "."]), printed_ready, act);
+        let what = format!("SIGINT then SIGTERM during go run, GOPROXY={goproxy}");
+        assert_same_outcome(&what, &shim, &direct);
+        assert_eq!(shim.status.signal(), Some(SIGTERM), "{}", show(&shim));
+    });
 }
 
 /// Ctrl-C at a terminal reaches the whole job: go ignores it and reports the
 /// program's death ("signal: interrupt", exit 1).
 #[test]
 fn ctrl_c_to_the_job_during_go_run_ends_like_direct_go() {
-    let world = World::new();
+    let mut world = World::new();
     world.write_main_module(SLEEPER);
-    let run = |cmd| signal_run(cmd, printed_ready, |r| r.signal_group(SIGINT));
-    let shim = run(world.shim_cmd(["run", "."]));
-    let direct = run(world.direct_cmd(["run", "."]));
-    assert_same_outcome("Ctrl-C during go run", &shim, &direct);
-    assert_eq!(direct.status.code(), Some(1), "{}", show(&direct));
-    assert_eq!(stderr_text(&shim), "signal: interrupt\n");
+    with_each_goproxy(&mut world, |world, goproxy| {
+        let run = |cmd| signal_run(cmd, printed_ready, |r| r.signal_group(SIGINT));
+        let shim = run(world.shim_cmd(["run", "."]));
+        let direct = run(world.direct_cmd(["run", "."]));
+        assert_same_outcome(
+            &format!("Ctrl-C during go run, GOPROXY={goproxy}"),
+            &shim,
+            &direct,
+        );
+        assert_eq!(direct.status.code(), Some(1), "{}", show(&direct));
+        assert_eq!(stderr_text(&shim), "signal: interrupt\n");
+    });
 }
 
 /// `go tool` forwards SIGHUP/SIGINT/SIGQUIT/SIGTERM to the tool: sent to the
 /// shim alone, each must reach the program, which exits 40 + the signal.
-#[test]
-fn signals_to_the_shim_reach_a_go_tool_program() {
-    let world = World::new();
+fn check_signals_reach_a_go_tool_program(goproxy: &str) {
+    let mut world = World::new();
+    world.set_env("GOPROXY", goproxy);
     world.write_file(
         "work/go.mod",
         "module example.com/m\n\ngo 1.24\n\ntool example.com/m/catcher\n",
     );
     world.write_file("work/catcher/main.go", SIGNAL_CATCHER);
     for sig in [SIGHUP, SIGINT, SIGQUIT, SIGTERM] {
-        let run = |cmd| signal_run(cmd, printed_ready, |r| r.signal(sig));
+        let run = |cmd| {
+            signal_run(cmd, printed_ready, |r| {
+                // go tool starts forwarding only after the tool has started:
+                // give it time to get there, or go dies of the signal itself.
+                thread::sleep(GO_TOOL_NOTIFY);
+                r.signal(sig)
+            })
+        };
         let shim = run(world.shim_cmd(["tool", "catcher"]));
         let direct = run(world.direct_cmd(["tool", "catcher"]));
-        assert_same_outcome(&format!("signal {sig} to go tool"), &shim, &direct);
+        let what = format!("signal {sig} to go tool, GOPROXY={goproxy}");
+        assert_same_outcome(&what, &shim, &direct);
         assert_eq!(shim.status.code(), Some(40 + sig), "{}", show(&shim));
         assert!(
             stdout_text(&shim).starts_with("ready\ngot "),
@@ -118,14 +155,28 @@ fn signals_to_the_shim_reach_a_go_tool_program() {
 }
 
 #[test]
+fn signals_to_the_shim_reach_a_go_tool_program() {
+    check_signals_reach_a_go_tool_program("off");
+}
+
+#[test]
+fn signals_to_the_shim_reach_a_go_tool_program_with_a_proxy() {
+    let proxy = TestProxy::empty();
+    check_signals_reach_a_go_tool_program(&proxy.url());
+}
+
+#[test]
 fn go_run_of_a_program_killed_by_a_signal_exits_like_direct_go() {
-    let world = World::new();
+    let mut world = World::new();
     world.write_main_module(SELF_KILL);
-    let shim = world.run_shim(&["run", "."]);
-    let direct = world.run_direct(&["run", "."]);
-    assert_same_outcome("go run of a self-killed program", &shim, &direct);
-    assert_eq!(shim.status.code(), Some(1), "{}", show(&shim));
-    assert_eq!(stderr_text(&shim), "signal: killed\n");
+    with_each_goproxy(&mut world, |world, goproxy| {
+        let shim = world.run_shim(&["run", "."]);
+        let direct = world.run_direct(&["run", "."]);
+        let what = format!("go run of a self-killed program, GOPROXY={goproxy}");
+        assert_same_outcome(&what, &shim, &direct);
+        assert_eq!(shim.status.code(), Some(1), "{}", show(&shim));
+        assert_eq!(stderr_text(&shim), "signal: killed\n");
+    });
 }
 
 // ---------------------------------------------------------------------------

@@ -6,10 +6,16 @@
 mod common;
 
 use std::fs;
+use std::process::Output;
 
+use common::process::run_with_input;
 use common::process::{assert_clean_success, assert_same_status_and_stdout, mask_go_build_dirs};
-use common::programs::{COMPILE_ERROR, EXIT_3, HELLO, PRINT_ENV};
-use common::{ModTree, TestProxy, World, assert_same_outcome, show, stderr_text, stdout_text};
+use common::programs::{
+    COMPILE_ERROR, ENV_DUMP, EXIT_3, FAILING_TEST, HELLO, PRINT_ENV, UPPER_CAT, VET_ERROR,
+};
+use common::{
+    DEFAULT_TIMEOUT, ModTree, TestProxy, World, assert_same_outcome, show, stderr_text, stdout_text,
+};
 
 #[test]
 fn go_version_is_identical() {
@@ -167,6 +173,81 @@ fn compile_error_exits_1_with_the_same_stderr() {
     });
 }
 
+/// A retryable command that fails for a reason other than a proxy: printed
+/// once, exit code kept.
+#[test]
+fn vet_failure_exits_1_with_the_same_stderr() {
+    let mut world = World::new();
+    world.write_main_module(VET_ERROR);
+    let proxy = TestProxy::empty();
+    both_proxy_settings(&mut world, &proxy, |world, goproxy| {
+        let shim = world.run_shim(&["vet", "."]);
+        let direct = world.run_direct(&["vet", "."]);
+        assert_same_outcome(&format!("go vet (GOPROXY={goproxy})"), &shim, &direct);
+        assert_eq!(shim.status.code(), Some(1), "{}", show(&shim));
+        assert!(
+            stderr_text(&shim).contains("Printf format %d"),
+            "{}",
+            show(&shim)
+        );
+    });
+}
+
+/// `go test` with a failing test: exit 1 and the same report (durations masked).
+#[test]
+fn failing_go_test_reports_like_go() {
+    let mut world = World::new();
+    world.write_main_module(HELLO);
+    world.write_file("work/main_test.go", FAILING_TEST);
+    let proxy = TestProxy::empty();
+    both_proxy_settings(&mut world, &proxy, |world, goproxy| {
+        let args = ["test", "-count=1", "-v", "."];
+        let shim = mask_durations(&world.run_shim(&args));
+        let direct = mask_durations(&world.run_direct(&args));
+        assert_same_outcome(
+            &format!("failing go test (GOPROXY={goproxy})"),
+            &shim,
+            &direct,
+        );
+        assert_eq!(shim.status.code(), Some(1), "{}", show(&shim));
+        assert!(
+            stdout_text(&shim).contains("--- FAIL: TestFails"),
+            "{}",
+            show(&shim)
+        );
+    });
+}
+
+/// `out` with test durations ("(0.00s)", "0.003s") replaced by "Ds".
+fn mask_durations(out: &Output) -> Output {
+    let mask = |bytes: &[u8]| {
+        let text = String::from_utf8_lossy(bytes);
+        let mut result = String::with_capacity(text.len());
+        let mut rest = text.as_ref();
+        while let Some(start) = rest.find(|c: char| c.is_ascii_digit()) {
+            result.push_str(&rest[..start]);
+            let tail = &rest[start..];
+            let len = tail
+                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .unwrap_or(tail.len());
+            let (number, after) = tail.split_at(len);
+            if number.contains('.') && after.starts_with('s') {
+                result.push('D');
+            } else {
+                result.push_str(number);
+            }
+            rest = after;
+        }
+        result.push_str(rest);
+        result.into_bytes()
+    };
+    Output {
+        status: out.status,
+        stdout: mask(&out.stdout),
+        stderr: mask(&out.stderr),
+    }
+}
+
 #[test]
 fn bad_flag_exits_2_with_the_same_stderr() {
     let mut world = World::new();
@@ -247,6 +328,59 @@ fn disabled_shim_leaves_go_and_its_environment_untouched() {
         "a disabled shim probes nothing: {:?}",
         proxy.request_paths()
     );
+}
+
+/// The program go runs sees the user's environment. Differences allowed:
+/// GOSHIM_SEEN is added; GOPROXY is the one the shim gave go when a proxy is
+/// configured (health-ordered list or loopback relay); PATH differs only
+/// because the direct run has no shims dir on it.
+#[test]
+fn go_run_program_sees_the_same_environment() {
+    let mut world = World::new();
+    world.write_main_module(ENV_DUMP);
+    let proxy = TestProxy::empty();
+    both_proxy_settings(&mut world, &proxy, |world, goproxy| {
+        let shim = world.run_shim(&["run", "."]);
+        let direct = world.run_direct(&["run", "."]);
+        assert_clean_success("env dump through the shim", &shim);
+        let set_by_shim = ["PATH=", "GOSHIM_SEEN=", "GOPROXY="];
+        let unrelated = |l: &&str| !set_by_shim.iter().any(|p| l.starts_with(p));
+        let (shim_text, direct_text) = (stdout_text(&shim), stdout_text(&direct));
+        let shim_env: Vec<&str> = shim_text.lines().filter(unrelated).collect();
+        let direct_env: Vec<&str> = direct_text.lines().filter(unrelated).collect();
+        assert_eq!(
+            shim_env, direct_env,
+            "environment of the program (GOPROXY={goproxy})"
+        );
+        assert!(
+            stdout_text(&shim).contains("\nGOSHIM_SEEN="),
+            "{}",
+            show(&shim)
+        );
+        if goproxy == "off" {
+            let line = format!("\nGOPROXY={goproxy}\n");
+            assert!(stdout_text(&shim).contains(&line), "{}", show(&shim));
+        }
+    });
+}
+
+/// stdin reaches the program go runs, whichever way the shim runs go.
+#[test]
+fn go_run_program_reads_stdin_through_the_shim() {
+    let mut world = World::new();
+    world.write_main_module(UPPER_CAT);
+    let input = "some input\nacross lines\n".repeat(2000);
+    let expected = format!("{}{}\n", input.to_uppercase(), input.len());
+    let proxy = TestProxy::empty();
+    both_proxy_settings(&mut world, &proxy, |world, goproxy| {
+        let mut cmd = world.shim_cmd(["run", "."]);
+        let out = run_with_input(&mut cmd, input.as_bytes(), DEFAULT_TIMEOUT);
+        assert_clean_success(&format!("go run reading stdin (GOPROXY={goproxy})"), &out);
+        assert!(
+            stdout_text(&out) == expected,
+            "stdin was not passed through intact"
+        );
+    });
 }
 
 fn sorted_lines(bytes: &[u8]) -> Vec<String> {

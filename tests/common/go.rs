@@ -113,8 +113,9 @@ fn warm_up(cache: &Path) {
     assert_eq!(rc, 0, "flock on the shared GOCACHE lock failed");
 
     let marker = cache.join(".goshim-warm");
-    let version = go_version();
-    if fs::read_to_string(&marker).ok().as_deref() == Some(version.as_str()) {
+    // Bump WARM_UP_VERSION when the warm-up starts covering more packages.
+    let stamp = format!("{WARM_UP_VERSION} {}", go_version());
+    if fs::read_to_string(&marker).ok().as_deref() == Some(stamp.as_str()) {
         return;
     }
     let tmp = tempfile::tempdir().expect("temp dir for warm-up");
@@ -124,27 +125,41 @@ fn warm_up(cache: &Path) {
     )
     .unwrap();
     fs::write(tmp.path().join("main.go"), super::programs::WARM_UP).unwrap();
-    let mut cmd = Command::new(real_go());
-    cmd.args(["build", "-o", "warm", "."])
-        .current_dir(tmp.path())
-        .env_clear()
-        .env("HOME", tmp.path())
-        .env("PATH", "/usr/bin:/bin")
-        .env("TMPDIR", std::env::temp_dir())
-        .env("GOCACHE", cache)
-        .env("GOPATH", tmp.path().join("gopath"))
-        .env("GOTOOLCHAIN", "local")
-        .env("GOPROXY", "off")
-        .env("GOFLAGS", "-mod=mod")
-        .env("CGO_ENABLED", "0");
-    let out = run_with_timeout(&mut cmd, Duration::from_secs(300));
-    assert!(
-        out.status.success(),
-        "GOCACHE warm-up build failed:\n{}",
-        show(&out)
-    );
-    fs::write(&marker, &version).expect("write warm-up marker");
+    fs::write(
+        tmp.path().join("main_test.go"),
+        super::programs::WARM_UP_TEST,
+    )
+    .unwrap();
+    for args in [
+        &["build", "-o", "warm", "."][..],
+        &["vet", "."],
+        &["test", "."],
+    ] {
+        let mut cmd = Command::new(real_go());
+        cmd.args(args)
+            .current_dir(tmp.path())
+            .env_clear()
+            .env("HOME", tmp.path())
+            .env("PATH", "/usr/bin:/bin")
+            .env("TMPDIR", std::env::temp_dir())
+            .env("GOCACHE", cache)
+            .env("GOPATH", tmp.path().join("gopath"))
+            .env("GOTOOLCHAIN", "local")
+            .env("GOPROXY", "off")
+            .env("GOFLAGS", "-mod=mod")
+            .env("CGO_ENABLED", "0");
+        let out = run_with_timeout(&mut cmd, Duration::from_secs(300));
+        assert!(
+            out.status.success(),
+            "GOCACHE warm-up `go {args:?}` failed:\n{}",
+            show(&out)
+        );
+    }
+    fs::write(&marker, &stamp).expect("write warm-up marker");
 }
+
+/// Version of what [`warm_up`] compiles (see the marker file).
+const WARM_UP_VERSION: &str = "warm-up 2: build, vet, test";
 
 /// `go version` of the real go, e.g. "go version go1.27.3 linux/amd64".
 pub fn go_version() -> String {

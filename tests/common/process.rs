@@ -7,7 +7,7 @@
 //! captured output instead of hanging the suite.
 
 use std::fs;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
@@ -35,6 +35,11 @@ pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Output {
     Running::spawn(cmd).wait(timeout)
 }
 
+/// Like [`run_with_timeout`], with `input` fed to stdin (then closed).
+pub fn run_with_input(cmd: &mut Command, input: &[u8], timeout: Duration) -> Output {
+    Running::spawn_with_input(cmd, input).wait(timeout)
+}
+
 /// A process started in its own process group (pgid = its pid), with output
 /// captured in the background. Dropping it kills the group if it is still running.
 pub struct Running {
@@ -51,8 +56,26 @@ pub struct Running {
 impl Running {
     /// Starts `cmd` (stdin null, stdout/stderr piped, new process group).
     pub fn spawn(cmd: &mut Command) -> Running {
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
+        cmd.stdin(Stdio::null());
+        Running::start(cmd)
+    }
+
+    /// Starts `cmd` with `input` written to its stdin by a helper thread.
+    pub fn spawn_with_input(cmd: &mut Command, input: &[u8]) -> Running {
+        cmd.stdin(Stdio::piped());
+        let mut running = Running::start(cmd);
+        let mut stdin = running.child.stdin.take().expect("piped stdin");
+        let input = input.to_vec();
+        // Not joined: a child that never reads must not block the test; the
+        // write fails with EPIPE once the child is gone.
+        thread::spawn(move || {
+            let _ = stdin.write_all(&input);
+        });
+        running
+    }
+
+    fn start(cmd: &mut Command) -> Running {
+        cmd.stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
         let what = format!("{cmd:?} (in {:?})", cmd.get_current_dir());

@@ -22,6 +22,14 @@ func main() {
 }
 "#;
 
+/// A trivial test, so that the warm-up also compiles `testing` and its test main.
+pub const WARM_UP_TEST: &str = r#"package main
+
+import "testing"
+
+func TestNothing(t *testing.T) {}
+"#;
+
 /// Prints a fixed greeting and its arguments.
 pub const HELLO: &str = r#"package main
 
@@ -224,5 +232,67 @@ func main() {
 			os.Exit(9)
 		}
 	}
+}
+"#;
+
+/// Prints its whole environment, sorted, one `NAME=value` per line.
+pub const ENV_DUMP: &str = r#"package main
+
+import (
+	"fmt"
+	"os"
+	"sort"
+)
+
+func main() {
+	env := os.Environ()
+	sort.Strings(env)
+	for _, kv := range env {
+		fmt.Println(kv)
+	}
+}
+"#;
+
+/// Copies stdin to stdout, upper-cased, then prints the byte count.
+pub const UPPER_CAT: &str = r#"package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+)
+
+func main() {
+	in, err := io.ReadAll(os.Stdin)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Stdout.Write(bytes.ToUpper(in))
+	fmt.Println(len(in))
+}
+"#;
+
+/// Compiles, but `go vet` reports a Printf verb mismatch.
+pub const VET_ERROR: &str = r#"package main
+
+import "fmt"
+
+func main() {
+	fmt.Printf("%d\n", "not a number")
+}
+"#;
+
+/// A test file for `package main` with one passing and one failing test.
+pub const FAILING_TEST: &str = r#"package main
+
+import "testing"
+
+func TestPasses(t *testing.T) {}
+
+func TestFails(t *testing.T) {
+	t.Log("about to fail")
+	t.Fatal("failed on purpose")
 }
 "#;
