@@ -20,9 +20,9 @@ use std::thread;
 use std::time::Duration;
 
 use common::process::{Proc, assert_same_status_and_stdout, send_signal};
-use common::programs::{BLOCKER, SELF_KILL, SIGNAL_CATCHER, SLEEPER};
+use common::programs::{BLOCKER, CHATTY, COMPILE_ERROR, SELF_KILL, SIGNAL_CATCHER, SLEEPER};
 use common::{Running, TestProxy, World, assert_same_outcome, show, stderr_text, stdout_text};
-use libc::{SIGHUP, SIGINT, SIGKILL, SIGQUIT, SIGTERM};
+use libc::{SIGHUP, SIGINT, SIGKILL, SIGPIPE, SIGQUIT, SIGTERM};
 
 /// Bound for a program to get ready (may include compiling it).
 const READY: Duration = Duration::from_secs(60);
@@ -176,6 +176,54 @@ fn go_run_of_a_program_killed_by_a_signal_exits_like_direct_go() {
         assert_same_outcome(&what, &shim, &direct);
         assert_eq!(shim.status.code(), Some(1), "{}", show(&shim));
         assert_eq!(stderr_text(&shim), "signal: killed\n");
+    });
+}
+
+/// stdout is a pipe nobody reads (`go ... | head -0`): whoever writes first
+/// dies of SIGPIPE, as without the shim. This also catches a shim that leaves
+/// SIGPIPE ignored for go (Rust ignores it in its own processes), which turns
+/// the signal into write errors and changes the outcome.
+#[test]
+fn broken_stdout_pipe_ends_like_direct_go() {
+    let mut world = World::new();
+    world.write_main_module(CHATTY);
+    let run = |mut cmd: Command| {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        Running::spawn_with_stdout(&mut cmd, writer).wait(END)
+    };
+    let shim = run(world.shim_cmd(["version"]));
+    let direct = run(world.direct_cmd(["version"]));
+    assert_same_outcome("go version into a broken pipe", &shim, &direct);
+    assert_eq!(direct.status.signal(), Some(SIGPIPE), "{}", show(&direct));
+    with_each_goproxy(&mut world, |world, goproxy| {
+        for args in [&["list", "-json", "."][..], &["run", "."]] {
+            let shim = run(world.shim_cmd(args));
+            let direct = run(world.direct_cmd(args));
+            let what = format!("go {args:?} into a broken pipe, GOPROXY={goproxy}");
+            assert_same_outcome(&what, &shim, &direct);
+        }
+    });
+}
+
+/// stderr is a pipe nobody reads (`go build 2>&1 | head -0`): go dies of
+/// SIGPIPE on its first error line, and so must the shim's go.
+#[test]
+fn broken_stderr_pipe_ends_like_direct_go() {
+    let mut world = World::new();
+    world.write_main_module(COMPILE_ERROR);
+    let run = |mut cmd: Command| {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        Running::spawn_with_stderr(&mut cmd, writer).wait(END)
+    };
+    with_each_goproxy(&mut world, |world, goproxy| {
+        for args in [&["build", "-o", "out/x", "."][..], &["vet", "."]] {
+            let shim = run(world.shim_cmd(args));
+            let direct = run(world.direct_cmd(args));
+            let what = format!("go {args:?} with a broken stderr, GOPROXY={goproxy}");
+            assert_same_outcome(&what, &shim, &direct);
+        }
     });
 }
 

@@ -74,20 +74,44 @@ impl Running {
         running
     }
 
+    /// Starts `cmd` (stdin null) with stdout going to `stdout` instead of
+    /// being captured, e.g. a pipe whose reader is already closed.
+    pub fn spawn_with_stdout(cmd: &mut Command, stdout: impl Into<Stdio>) -> Running {
+        cmd.stdin(Stdio::null()).stdout(stdout.into());
+        Running::start_with(cmd, false, true)
+    }
+
+    /// Starts `cmd` (stdin null) with stderr going to `stderr` instead of being captured.
+    pub fn spawn_with_stderr(cmd: &mut Command, stderr: impl Into<Stdio>) -> Running {
+        cmd.stdin(Stdio::null()).stderr(stderr.into());
+        Running::start_with(cmd, true, false)
+    }
+
     fn start(cmd: &mut Command) -> Running {
-        cmd.stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0);
+        Running::start_with(cmd, true, true)
+    }
+
+    fn start_with(cmd: &mut Command, capture_stdout: bool, capture_stderr: bool) -> Running {
+        if capture_stdout {
+            cmd.stdout(Stdio::piped());
+        }
+        if capture_stderr {
+            cmd.stderr(Stdio::piped());
+        }
+        cmd.process_group(0);
         let what = format!("{cmd:?} (in {:?})", cmd.get_current_dir());
         let mut child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
         let stdout = Arc::new(Mutex::new(Vec::new()));
         let stderr = Arc::new(Mutex::new(Vec::new()));
-        let readers = vec![
-            collect(child.stdout.take().expect("piped stdout"), stdout.clone()),
-            collect(child.stderr.take().expect("piped stderr"), stderr.clone()),
-        ];
+        let mut readers = Vec::new();
+        if let Some(pipe) = child.stdout.take() {
+            readers.push(collect(pipe, stdout.clone()));
+        }
+        if let Some(pipe) = child.stderr.take() {
+            readers.push(collect(pipe, stderr.clone()));
+        }
         Running {
             pid: child.id() as i32,
             child,

@@ -296,3 +296,15 @@ func TestFails(t *testing.T) {
 	t.Fatal("failed on purpose")
 }
 "#;
+
+/// Writes numbered lines to stdout, forever (until a write kills it).
+pub const CHATTY: &str = r#"package main
+
+import "fmt"
+
+func main() {
+	for i := 0; ; i++ {
+		fmt.Println("line", i)
+	}
+}
+"#;
