@@ -6,6 +6,8 @@
 #   direct  the real go binary
 #   shim    <prefix>/shims/go, the layout install.sh makes, with the real go's
 #           folder after it on PATH
+# A last run puts the no-op in the real go's place, which shows the shim's own
+# cost without the noise of Go's start-up.
 # and a Markdown table of the medians is printed at the end (also saved to
 # target/bench/overhead.md; hyperfine's JSON is in target/bench/*.json).
 #
@@ -24,7 +26,7 @@ install_args=()
 for arg in "$@"; do
     case "$arg" in
         --no-static) install_args+=(--no-static) ;;
-        -h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) say "unknown option '$arg'; usage: bench/overhead.sh [--no-static]"; exit 2 ;;
     esac
 done
@@ -107,13 +109,21 @@ rm -rf "$GOSHIM_CACHE_DIR" "$GOSHIM_CONFIG"
 bench() { # bench NAME WARMUP RUNS GO-ARGS...
     local name=$1 warmup=$2 runs=$3
     shift 3
-    say "go $*"
+    say "$name: go $*"
     hyperfine -N --style basic --warmup "$warmup" --runs "$runs" \
         --export-json "$out/$name.json" \
         -n floor "$noop" \
         -n direct "$real_go $*" \
         -n shim "$shim $*"
 }
+# The shim's own cost, without Go's noisy start-up: the "real go" is the no-op.
+mkdir -p "$out/fakego"
+cp "$noop" "$out/fakego/go"
+(
+    PATH="$prefix/shims:$out/fakego:/usr/bin:/bin"
+    real_go="$out/fakego/go"
+    bench shim-only 50 500 version
+)
 bench version 20 200 version
 bench env-gomod 20 200 env GOMOD
 bench list 10 100 list ./...
@@ -127,8 +137,13 @@ bench list-proxies 10 100 list ./...
 python3 - "$out" "$go_version" "$kind" "$(nproc)" >"$out/overhead.md" <<'EOF'
 import json, os, sys, datetime
 out, go_version, kind, cores = sys.argv[1:5]
-rows = [("go version", "version"), ("go env GOMOD", "env-gomod"), ("go list ./...", "list"),
-        ("go list ./... (GOPROXY with 2 proxies)", "list-proxies")]
+rows = [
+    ("go version", "version"),
+    ("go env GOMOD", "env-gomod"),
+    ("go list ./...", "list"),
+    ("go list ./... (GOPROXY with 2 proxies)", "list-proxies"),
+    ("go version, real go replaced by the no-op", "shim-only"),
+]
 load = open("/proc/loadavg").read().split()[0] if os.path.exists("/proc/loadavg") else "?"
 print(f"{datetime.date.today().isoformat()}, {go_version}, goshim {kind} build, {cores} cores "
       f"(1-min load {load} at the end); medians of hyperfine -N runs, ms")
