@@ -19,7 +19,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread;
 use std::time::Duration;
 
-use common::process::{Proc, assert_same_status_and_stdout, send_signal};
+use common::process::{
+    Proc, assert_same_status_and_stdout, send_signal, start_with_signal_ignored,
+};
 use common::programs::{BLOCKER, CHATTY, COMPILE_ERROR, SELF_KILL, SIGNAL_CATCHER, SLEEPER};
 use common::{Running, TestProxy, World, assert_same_outcome, show, stderr_text, stdout_text};
 use libc::{SIGHUP, SIGINT, SIGKILL, SIGPIPE, SIGQUIT, SIGTERM};
@@ -176,6 +178,29 @@ fn go_run_of_a_program_killed_by_a_signal_exits_like_direct_go() {
         assert_same_outcome(&what, &shim, &direct);
         assert_eq!(shim.status.code(), Some(1), "{}", show(&shim));
         assert_eq!(stderr_text(&shim), "signal: killed\n");
+    });
+}
+
+/// `nohup go run ...`: go starts with SIGHUP ignored, so a later SIGHUP (the
+/// shell's hangup on exit, `kill -HUP`) leaves it running. Through the shim too.
+#[test]
+fn nohup_go_run_ignores_sighup_like_direct_go() {
+    let mut world = World::new();
+    world.write_main_module(SLEEPER);
+    with_each_goproxy(&mut world, |world, goproxy| {
+        let run = |mut cmd: Command| {
+            start_with_signal_ignored(&mut cmd, SIGHUP);
+            signal_run(cmd, printed_ready, |r| {
+                r.signal(SIGHUP);
+                thread::sleep(Duration::from_millis(300));
+                r.signal(SIGTERM);
+            })
+        };
+        let shim = run(world.shim_cmd(["run", "."]));
+        let direct = run(world.direct_cmd(["run", "."]));
+        let what = format!("nohup go run, SIGHUP then SIGTERM, GOPROXY={goproxy}");
+        assert_same_outcome(&what, &shim, &direct);
+        assert_eq!(direct.status.signal(), Some(SIGTERM), "{}", show(&direct));
     });
 }
 
@@ -374,6 +399,26 @@ fn ctrl_c_to_the_job_during_a_supervised_build_ends_like_direct_without_rerun() 
         go_runs, 1,
         "go must run once, not be re-run after Ctrl-C:\n{shim_log}"
     );
+}
+
+/// `go build &` in a script: go starts with SIGINT ignored, so Ctrl-C at the
+/// terminal does not stop it (here only the blocker, which catches SIGINT,
+/// ends, and go reports the failed compile). Through the shim too.
+#[test]
+fn background_go_build_ignores_ctrl_c_like_direct_go() {
+    let job = BuildJob::new();
+    let run = |mut cmd: Command| {
+        start_with_signal_ignored(&mut cmd, SIGINT);
+        signal_run(cmd, job.ready(), |r| r.signal_group(SIGINT))
+    };
+    let shim = run(job.shim_cmd());
+    let direct = run(job.direct_cmd());
+    assert_same_outcome(
+        "go build started with SIGINT ignored, Ctrl-C",
+        &shim,
+        &direct,
+    );
+    assert_eq!(direct.status.code(), Some(1), "{}", show(&direct));
 }
 
 /// go killed by a signal (not sent through the shim): the shim re-raises it.

@@ -354,6 +354,21 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
+/// Makes `cmd` start with `sig` ignored, as `nohup` does for SIGHUP and a
+/// non-interactive shell does for SIGINT/SIGQUIT in background jobs. An
+/// ignored disposition survives exec, so the real go would inherit it too.
+pub fn start_with_signal_ignored(cmd: &mut Command, sig: i32) {
+    // SAFETY: signal(2) is async-signal-safe and touches only the child.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::signal(sig, libc::SIG_IGN) == libc::SIG_ERR {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 /// `kill(pid, sig)`, panicking on failure.
 pub fn send_signal(pid: i32, sig: i32) {
     // SAFETY: plain kill(2).
