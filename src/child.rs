@@ -68,6 +68,9 @@ extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut li
     }
 }
 
+/// Installs the forwarding handler for each signal that is not ignored. An
+/// ignored signal (nohup, a background job of a non-interactive shell) stays
+/// ignored, so go inherits the ignore exactly as it would without goshim.
 fn install_forwarding() {
     let action = SigAction::new(
         SigHandler::SigAction(on_signal),
@@ -76,7 +79,13 @@ fn install_forwarding() {
     );
     for sig in FORWARDED {
         // SAFETY: the handler only touches atomics and calls kill.
-        let _ = unsafe { signal::sigaction(sig, &action) };
+        let previous = unsafe { signal::sigaction(sig, &action) };
+        if let Ok(old) = previous
+            && old.handler() == SigHandler::SigIgn
+        {
+            // SAFETY: putting back the disposition we found.
+            let _ = unsafe { signal::sigaction(sig, &old) };
+        }
     }
 }
 
@@ -128,7 +137,9 @@ fn wait_for(pid: Pid) -> io::Result<ExitStatus> {
     }
 }
 
-/// Copies the child's stderr to ours chunk by chunk and keeps the text.
+/// Copies the child's stderr to ours chunk by chunk and keeps the text. When
+/// our stderr is a broken pipe, the copy stops and the pipe is closed, so go's
+/// next write fails and go ends by SIGPIPE, as it would writing there itself.
 fn tee(mut pipe: impl Read) -> String {
     let mut kept: Vec<u8> = Vec::new();
     let mut buf = [0u8; 8192];
@@ -137,8 +148,11 @@ fn tee(mut pipe: impl Read) -> String {
         match pipe.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => {
-                let _ = out.write_all(&buf[..n]);
-                let _ = out.flush();
+                if let Err(e) = out.write_all(&buf[..n]).and_then(|()| out.flush())
+                    && e.kind() == io::ErrorKind::BrokenPipe
+                {
+                    break;
+                }
                 kept.extend_from_slice(&buf[..n]);
                 if kept.len() > STDERR_KEEP {
                     kept.drain(..kept.len() - STDERR_KEEP);

@@ -13,11 +13,17 @@ pub fn enabled() -> bool {
     })
 }
 
+/// Writes one `goshim: ` line to stderr; a closed or broken stderr is not an error.
+pub fn line(args: std::fmt::Arguments) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "goshim: {args}");
+}
+
 /// A diagnostic line, shown only with `GOSHIM_LOG`.
 macro_rules! debug {
     ($($arg:tt)*) => {
         if $crate::log::enabled() {
-            eprintln!("goshim: {}", format_args!($($arg)*));
+            $crate::log::line(format_args!($($arg)*));
         }
     };
 }
@@ -26,7 +32,7 @@ pub(crate) use debug;
 /// A line about something that went wrong; always shown.
 macro_rules! warn_line {
     ($($arg:tt)*) => {
-        eprintln!("goshim: {}", format_args!($($arg)*))
+        $crate::log::line(format_args!($($arg)*))
     };
 }
 pub(crate) use warn_line as warn;
