@@ -10,7 +10,8 @@
 //!   cache, config, and a `shims/go` symlink to the goshim under test; commands
 //!   built from it see only the world's environment.
 //! - [`process`]: bounded runs (`run_with_timeout`), spawned process groups for
-//!   signal tests ([`process::Running`]), leftover-process checks, output asserts.
+//!   signal tests ([`process::Running`]), leftover-process checks, /proc helpers.
+//! - [`assert`]: "same as direct go" comparisons and readable output dumps.
 //! - [`modtree::ModTree`]: synthetic modules `example.com/depN` and the GOPROXY
 //!   protocol files for them (list, info, mod, zip, @latest).
 //! - [`proxy::TestProxy`]: a GOPROXY HTTP server on 127.0.0.1 with runtime
@@ -18,11 +19,13 @@
 //! - [`programs`]: small Go programs the tests build and run.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod assert;
 pub mod go;
 pub mod modtree;
 pub mod process;
 pub mod programs;
 pub mod proxy;
+pub mod tls;
 pub mod world;
 pub mod zip;
 
