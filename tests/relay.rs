@@ -1,0 +1,1176 @@
+//! The loopback relay, with the real go through the shim: per-request
+//! failover with deadlines, streaming and Range resume, not-found and
+//! all-down semantics, sumdb routing, private-path routing, credentials,
+//! concurrency and passive health.
+//!
+//! Every world gets `GOSHIM_TTL=0` (no background probe: every upstream
+//! request in a proxy's log comes from go through the relay) and 1 s relay
+//! deadlines, so that a hung or stalled upstream costs about a second.
+//! `GOSUMDB=off` (the world's default) except in the sumdb test.
+
+mod common;
+
+use std::fs;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::modtree::Module;
+use common::programs::PRINT_ENV;
+use common::proxy::Request;
+use common::zip::store_zip;
+use common::{
+    Fault, ModTree, Running, TestProxy, World, refused_url, run_with_timeout, show, stderr_text,
+    stdout_text,
+};
+use serde_json::Value;
+
+/// Bound for one go command whose upstream trouble the relay must absorb.
+const BOUNDED: Duration = Duration::from_secs(30);
+/// Relay deadlines used by every world here (connect, response headers, stall).
+const DEADLINE_MS: &str = "1000";
+
+/// A world whose go reaches `goproxy` through the relay, with short deadlines.
+fn relay_world(goproxy: &str) -> World {
+    let mut world = World::new();
+    world.set_env("GOPROXY", goproxy);
+    world.set_env("GOSHIM_TTL", "0");
+    world.set_env("GOSHIM_CONNECT_TIMEOUT_MS", DEADLINE_MS);
+    world.set_env("GOSHIM_RESPONSE_TIMEOUT_MS", DEADLINE_MS);
+    world.set_env("GOSHIM_STALL_TIMEOUT_MS", DEADLINE_MS);
+    world
+}
+
+/// Runs `go args` through the shim; panics if it takes longer than `bound`.
+fn timed_shim(world: &World, args: &[&str], bound: Duration) -> (Output, Duration) {
+    let started = Instant::now();
+    let out = run_with_timeout(&mut world.shim_cmd(args), bound);
+    (out, started.elapsed())
+}
+
+fn assert_success(what: &str, out: &Output) {
+    assert!(
+        out.status.success(),
+        "{what}: expected success\n{}",
+        show(out)
+    );
+}
+
+/// A proxy's log, one line per request, for assertion messages.
+fn log_of(proxy: &TestProxy) -> String {
+    proxy
+        .requests()
+        .iter()
+        .map(|r| {
+            let range = r
+                .range_from
+                .map(|n| format!(" Range:{n}-"))
+                .unwrap_or_default();
+            format!("  {} {:?}{range} {:?}\n", r.path, r.status, r.fault)
+        })
+        .collect()
+}
+
+fn logs(proxies: &[(&str, &TestProxy)]) -> String {
+    proxies
+        .iter()
+        .map(|(name, p)| format!("--- {name} ({}) ---\n{}", p.url(), log_of(p)))
+        .collect()
+}
+
+/// Requests whose path contains `needle`.
+fn requests_with(proxy: &TestProxy, needle: &str) -> Vec<Request> {
+    proxy
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.contains(needle))
+        .collect()
+}
+
+/// The zip path of a module version, as a proxy log shows it.
+fn zip_path(m: &Module) -> String {
+    format!("/{}/@v/{}.zip", m.path, m.latest())
+}
+
+/// Whether `proxy` sent a module's whole zip (200) or the rest of it (206).
+fn served_zip(proxy: &TestProxy, m: &Module) -> bool {
+    proxy
+        .requests_ending_with(&zip_path(m))
+        .iter()
+        .any(|r| matches!(r.status, Some(200 | 206)) && r.fault == Fault::Healthy)
+}
+
+/// The zip go stored in the world's module cache.
+fn cached_zip(world: &World, m: &Module) -> Vec<u8> {
+    let path = world.path(format!(
+        "gopath/pkg/mod/cache/download/{}/@v/{}.zip",
+        m.path,
+        m.latest()
+    ));
+    fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Every module of `tree` is in the module cache byte for byte as published.
+fn assert_zips_intact(world: &World, tree: &ModTree) {
+    for m in &tree.modules {
+        assert!(
+            cached_zip(world, m) == m.zip(m.latest()),
+            "{}: the cached zip differs from the published one",
+            m.path
+        );
+    }
+}
+
+/// Lines goshim itself printed (go never starts a line with "goshim:").
+fn goshim_lines(out: &Output) -> Vec<String> {
+    stderr_text(out)
+        .lines()
+        .filter(|l| l.starts_with("goshim:"))
+        .map(String::from)
+        .collect()
+}
+
+/// The relay URL go was given, as go's errors show it (`http://127.0.0.1:P/<token>`).
+fn relay_urls_in(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for (i, _) in text.match_indices("http://127.0.0.1:") {
+        let rest = &text[i..];
+        let end = rest
+            .find(|c: char| c.is_whitespace() || c == '"')
+            .unwrap_or(rest.len());
+        let url = &rest[..end];
+        // host:port, then a 32-hex-digit token.
+        let parts: Vec<&str> = url.splitn(5, '/').collect();
+        if parts.len() >= 4
+            && parts[3].len() == 32
+            && parts[3].bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            found.push(parts[..4].join("/"));
+        }
+    }
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// `health.json` in the world's goshim cache dir, parsed.
+fn health_json(world: &World) -> Value {
+    let path = world.path("goshim-cache/health.json");
+    let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("health.json does not parse: {e}\n{text}"))
+}
+
+/// The snapshot's entry for `url`.
+fn health_of(world: &World, url: &str) -> Value {
+    let doc = health_json(world);
+    doc["proxies"]
+        .as_array()
+        .and_then(|a| a.iter().find(|p| p["url"] == url).cloned())
+        .unwrap_or_else(|| panic!("no health entry for {url}: {doc:#}"))
+}
+
+/// Every regular file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => stack.push(path),
+                Ok(t) if t.is_file() => out.push(path),
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------
+// What go is given.
+
+/// go's GOPROXY is the relay (loopback, random port, 128-bit token) followed by
+/// the user's own `direct`/`off` tail with its separator; the relay lives only
+/// as long as go. With GOSHIM_RELAY=0, go gets the proxy list itself.
+#[test]
+fn go_gets_the_relay_plus_the_users_tail_and_the_relay_ends_with_go() {
+    let proxy = TestProxy::empty();
+    let p = proxy.url();
+    let mut world = relay_world("off");
+    world.write_main_module(PRINT_ENV);
+    let child_goproxy = |world: &World| {
+        let out = world.run_shim(&["run", ".", "GOPROXY"]);
+        assert_success("go run printing GOPROXY", &out);
+        let text = stdout_text(&out);
+        text.trim_end()
+            .strip_prefix("GOPROXY=")
+            .unwrap_or_else(|| panic!("{}", show(&out)))
+            .to_string()
+    };
+    for (user, tail) in [
+        (p.clone(), ""),
+        (format!("{p},direct"), ",direct"),
+        (format!("{p}|direct"), "|direct"),
+        (format!("{p},off"), ",off"),
+    ] {
+        world.set_env("GOPROXY", &user);
+        let got = child_goproxy(&world);
+        let relay = got
+            .strip_suffix(tail)
+            .unwrap_or_else(|| panic!("GOPROXY={user}: go got {got}, without the tail {tail:?}"));
+        assert_eq!(
+            relay_urls_in(relay),
+            [relay.to_string()],
+            "GOPROXY={user}: go got {got}, not the relay"
+        );
+        // The relay is gone once go and the shim have exited.
+        let addr = relay
+            .trim_start_matches("http://")
+            .split('/')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_err(),
+            "the relay at {addr} still accepts connections after go exited"
+        );
+    }
+    world.set_env("GOPROXY", format!("{p},direct"));
+    world.set_env("GOSHIM_RELAY", "0");
+    assert_eq!(child_goproxy(&world), format!("{p},direct"));
+}
+
+// ---------------------------------------------------------------------------
+// A primary that accepts and hangs.
+
+/// go itself waits forever on a proxy that accepts and never answers; through
+/// the relay, the first request to it costs one response deadline and the run
+/// carries on with the healthy upstream. No health snapshot exists yet, so the
+/// hung proxy is first in line when the run starts.
+#[test]
+fn hung_primary_without_a_snapshot_costs_a_deadline_not_the_build() {
+    let tree = ModTree::new(20);
+
+    // go mod download, cold.
+    let hung = TestProxy::builder().tree(&tree).fault(Fault::Hang).start();
+    let good = TestProxy::start(&tree);
+    let world = relay_world(&format!("{},{}", hung.url(), good.url()));
+    world.write_tree_main_module(&tree);
+    assert!(!world.path("goshim-cache/health.json").exists());
+    let (out, took) = timed_shim(&world, &["mod", "download"], BOUNDED);
+    eprintln!("go mod download, 20 modules, hung primary: {took:?}");
+    assert_success("go mod download with a hung primary", &out);
+    assert!(
+        took < BOUNDED,
+        "took {took:?}\n{}",
+        logs(&[("hung", &hung), ("good", &good)])
+    );
+    assert!(hung.request_count() > 0, "the hung proxy was never tried");
+    for m in &tree.modules {
+        assert!(
+            served_zip(&good, m),
+            "{} not from the healthy proxy\n{}",
+            m.path,
+            logs(&[("hung", &hung), ("good", &good)])
+        );
+    }
+    assert_zips_intact(&world, &tree);
+
+    // go build, cold, in another world (no snapshot there either).
+    let hung = TestProxy::builder().tree(&tree).fault(Fault::Hang).start();
+    let good = TestProxy::start(&tree);
+    let world = relay_world(&format!("{},{}", hung.url(), good.url()));
+    world.write_tree_main_module(&tree);
+    let (out, took) = timed_shim(&world, &["build", "-o", "out/prog", "."], BOUNDED);
+    eprintln!("go build, 20 modules, hung primary: {took:?}");
+    assert_success("go build with a hung primary", &out);
+    let ran = world.run(&mut world.cmd(world.path("work/out/prog"), [""; 0]));
+    assert_eq!(stdout_text(&ran), tree.expected_output(), "{}", show(&ran));
+
+    // Contrast: the real go with the same proxies (and `|`, which moves on
+    // after any error) is still stuck on the hung one.
+    let hung = TestProxy::builder().tree(&tree).fault(Fault::Hang).start();
+    let good = TestProxy::start(&tree);
+    let mut world = relay_world("off");
+    world.set_env("GOPROXY", format!("{}|{}", hung.url(), good.url()));
+    world.write_tree_main_module(&tree);
+    let direct = Running::spawn(&mut world.direct_cmd(["mod", "download"]));
+    thread::sleep(Duration::from_secs(3));
+    assert!(
+        !direct.has_exited(),
+        "direct go finished within 3 s despite the hung proxy: the contrast does not hold"
+    );
+    assert!(hung.request_count() > 0);
+    assert_eq!(good.request_count(), 0, "{}", log_of(&good));
+    drop(direct); // kills its process group
+}
+
+// ---------------------------------------------------------------------------
+// Faults of the primary; the secondary is healthy.
+
+struct Failover {
+    tree: ModTree,
+    primary: TestProxy,
+    secondary: TestProxy,
+    world: World,
+    out: Output,
+    took: Duration,
+}
+
+impl Failover {
+    /// `go mod download` of 3 modules, the primary faulty (set up by `fault`),
+    /// the secondary healthy and honouring ranges or not.
+    fn run(fault: impl FnOnce(&TestProxy), secondary_ranges: bool) -> Failover {
+        let tree = ModTree::new(3);
+        let primary = TestProxy::start(&tree);
+        fault(&primary);
+        let secondary = TestProxy::builder()
+            .tree(&tree)
+            .ranges(secondary_ranges)
+            .start();
+        let mut world = relay_world(&format!("{},{}", primary.url(), secondary.url()));
+        world.set_env("GOSHIM_LOG", "1");
+        world.write_tree_main_module(&tree);
+        let (out, took) = timed_shim(&world, &["mod", "download"], BOUNDED);
+        eprintln!("go mod download: {took:?}");
+        Failover {
+            tree,
+            primary,
+            secondary,
+            world,
+            out,
+            took,
+        }
+    }
+
+    fn logs(&self) -> String {
+        format!(
+            "{}\n{}",
+            show(&self.out),
+            logs(&[("primary", &self.primary), ("secondary", &self.secondary)])
+        )
+    }
+
+    /// go succeeded within the bound, every zip is intact, and the secondary
+    /// served every zip.
+    fn assert_secondary_served_the_zips(&self) {
+        assert!(self.out.status.success(), "{}", self.logs());
+        assert!(self.took < BOUNDED);
+        assert_zips_intact(&self.world, &self.tree);
+        for m in &self.tree.modules {
+            assert!(
+                served_zip(&self.secondary, m),
+                "{}\n{}",
+                m.path,
+                self.logs()
+            );
+        }
+    }
+
+    /// How many times the shim ran go (GOSHIM_LOG=1 prints "run N:").
+    fn go_runs(&self) -> usize {
+        stderr_text(&self.out)
+            .lines()
+            .filter(|l| l.starts_with("goshim: run "))
+            .count()
+    }
+
+    fn secondary_range_requests(&self) -> Vec<Request> {
+        self.secondary
+            .requests()
+            .into_iter()
+            .filter(|r| r.range_from.is_some())
+            .collect()
+    }
+}
+
+/// The primary sends the zip's headers at once, then nothing for longer than
+/// the stall deadline: the rest (here: all of it) comes from the secondary
+/// with `Range: bytes=0-`, within the same go run. (Once the primary has
+/// failed, the relay tries it last for the rest of the run, so later zips may
+/// come straight from the secondary.)
+#[test]
+fn slow_drip_zip_resumes_from_the_secondary_with_range() {
+    let f = Failover::run(
+        |p| {
+            p.set_fault_for(
+                ".zip",
+                Fault::SlowDrip {
+                    bytes_per_chunk: 64,
+                    delay: Duration::from_millis(2500),
+                },
+            )
+        },
+        true,
+    );
+    f.assert_secondary_served_the_zips();
+    assert_eq!(
+        f.go_runs(),
+        1,
+        "resumed without re-running go\n{}",
+        f.logs()
+    );
+    let ranges = f.secondary_range_requests();
+    assert!(!ranges.is_empty(), "no resume\n{}", f.logs());
+    assert!(
+        ranges
+            .iter()
+            .all(|r| r.range_from == Some(0) && r.status == Some(206)),
+        "{}",
+        f.logs()
+    );
+    let dripped = f.primary.requests_ending_with(".zip");
+    assert_eq!(
+        dripped.len(),
+        ranges.len(),
+        "each stalled zip was resumed once\n{}",
+        f.logs()
+    );
+    assert!(
+        f.took < Duration::from_secs(10),
+        "one stall deadline per zip, in parallel: {:?}",
+        f.took
+    );
+}
+
+/// Same, with a secondary that ignores Range: the relay aborts go's download,
+/// the shim re-runs go, and the second run gets the zips from the secondary.
+#[test]
+fn slow_drip_zip_without_range_support_is_recovered_by_a_rerun() {
+    let f = Failover::run(
+        |p| {
+            p.set_fault_for(
+                ".zip",
+                Fault::SlowDrip {
+                    bytes_per_chunk: 64,
+                    delay: Duration::from_millis(2500),
+                },
+            )
+        },
+        false,
+    );
+    f.assert_secondary_served_the_zips();
+    assert!(f.go_runs() >= 2, "{}", f.logs());
+}
+
+/// The primary sends half of every zip, then a TCP reset: the rest comes
+/// from the secondary with `Range: bytes=<half>-`, within the same go run.
+#[test]
+fn reset_mid_body_resumes_from_the_secondary_with_range() {
+    let f = Failover::run(|p| p.set_fault_for(".zip", Fault::ResetMidBody), true);
+    f.assert_secondary_served_the_zips();
+    assert_eq!(f.go_runs(), 1, "{}", f.logs());
+    let reset = f.primary.requests_ending_with(".zip");
+    assert!(!reset.is_empty(), "{}", f.logs());
+    for r in &reset {
+        let m = f
+            .tree
+            .modules
+            .iter()
+            .find(|m| zip_path(m) == r.path)
+            .expect("a module's zip");
+        let half = (m.zip(m.latest()).len() / 2) as u64;
+        assert!(
+            f.secondary
+                .requests_ending_with(&r.path)
+                .iter()
+                .any(|s| s.range_from == Some(half) && s.status == Some(206)),
+            "{}: no resume from byte {half}\n{}",
+            m.path,
+            f.logs()
+        );
+    }
+}
+
+#[test]
+fn reset_mid_body_without_range_support_is_recovered_by_a_rerun() {
+    let f = Failover::run(|p| p.set_fault_for(".zip", Fault::ResetMidBody), false);
+    f.assert_secondary_served_the_zips();
+    assert!(f.go_runs() >= 2, "{}", f.logs());
+}
+
+/// A secondary that answers a Range request with the whole body (200) is
+/// behaving legally (servers may ignore Range); it served nothing wrong, so
+/// the run must not record it as a failed upstream.
+#[test]
+fn an_upstream_ignoring_range_is_not_recorded_as_failed() {
+    let f = Failover::run(|p| p.set_fault_for(".zip", Fault::ResetMidBody), false);
+    f.assert_secondary_served_the_zips();
+    let secondary = health_of(&f.world, &f.secondary.url());
+    assert!(
+        secondary["last_failure_at"].is_null()
+            && secondary["history"]
+                .as_array()
+                .is_some_and(|h| h.iter().all(|ok| ok == true)),
+        "the healthy secondary was recorded with a failure: {secondary:#}\n{}",
+        f.logs()
+    );
+    let primary = health_of(&f.world, &f.primary.url());
+    assert_eq!(primary["state"], "down", "{primary:#}");
+}
+
+/// The primary sends half a zip with a matching Content-Length (a complete
+/// HTTP response carrying a corrupt zip). go rejects the zip; the shim blames
+/// the upstream that served it and re-runs go, which then gets the zips from
+/// the secondary.
+#[test]
+fn truncated_zip_blames_the_primary_and_the_rerun_succeeds() {
+    let f = Failover::run(|p| p.set_fault(Fault::TruncatedZip), true);
+    f.assert_secondary_served_the_zips();
+    assert!(f.go_runs() >= 2, "{}", f.logs());
+    let primary = health_of(&f.world, &f.primary.url());
+    assert_eq!(primary["state"], "down", "{primary:#}");
+}
+
+/// Every third request to the primary gets 503: each of those goes to the
+/// secondary, and go never sees an error.
+#[test]
+fn every_third_request_503_fails_over_per_request() {
+    let f = Failover::run(
+        |p| p.set_fault(Fault::EveryNth { n: 3, status: 503 }),
+        false,
+    );
+    assert!(f.out.status.success(), "{}", f.logs());
+    assert_zips_intact(&f.world, &f.tree);
+    assert_eq!(f.go_runs(), 1, "{}", f.logs());
+    let failed: Vec<Request> = f
+        .primary
+        .requests()
+        .into_iter()
+        .filter(|r| r.status == Some(503))
+        .collect();
+    assert!(!failed.is_empty(), "{}", f.logs());
+    for r in &failed {
+        assert!(
+            f.secondary
+                .requests()
+                .iter()
+                .any(|s| s.path == r.path && s.status == Some(200)),
+            "{} got 503 from the primary and was not served by the secondary\n{}",
+            r.path,
+            f.logs()
+        );
+    }
+    assert!(
+        !stderr_text(&f.out).contains("503"),
+        "go saw the 503\n{}",
+        f.logs()
+    );
+}
+
+/// 429 with a long Retry-After: the relay moves on to the secondary at once
+/// rather than waiting (or failing the build).
+#[test]
+fn rate_limited_primary_fails_over_without_waiting_for_retry_after() {
+    let f = Failover::run(
+        |p| {
+            p.set_fault(Fault::Status429 {
+                retry_after_secs: 60,
+            })
+        },
+        false,
+    );
+    f.assert_secondary_served_the_zips();
+    assert_eq!(f.go_runs(), 1, "{}", f.logs());
+    assert!(
+        f.took < Duration::from_secs(15),
+        "waited for Retry-After? {:?}",
+        f.took
+    );
+    assert!(
+        f.primary.requests().iter().all(|r| r.status == Some(429)),
+        "{}",
+        f.logs()
+    );
+    assert!(!stderr_text(&f.out).contains("429"), "{}", f.logs());
+}
+
+// ---------------------------------------------------------------------------
+// Not found, direct, all down.
+
+/// A module no upstream has: go ends as it does with the same GOPROXY and no
+/// shim (same exit code, the module named in the error), and the shim does not
+/// re-run go or print anything of its own.
+#[test]
+fn module_missing_everywhere_fails_like_direct_go() {
+    let tree = ModTree::new(1);
+    let (a, b) = (TestProxy::start(&tree), TestProxy::start(&tree));
+    let world = relay_world(&format!("{},{}", a.url(), b.url()));
+    world.write_tree_main_module(&tree);
+    let args = ["mod", "download", "example.com/nowhere@v1.0.0"];
+    let asked = |p: &TestProxy| requests_with(p, "example.com/nowhere").len();
+    let (shim, _) = timed_shim(&world, &args, BOUNDED);
+    let shim_asked = (asked(&a), asked(&b));
+    let shim_logs = logs(&[("a", &a), ("b", &b)]);
+    a.clear_log();
+    b.clear_log();
+    let direct = run_with_timeout(&mut world.direct_cmd(args), BOUNDED);
+    let direct_asked = (asked(&a), asked(&b));
+    assert!(!direct.status.success(), "{}", show(&direct));
+    assert_eq!(
+        shim.status.code(),
+        direct.status.code(),
+        "shim:\n{}\ndirect:\n{}",
+        show(&shim),
+        show(&direct)
+    );
+    for out in [&shim, &direct] {
+        let err = stderr_text(out);
+        assert!(err.contains("example.com/nowhere"), "{}", show(out));
+        assert!(err.contains("404 Not Found"), "{}", show(out));
+    }
+    assert!(goshim_lines(&shim).is_empty(), "{}", show(&shim));
+    // No re-run: each upstream got what direct go asked of it.
+    assert_eq!(
+        shim_asked,
+        direct_asked,
+        "requests for the module (a, b), shim vs direct\nshim:\n{shim_logs}\ndirect:\n{}",
+        logs(&[("a", &a), ("b", &b)])
+    );
+    assert!(shim_asked.0 > 0 && shim_asked.1 > 0, "{shim_logs}");
+}
+
+/// With a `,direct` tail, the relay's 404 lets go fall through to a direct
+/// fetch, exactly as without goshim: both fail the same way, in the direct
+/// fetch (no network here), not in the relay.
+#[test]
+fn not_found_everywhere_falls_through_to_direct_like_go() {
+    let tree = ModTree::new(1);
+    let (a, b) = (TestProxy::start(&tree), TestProxy::start(&tree));
+    let world = relay_world(&format!("{},{},direct", a.url(), b.url()));
+    world.write_tree_main_module(&tree);
+    let args = ["mod", "download", "example.com/nowhere@v1.0.0"];
+    let (shim, _) = timed_shim(&world, &args, BOUNDED);
+    let direct = run_with_timeout(&mut world.direct_cmd(args), BOUNDED);
+    assert!(!direct.status.success(), "{}", show(&direct));
+    assert_eq!(
+        shim.status.code(),
+        direct.status.code(),
+        "shim:\n{}\ndirect:\n{}",
+        show(&shim),
+        show(&direct)
+    );
+    for out in [&shim, &direct] {
+        let err = stderr_text(out);
+        assert!(
+            err.contains("unrecognized import path \"example.com/nowhere\"")
+                && err.contains("https://example.com/nowhere?go-get=1"),
+            "not the direct fetch's error:\n{}",
+            show(out)
+        );
+    }
+    assert!(
+        relay_urls_in(&stderr_text(&shim)).is_empty(),
+        "the error names the relay:\n{}",
+        show(&shim)
+    );
+    assert!(goshim_lines(&shim).is_empty(), "{}", show(&shim));
+    assert!(!requests_with(&a, "example.com/nowhere").is_empty());
+    assert!(!requests_with(&b, "example.com/nowhere").is_empty());
+}
+
+/// One upstream refuses connections, the other answers 502: go fails in
+/// bounded time, its error carries the relay's 502 text naming both, and
+/// goshim's own line names both upstreams without the relay's token.
+#[test]
+fn all_upstreams_down_fails_fast_and_names_them() {
+    let tree = ModTree::new(2);
+    let refused = refused_url();
+    let bad = TestProxy::builder()
+        .tree(&tree)
+        .fault(Fault::Status(502))
+        .start();
+    let world = relay_world(&format!("{refused},{}", bad.url()));
+    world.write_tree_main_module(&tree);
+    let (out, took) = timed_shim(&world, &["mod", "download"], BOUNDED);
+    eprintln!("all upstreams down: {took:?}");
+    assert!(!out.status.success(), "{}", show(&out));
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+    let lines = goshim_lines(&out);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(&refused) && l.contains(&bad.url())),
+        "no goshim line names both upstreams:\n{}",
+        show(&out)
+    );
+    // go shows the relay's text/plain 502 body ("server response: ...").
+    let go_text: String = stderr_text(&out)
+        .lines()
+        .filter(|l| !l.starts_with("goshim:"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        go_text.contains(&format!("{refused} (refused)"))
+            && go_text.contains(&format!("{} (http_502)", bad.url())),
+        "the relay's 502 body should name each upstream and its error class:\n{}",
+        show(&out)
+    );
+    let tokens: Vec<String> = relay_urls_in(&stderr_text(&out))
+        .iter()
+        .filter_map(|u| u.rsplit('/').next().map(String::from))
+        .collect();
+    assert!(
+        !tokens.is_empty(),
+        "go's error names the relay\n{}",
+        show(&out)
+    );
+    for line in &lines {
+        assert!(
+            !tokens.iter().any(|t| line.contains(t.as_str())),
+            "goshim's own line shows the relay's token: {line}\n{}",
+            show(&out)
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Checksum database.
+
+/// With the real GOSUMDB and no network, go can reach the checksum database
+/// only through the proxy path. The relay answers `supported` from an
+/// upstream that serves it, and sends lookups and tiles only there. (The test
+/// proxy has no real sumdb data, so go then fails to verify: only the routing
+/// is checked.)
+#[test]
+fn sumdb_requests_go_only_to_the_upstream_that_serves_it() {
+    let tree = ModTree::new(1);
+    let without = TestProxy::builder()
+        .tree(&tree)
+        .sumdb_supported(false)
+        .start();
+    let with = TestProxy::builder()
+        .tree(&tree)
+        .sumdb_supported(true)
+        .start();
+    let mut world = relay_world(&format!("{},{}", without.url(), with.url()));
+    world.set_env("GOSUMDB", "sum.golang.org");
+    world.write_tree_main_module(&tree);
+    let (out, took) = timed_shim(&world, &["mod", "download"], BOUNDED);
+    eprintln!("sumdb run: {took:?}");
+    let all = logs(&[("without", &without), ("with", &with)]);
+    let supported = "/sumdb/sum.golang.org/supported";
+    assert!(
+        with.request_paths().iter().any(|p| p == supported),
+        "the supporting upstream was not asked for {supported}\n{}\n{all}",
+        show(&out)
+    );
+    let sumdb_data_requests: Vec<String> = requests_with(&without, "/sumdb/")
+        .into_iter()
+        .map(|r| r.path)
+        .filter(|p| p != supported)
+        .collect();
+    assert!(
+        sumdb_data_requests.is_empty(),
+        "checksum database requests reached the upstream without it: {sumdb_data_requests:?}\n{all}"
+    );
+    assert!(
+        requests_with(&with, "/sumdb/sum.golang.org/")
+            .iter()
+            .any(|r| r.path != supported),
+        "go's checksum lookups did not reach the supporting upstream\n{}\n{all}",
+        show(&out)
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Private paths.
+
+/// A public module and a private one (`example.com/private/p1`).
+fn public_and_private() -> (ModTree, Module, Module) {
+    let public = ModTree::new(1).modules.remove(0);
+    let private = Module {
+        path: "example.com/private/p1".into(),
+        name: "p1".into(),
+        versions: vec!["v1.0.0".into()],
+    };
+    let tree = ModTree {
+        modules: vec![public.clone(), private.clone()],
+    };
+    (tree, public, private)
+}
+
+fn tree_of(modules: &[&Module]) -> ModTree {
+    ModTree {
+        modules: modules.iter().map(|m| (*m).clone()).collect(),
+    }
+}
+
+/// The user's GOPROXY=`a<sep>b`, GONOSUMDB=example.com/private and goshim's
+/// extra upstream c; runs `go mod download` of a main module needing both.
+fn private_run(sep: char, a: &TestProxy, b: &TestProxy, c: &TestProxy, tree: &ModTree) -> Output {
+    let mut world = relay_world(&format!("{}{sep}{}", a.url(), b.url()));
+    world.set_env("GONOSUMDB", "example.com/private");
+    world.set_env("GOSHIM_PROXIES", c.url());
+    world.write_tree_main_module(tree);
+    timed_shim(&world, &["mod", "download"], BOUNDED).0
+}
+
+/// GOPROXY=A,B: A's 502 ends go's walk for a private path (`,` moves on only
+/// after 404/410), so the private module reaches neither B nor goshim's extra
+/// upstream C. The public module may go anywhere, C included.
+#[test]
+fn private_path_after_a_502_reaches_neither_b_nor_the_extra_upstream() {
+    let (tree, public, private) = public_and_private();
+    let a = TestProxy::builder()
+        .tree(&tree)
+        .fault(Fault::Status(502))
+        .start();
+    let b = TestProxy::start(&tree_of(&[&private])); // no public module: 404
+    let c = TestProxy::start(&tree);
+    let out = private_run(',', &a, &b, &c, &tree);
+    let all = format!(
+        "{}\n{}",
+        show(&out),
+        logs(&[("a", &a), ("b", &b), ("c", &c)])
+    );
+    assert!(!out.status.success(), "{all}");
+    assert!(!requests_with(&a, &private.path).is_empty(), "{all}");
+    assert!(
+        requests_with(&b, &private.path).is_empty(),
+        "private path reached B\n{all}"
+    );
+    assert!(
+        requests_with(&c, &private.path).is_empty(),
+        "private path reached C\n{all}"
+    );
+    assert!(
+        !requests_with(&c, &public.path).is_empty(),
+        "the public module should have been served by C\n{all}"
+    );
+}
+
+/// GOPROXY=A,B with A answering 404 for the private module: go's `,` allows
+/// moving on to B, which serves it; goshim's extra upstream C never sees it.
+#[test]
+fn private_path_404_falls_through_to_b_but_never_the_extra_upstream() {
+    let (tree, public, private) = public_and_private();
+    let a = TestProxy::start(&tree_of(&[&public])); // 404 for the private module
+    let b = TestProxy::start(&tree);
+    let c = TestProxy::start(&tree);
+    let out = private_run(',', &a, &b, &c, &tree);
+    let all = format!(
+        "{}\n{}",
+        show(&out),
+        logs(&[("a", &a), ("b", &b), ("c", &c)])
+    );
+    assert!(out.status.success(), "{all}");
+    assert!(!requests_with(&a, &private.path).is_empty(), "{all}");
+    assert!(served_zip(&b, &private), "{all}");
+    assert!(
+        requests_with(&c, &private.path).is_empty(),
+        "private path reached C\n{all}"
+    );
+}
+
+/// GOPROXY=A|B: `|` moves on after any error, so after A's 502 the private
+/// module comes from B; still never from C.
+#[test]
+fn private_path_with_pipe_moves_on_to_b_but_never_the_extra_upstream() {
+    let (tree, _public, private) = public_and_private();
+    let a = TestProxy::builder()
+        .tree(&tree)
+        .fault(Fault::Status(502))
+        .start();
+    let b = TestProxy::start(&tree);
+    let c = TestProxy::start(&tree);
+    let out = private_run('|', &a, &b, &c, &tree);
+    let all = format!(
+        "{}\n{}",
+        show(&out),
+        logs(&[("a", &a), ("b", &b), ("c", &c)])
+    );
+    assert!(out.status.success(), "{all}");
+    assert!(served_zip(&b, &private), "{all}");
+    assert!(
+        requests_with(&c, &private.path).is_empty(),
+        "private path reached C\n{all}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Credentials.
+
+/// Userinfo on a plain-http extra upstream is not sent (as go: credentials only
+/// over https); a query token on a GOPROXY entry is forwarded to that upstream.
+/// Neither secret appears in goshim's or go's output, even with GOSHIM_LOG=1 in
+/// a failing run, nor in any file goshim writes.
+#[test]
+fn credentials_reach_only_their_upstream_and_never_output_or_files() {
+    const PASS: &str = "s3cr3tPASS";
+    const TOKEN: &str = "s3cr3tTOKEN";
+    let tree = ModTree::new(2);
+    let q = TestProxy::start(&tree);
+    let c = TestProxy::start(&tree);
+    let mut world = relay_world(&format!("{}?token={TOKEN}", q.url()));
+    world.set_env("GOSHIM_PROXIES", format!("http://user:{PASS}@{}", c.addr()));
+    world.set_env("GOSHIM_LOG", "1");
+    world.write_tree_main_module(&tree);
+
+    let ok = run_with_timeout(
+        &mut world.shim_cmd(["mod", "download", "example.com/dep0@v1.0.0"]),
+        BOUNDED,
+    );
+    assert_success("download with a token upstream", &ok);
+    assert!(q.request_count() > 0);
+    for r in q.requests() {
+        assert_eq!(
+            r.query.as_deref(),
+            Some(format!("token={TOKEN}").as_str()),
+            "{}: the query was not forwarded\n{}",
+            r.path,
+            log_of(&q)
+        );
+    }
+
+    q.set_fault(Fault::Status(502));
+    c.set_fault(Fault::Status(503));
+    let failing = run_with_timeout(
+        &mut world.shim_cmd(["mod", "download", "example.com/dep1@v1.0.0"]),
+        BOUNDED,
+    );
+    assert!(!failing.status.success(), "{}", show(&failing));
+    assert!(c.request_count() > 0, "the extra upstream was never asked");
+    for r in c.requests() {
+        assert_eq!(
+            r.authorization, None,
+            "credentials were sent over plain http to {}",
+            r.path
+        );
+    }
+    for r in q.requests() {
+        assert_eq!(r.query.as_deref(), Some(format!("token={TOKEN}").as_str()));
+    }
+    for (what, out) in [("successful run", &ok), ("failing run", &failing)] {
+        for secret in [PASS, TOKEN] {
+            assert!(
+                !stdout_text(out).contains(secret) && !stderr_text(out).contains(secret),
+                "{what} shows {secret}:\n{}",
+                show(out)
+            );
+        }
+    }
+    let status = world.run(&mut world.goshim_cmd(["status", "--json"]));
+    let files = files_under(&world.path("goshim-cache"));
+    assert!(
+        files.iter().any(|f| f.ends_with("health.json")),
+        "{files:?}"
+    );
+    for secret in [PASS, TOKEN] {
+        assert!(
+            !stdout_text(&status).contains(secret) && !stderr_text(&status).contains(secret),
+            "goshim status shows {secret}:\n{}",
+            show(&status)
+        );
+        for file in &files {
+            let bytes = fs::read(file).unwrap();
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(secret),
+                "{} holds {secret}",
+                file.display()
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Concurrency and passive health.
+
+/// 20 `go mod download` at once through the shim, sharing one goshim cache dir
+/// (one health.json, written by each run as it ends), with a primary that
+/// fails every third request. Each process has its own GOMODCACHE, so each
+/// downloads every module through its own relay: a shared module cache would
+/// let most of them find the modules already there and barely use the relay.
+#[test]
+fn twenty_parallel_downloads_with_a_flaky_primary_all_succeed() {
+    let tree = ModTree::new(4);
+    let flaky = TestProxy::builder()
+        .tree(&tree)
+        .fault(Fault::EveryNth { n: 3, status: 503 })
+        .start();
+    let good = TestProxy::start(&tree);
+    let world = relay_world(&format!("{},{}", flaky.url(), good.url()));
+    world.write_tree_main_module(&tree);
+    let started = Instant::now();
+    let running: Vec<Running> = (0..20)
+        .map(|i| {
+            let mut cmd = world.shim_cmd(["mod", "download"]);
+            cmd.env("GOMODCACHE", world.path(format!("modcache/{i}")));
+            Running::spawn(&mut cmd)
+        })
+        .collect();
+    let outs: Vec<Output> = running
+        .into_iter()
+        .map(|r| r.wait(Duration::from_secs(120)))
+        .collect();
+    eprintln!("20 parallel go mod download: {:?}", started.elapsed());
+    for (i, out) in outs.iter().enumerate() {
+        assert_success(&format!("parallel download {i}"), out);
+        for m in &tree.modules {
+            let zip = world.path(format!(
+                "modcache/{i}/cache/download/{}/@v/{}.zip",
+                m.path,
+                m.latest()
+            ));
+            assert!(
+                fs::read(&zip).is_ok_and(|z| z == m.zip(m.latest())),
+                "{}",
+                zip.display()
+            );
+        }
+    }
+    assert!(
+        flaky.requests().iter().any(|r| r.status == Some(503)),
+        "the primary never failed"
+    );
+    let doc = health_json(&world);
+    for url in [flaky.url(), good.url()] {
+        assert!(
+            doc["proxies"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|p| p["url"] == url.as_str())),
+            "{url} missing from health.json: {doc:#}"
+        );
+    }
+    let leftovers: Vec<PathBuf> = files_under(&world.path("goshim-cache"))
+        .into_iter()
+        .filter(|f| f.to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
+}
+
+/// What the relay saw during a run feeds the snapshot: after a run where the
+/// primary hung, `goshim status --json` shows it down with its error, though
+/// nothing was ever probed.
+#[test]
+fn a_hung_primary_shows_down_in_status_without_a_probe() {
+    let tree = ModTree::new(2);
+    let hung = TestProxy::builder().tree(&tree).fault(Fault::Hang).start();
+    let good = TestProxy::start(&tree);
+    let world = relay_world(&format!("{},{}", hung.url(), good.url()));
+    world.write_tree_main_module(&tree);
+    let (out, _) = timed_shim(&world, &["mod", "download"], BOUNDED);
+    assert_success("download with a hung primary", &out);
+
+    let status = world.run(&mut world.goshim_cmd(["status", "--json"]));
+    assert_success("goshim status --json", &status);
+    let doc: Value = serde_json::from_slice(&status.stdout)
+        .unwrap_or_else(|e| panic!("status --json does not parse: {e}\n{}", show(&status)));
+    let entry = |url: &str| {
+        doc["proxies"]
+            .as_array()
+            .and_then(|a| a.iter().find(|p| p["url"] == url).cloned())
+            .unwrap_or_else(|| panic!("{url} not in status: {doc:#}"))
+    };
+    let primary = entry(&hung.url());
+    assert_eq!(primary["state"], "down", "{doc:#}");
+    assert!(
+        primary["last_error"]
+            .as_str()
+            .is_some_and(|e| !e.is_empty()),
+        "{doc:#}"
+    );
+    assert_eq!(entry(&good.url())["state"], "up", "{doc:#}");
+    assert_eq!(doc["snapshot"]["present"], true, "{doc:#}");
+    assert!(
+        doc["snapshot"]["age_seconds"].is_null(),
+        "never probed: {doc:#}"
+    );
+    for p in [&hung, &good] {
+        assert!(
+            requests_with(p, "golang.org/x/text").is_empty(),
+            "a probe ran: {}",
+            log_of(p)
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Large bodies.
+
+/// A module whose zip holds an 8 MB file of pseudo-random bytes.
+fn big_module() -> (ModTree, Vec<u8>) {
+    let module = Module {
+        path: "example.com/big".into(),
+        name: "big".into(),
+        versions: vec!["v1.0.0".into()],
+    };
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let data: Vec<u8> = (0..8 * 1024 * 1024)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    let prefix = "example.com/big@v1.0.0";
+    let zip = store_zip(&[
+        (format!("{prefix}/go.mod"), module.go_mod().into_bytes()),
+        (
+            format!("{prefix}/big.go"),
+            module.source("v1.0.0").into_bytes(),
+        ),
+        (format!("{prefix}/data.bin"), data),
+    ]);
+    (
+        ModTree {
+            modules: vec![module],
+        },
+        zip,
+    )
+}
+
+fn big_proxy(tree: &ModTree, zip: &[u8], ranges: bool) -> TestProxy {
+    let proxy = TestProxy::builder().tree(tree).ranges(ranges).start();
+    proxy.insert_file("example.com/big/@v/v1.0.0.zip", zip.to_vec());
+    proxy
+}
+
+/// An 8 MB zip (far more than the relay's channel holds) reaches go intact:
+/// straight through, and when the primary resets half way and the secondary
+/// serves the rest from a Range request. go verifies the zip and builds.
+#[test]
+fn a_large_zip_passes_intact_straight_and_resumed() {
+    let (tree, zip) = big_module();
+    let m = &tree.modules[0];
+
+    let only = big_proxy(&tree, &zip, false);
+    let world = relay_world(&only.url());
+    world.write_tree_main_module(&tree);
+    let (out, took) = timed_shim(&world, &["build", "-o", "out/prog", "."], BOUNDED);
+    eprintln!("8 MB zip, straight: {took:?}");
+    assert_success("build with an 8 MB module", &out);
+    assert!(cached_zip(&world, m) == zip, "the cached zip differs");
+    let ran = world.run(&mut world.cmd(world.path("work/out/prog"), [""; 0]));
+    assert_eq!(stdout_text(&ran), "big v1.0.0\n", "{}", show(&ran));
+
+    let primary = big_proxy(&tree, &zip, false);
+    primary.set_fault_for(".zip", Fault::ResetMidBody);
+    let secondary = big_proxy(&tree, &zip, true);
+    let world = relay_world(&format!("{},{}", primary.url(), secondary.url()));
+    world.write_tree_main_module(&tree);
+    let (out, took) = timed_shim(&world, &["build", "-o", "out/prog", "."], BOUNDED);
+    eprintln!("8 MB zip, resumed: {took:?}");
+    let all = format!(
+        "{}\n{}",
+        show(&out),
+        logs(&[("primary", &primary), ("secondary", &secondary)])
+    );
+    assert!(out.status.success(), "{all}");
+    assert!(cached_zip(&world, m) == zip, "the cached zip differs");
+    // The reset may discard part of the half the primary wrote: the resume
+    // starts somewhere after the beginning and at most half way.
+    let half = (zip.len() / 2) as u64;
+    assert!(
+        secondary
+            .requests_ending_with(".zip")
+            .iter()
+            .any(|r| { r.status == Some(206) && r.range_from.is_some_and(|n| n > 0 && n <= half) }),
+        "no resume from a byte in 1..={half}\n{all}"
+    );
+}
