@@ -81,7 +81,7 @@ fn install_forwarding() {
         // SAFETY: the handler only touches atomics and calls kill.
         let previous = unsafe { signal::sigaction(sig, &action) };
         if let Ok(old) = previous
-            && old.handler() == SigHandler::SigIgn
+            && matches!(old.handler(), SigHandler::SigIgn)
         {
             // SAFETY: putting back the disposition we found.
             let _ = unsafe { signal::sigaction(sig, &old) };
