@@ -11,6 +11,8 @@
 //! connect_timeout_ms = 5000     # relay deadlines per upstream request
 //! response_timeout_ms = 15000
 //! stall_timeout_ms = 15000
+//! preset = "cn"                 # well-known public mirrors as extra candidates (see presets)
+//! doctor_modules = ["golang.org/x/net"]  # index freshness samples for goshim doctor
 //! ```
 
 use std::path::PathBuf;
@@ -20,7 +22,7 @@ use serde::Deserialize;
 
 use crate::env_vars::{self, non_empty};
 use crate::relay::Deadlines;
-use crate::{paths, proxy_list};
+use crate::{paths, presets, proxy_list};
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -34,6 +36,8 @@ struct File {
     connect_timeout_ms: Option<u64>,
     response_timeout_ms: Option<u64>,
     stall_timeout_ms: Option<u64>,
+    preset: Option<String>,
+    doctor_modules: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -49,6 +53,12 @@ pub struct Config {
     /// Serve go through the loopback relay (else: health-ordered GOPROXY list only).
     pub relay: bool,
     pub deadlines: Deadlines,
+    /// The chosen preset of public mirrors, if any (never "none").
+    pub preset: Option<String>,
+    /// Its mirrors: candidates after the extra proxies.
+    pub preset_proxies: Vec<String>,
+    /// Modules `goshim doctor` compares across proxies, besides the probe module.
+    pub doctor_modules: Vec<String>,
 }
 
 impl Default for Config {
@@ -65,6 +75,9 @@ impl Default for Config {
                 response: Duration::from_millis(15000),
                 stall: Duration::from_millis(15000),
             },
+            preset: None,
+            preset_proxies: Vec::new(),
+            doctor_modules: vec!["golang.org/x/net".into(), "github.com/google/uuid".into()],
         }
     }
 }
@@ -109,6 +122,23 @@ impl Config {
             if let Some(ms) = number(var)? {
                 *slot = Duration::from_millis(ms.max(1));
             }
+        }
+        if let Some(list) = non_empty(env_vars::GOSHIM_DOCTOR_MODULES) {
+            config.doctor_modules = modules(list.split(','));
+        }
+        if let Some(name) = non_empty(env_vars::GOSHIM_PRESET) {
+            config.preset = Some(name.trim().to_string());
+        }
+        config.preset = config.preset.take().filter(|p| p != presets::NONE);
+        if let Some(name) = &config.preset {
+            config.preset_proxies =
+                presets::urls(name).map_err(|e| match non_empty(env_vars::GOSHIM_PRESET) {
+                    Some(_) => format!("{}: {e}", env_vars::GOSHIM_PRESET),
+                    None => match paths::config_file() {
+                        Some(p) => format!("{}: {e}", p.display()),
+                        None => e,
+                    },
+                })?;
         }
         Ok(config)
     }
@@ -156,8 +186,25 @@ impl Config {
                 *slot = Duration::from_millis(ms.max(1));
             }
         }
+        if let Some(name) = file.preset {
+            self.preset = Some(name.trim().to_string());
+        }
+        if let Some(list) = file.doctor_modules {
+            self.doctor_modules = modules(list.iter().map(String::as_str));
+        }
         Ok(())
     }
+}
+
+/// Module paths, trimmed, empty ones dropped, each once.
+fn modules<'a>(list: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for m in list.map(str::trim).filter(|m| !m.is_empty()) {
+        if !out.iter().any(|o| o == m) {
+            out.push(m.to_string());
+        }
+    }
+    out
 }
 
 fn number(var: &str) -> Result<Option<u64>, String> {

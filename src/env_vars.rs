@@ -23,6 +23,15 @@ pub const GOSHIM_PROBE_TIMEOUT_MS: &str = "GOSHIM_PROBE_TIMEOUT_MS";
 pub const GOSHIM_TTL: &str = "GOSHIM_TTL";
 /// Maximum number of runs of a retryable command (default 3, `1` disables re-runs).
 pub const GOSHIM_ATTEMPTS: &str = "GOSHIM_ATTEMPTS";
+/// Preset of well-known public mirrors to add as candidates (`cn`, `global`,
+/// `all`; `none`: no preset); wins over the config file's `preset` key.
+pub const GOSHIM_PRESET: &str = "GOSHIM_PRESET";
+/// TOML file that replaces the built-in list of public mirrors and presets
+/// (see `presets`); also what `goshim doctor --all` probes.
+pub const GOSHIM_PRESETS_FILE: &str = "GOSHIM_PRESETS_FILE";
+/// Modules whose `@v/list` `goshim doctor` compares across proxies
+/// (comma-separated; the probe module is always checked first).
+pub const GOSHIM_DOCTOR_MODULES: &str = "GOSHIM_DOCTOR_MODULES";
 /// Set by goshim on every child: the shims already passed through
 /// (`dev:ino` list), so that no shim ever runs another shim in a loop.
 pub const GOSHIM_SEEN: &str = "GOSHIM_SEEN";

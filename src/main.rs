@@ -4,22 +4,29 @@
 //! `goenv` (effective Go settings, cached), `health` (snapshot and score),
 //! `probe` (probing and background refresh), `select` (GOPROXY ordering),
 //! `failover` (reading go's errors), `child` (exec and supervision),
-//! `shim` (the go personality), `cli` (the goshim personality).
+//! `shim` (the go personality), `cli` (the goshim personality),
+//! `presets` (well-known public mirrors), `config_edit` (`goshim use`),
+//! `doctor` (ranking, freshness, TLS and setup checks), `metrics` (counters
+//! and the Prometheus text format).
 
 mod basic_auth;
 mod child;
 mod cli;
 mod command;
 mod config;
+mod config_edit;
 mod discovery;
+mod doctor;
 mod env_vars;
 mod failover;
 mod goenv;
 mod health;
 mod log;
+mod metrics;
 mod module_path;
 mod netrc;
 mod paths;
+mod presets;
 mod probe;
 mod proxy_list;
 mod relay;

@@ -38,13 +38,15 @@ impl Plan {
     }
 }
 
-/// The user's proxies then the extra ones, without duplicates, and the user's tail.
+/// The user's proxies, then the extra ones, then the chosen preset's mirrors,
+/// without duplicates, and the user's tail.
 pub fn candidates(env: &GoEnv, config: &Config) -> (Vec<Proxy>, Option<Tail>) {
     let list = ProxyList::parse(env.get("GOPROXY"));
     let mut all: Vec<Proxy> = Vec::new();
     let extra = config
         .extra_proxies
         .iter()
+        .chain(&config.preset_proxies)
         .map(|u| Proxy { url: u.clone() });
     for p in list.proxies.into_iter().chain(extra) {
         if !all.iter().any(|q| q.key() == p.key()) {

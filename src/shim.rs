@@ -189,6 +189,13 @@ impl Runner<'_> {
                     Decision::Unchanged(_) => child::exit_like(outcome.status),
                 }
             }
+            crate::metrics::count_rerun(
+                diagnosis
+                    .transient
+                    .iter()
+                    .chain(&relay_failures)
+                    .map(|(u, _)| u.as_str()),
+            );
             std::thread::sleep(backoff(attempt));
         }
         unreachable!("the last attempt always exits")
@@ -201,6 +208,7 @@ impl Runner<'_> {
         let mut relay_failures = Vec::new();
         match &self.route {
             Route::Relay(relay, _) => {
+                crate::metrics::count_failovers(&relay.failure_counts());
                 relay.blame(&failover::rejected_paths(stderr, &relay.url()));
                 for obs in relay.take_observations() {
                     if let Err(class) = &obs.result {

@@ -1,8 +1,11 @@
 //! The `goshim` personality: management commands.
 
 mod context;
+mod doctor;
 mod probe;
+mod prometheus;
 mod status;
+mod use_preset;
 
 use std::ffi::OsString;
 
@@ -12,7 +15,15 @@ use crate::log::warn;
 const USAGE: &str = "usage: goshim <command> [flags]
 
 commands:
-  status [--json]   the real go, the health snapshot, and the GOPROXY the next go call gets
+  status [--json | --format text|json|prometheus]
+                    the real go, the health snapshot, and the GOPROXY the next go call gets;
+                    prometheus: snapshot gauges and counters for a textfile collector
+  doctor [--all] [--json]
+                    probe and rank the proxies (latency, checksum database, index
+                    freshness, TLS certificate), check the setup; --all adds the
+                    well-known public mirrors; exit 0 iff a proxy is healthy
+  use <preset>      add a preset of public mirrors (cn, global, all) as candidates:
+                    writes preset = <name> to the config file; 'goshim use none' removes it
   probe [--json]    probe every candidate proxy now, save the snapshot, print the ranking
   which             print the real go that the shim runs
   --version         print goshim's version
@@ -46,8 +57,13 @@ pub fn main(args: Vec<OsString>) -> ! {
             no_flags(cmd, flags);
             which()
         }
-        "status" => status::run(&parse_flags(cmd, flags, &["--json"])),
+        "status" => match status::Format::parse(flags) {
+            Ok(format) => status::run(format),
+            Err(msg) => usage_error(&msg),
+        },
         "probe" => probe::run(&parse_flags(cmd, flags, &["--json", "--background"])),
+        "doctor" => doctor::run(&parse_flags(cmd, flags, &["--all", "--json"])),
+        "use" => use_preset::run(flags),
         other => usage_error(&format!("unknown command '{other}'")),
     };
     std::process::exit(code)

@@ -30,6 +30,7 @@ pub fn run(flags: &[String]) -> i32 {
         sumdb: sumdb.as_deref(),
         deadline: ctx.config.probe_timeout,
     });
+    crate::metrics::count_probes(&observations);
     let snap = match health::snapshot::record(&observations, true) {
         Ok(s) => s,
         Err(e) => {

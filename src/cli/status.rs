@@ -1,4 +1,4 @@
-//! `goshim status [--json]`.
+//! `goshim status [--json | --format text|json|prometheus]`.
 
 use serde_json::{Value, json};
 
@@ -7,7 +7,49 @@ use crate::health::{ProxyHealth, Snapshot, snapshot};
 use crate::proxy_list::{Proxy, redact_list};
 use crate::select::{self, Decision};
 
-pub fn run(flags: &[String]) -> i32 {
+/// How `goshim status` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+    /// The Prometheus text format (see `metrics::prometheus`).
+    Prometheus,
+}
+
+impl Format {
+    /// `--json`, `--format X` or `--format=X`; the last one wins.
+    pub fn parse(flags: &[String]) -> Result<Format, String> {
+        let mut format = Format::Text;
+        let mut it = flags.iter();
+        while let Some(flag) = it.next() {
+            let value = match flag.as_str() {
+                "--json" => "json",
+                "--format" => it
+                    .next()
+                    .map(String::as_str)
+                    .ok_or("--format needs a value: text, json or prometheus")?,
+                f => match f.strip_prefix("--format=") {
+                    Some(v) => v,
+                    None => return Err(format!("unknown flag '{f}' for 'goshim status'")),
+                },
+            };
+            format = match value {
+                "text" => Format::Text,
+                "json" => Format::Json,
+                "prometheus" => Format::Prometheus,
+                other => {
+                    return Err(format!(
+                        "unknown format '{}' (text, json or prometheus)",
+                        other.escape_debug()
+                    ));
+                }
+            };
+        }
+        Ok(format)
+    }
+}
+
+pub fn run(format: Format) -> i32 {
     let ctx = match Context::load() {
         Ok(c) => c,
         Err(code) => return code,
@@ -29,12 +71,21 @@ pub fn run(flags: &[String]) -> i32 {
         ),
     };
     let goproxy = redact_list(&goproxy);
-    if flags.iter().any(|f| f == "--json") {
+    if format == Format::Prometheus {
+        let counters = crate::metrics::Counters::read();
+        print!(
+            "{}",
+            super::prometheus::render(&order, snap.as_ref(), counters.as_ref(), ctx.config.ttl)
+        );
+        return 0;
+    }
+    if format == Format::Json {
         let doc = json!({
             "real_go": ctx.real_go.display().to_string(),
             "goproxy": goproxy,
             "goproxy_unchanged_reason": reason,
             "relay": ctx.config.relay && reason.is_none(),
+            "preset": ctx.config.preset,
             "snapshot": snapshot_json(snap.as_ref(), ctx.config.ttl.as_secs()),
             "proxies": order.iter().map(|p| proxy_json(p, snap.as_ref())).collect::<Vec<_>>(),
         });

@@ -6,7 +6,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use rustls::pki_types::ServerName;
+use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
@@ -85,11 +85,26 @@ fn split_host_port(hostport: &str, default: u16) -> Result<(String, u16), String
     }
 }
 
+/// What to collect besides the status and the stage timings.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Extras {
+    /// Read the body (chunked encoding decoded) and return it; a body larger
+    /// than this many bytes fails the request with "body_too_large".
+    pub body_limit: Option<usize>,
+    /// Return the certificate chain the server presented (https only).
+    pub peer_certs: bool,
+}
+
 /// A finished exchange: the status and how long each stage took.
 #[derive(Debug)]
 pub struct Answer {
     pub status: u16,
+    /// `total_ms` includes reading the body when it was asked for.
     pub latency: Latency,
+    /// The body, when [`Extras::body_limit`] asked for it.
+    pub body: Option<Vec<u8>>,
+    /// Leaf first, when [`Extras::peer_certs`] asked for it.
+    pub peer_certs: Vec<CertificateDer<'static>>,
 }
 
 /// A failed exchange: the error class and the stages measured before it failed.
@@ -103,8 +118,21 @@ fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1000.0 * 100.0).round() / 100.0
 }
 
+/// Largest response head accepted.
+const MAX_HEAD: usize = 16 * 1024;
+
 /// GETs `rel` from the proxy within `deadline`, timing each stage.
 pub async fn get(target: &Target, rel: &str, deadline: Duration) -> Result<Answer, Failure> {
+    get_with(target, rel, deadline, Extras::default()).await
+}
+
+/// [`get`], also collecting what `extras` asks for.
+pub async fn get_with(
+    target: &Target,
+    rel: &str,
+    deadline: Duration,
+    extras: Extras,
+) -> Result<Answer, Failure> {
     let start = Instant::now();
     let mut lat = Latency::default();
     let fail = |class: &str, lat: &Latency| Failure {
@@ -116,6 +144,74 @@ pub async fn get(target: &Target, rel: &str, deadline: Duration) -> Result<Answe
     };
     let left = || deadline.saturating_sub(start.elapsed());
 
+    let tcp = match connect(target, &mut lat, left).await {
+        Ok(tcp) => tcp,
+        Err(class) => return Err(fail(class, &lat)),
+    };
+    let exchanged = if target.tls {
+        let t = Instant::now();
+        let stream = match handshake(target, tcp, tls_config(), left()).await {
+            Ok(s) => s,
+            Err(class) => return Err(fail(class, &lat)),
+        };
+        lat.tls_ms = Some(ms(t.elapsed()));
+        let certs = match extras.peer_certs {
+            true => stream.get_ref().1.peer_certificates().unwrap_or_default(),
+            false => &[],
+        }
+        .to_vec();
+        exchange(stream, target, rel, left, extras.body_limit)
+            .await
+            .map(|reply| (reply, certs))
+    } else {
+        exchange(tcp, target, rel, left, extras.body_limit)
+            .await
+            .map(|reply| (reply, Vec::new()))
+    };
+    match exchanged {
+        Ok((reply, peer_certs)) => {
+            lat.first_byte_ms = Some(ms(reply.first_byte));
+            lat.total_ms = ms(start.elapsed());
+            Ok(Answer {
+                status: reply.status,
+                latency: lat,
+                body: reply.body,
+                peer_certs,
+            })
+        }
+        Err(class) => Err(fail(class, &lat)),
+    }
+}
+
+/// The certificate chain the server presents (leaf first), read through a
+/// handshake that accepts any certificate. For reporting on a chain that
+/// failed verification: only the handshake happens, no request is sent.
+pub async fn peer_chain(
+    target: &Target,
+    deadline: Duration,
+) -> Result<Vec<CertificateDer<'static>>, String> {
+    if !target.tls {
+        return Err("not an https proxy".into());
+    }
+    let start = Instant::now();
+    let left = || deadline.saturating_sub(start.elapsed());
+    let mut lat = Latency::default();
+    let tcp = connect(target, &mut lat, left).await?;
+    static READER: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+    let config = READER
+        .get_or_init(|| Arc::new(crate::tls::certificate_reader_config()))
+        .clone();
+    let stream = handshake(target, tcp, config, left()).await?;
+    let certs = stream.get_ref().1.peer_certificates().unwrap_or_default();
+    Ok(certs.to_vec())
+}
+
+/// Resolves the host and connects to its first address, timing both stages.
+async fn connect(
+    target: &Target,
+    lat: &mut Latency,
+    left: impl Fn() -> Duration,
+) -> Result<TcpStream, &'static str> {
     let t = Instant::now();
     let addrs = match timeout(
         left(),
@@ -123,61 +219,58 @@ pub async fn get(target: &Target, rel: &str, deadline: Duration) -> Result<Answe
     )
     .await
     {
-        Err(_) => return Err(fail("dns_timeout", &lat)),
-        Ok(Err(_)) => return Err(fail("dns", &lat)),
+        Err(_) => return Err("dns_timeout"),
+        Ok(Err(_)) => return Err("dns"),
         Ok(Ok(a)) => a.collect::<Vec<_>>(),
     };
     lat.dns_ms = Some(ms(t.elapsed()));
     let Some(addr) = addrs.first().copied() else {
-        return Err(fail("dns", &lat));
+        return Err("dns");
     };
 
     let t = Instant::now();
     let tcp = match timeout(left(), TcpStream::connect(addr)).await {
-        Err(_) => return Err(fail("connect_timeout", &lat)),
-        Ok(Err(e)) => return Err(fail(io_class(&e), &lat)),
+        Err(_) => return Err("connect_timeout"),
+        Ok(Err(e)) => return Err(io_class(&e)),
         Ok(Ok(s)) => s,
     };
     let _ = tcp.set_nodelay(true);
     lat.connect_ms = Some(ms(t.elapsed()));
+    Ok(tcp)
+}
 
-    let result = if target.tls {
-        let t = Instant::now();
-        let name = ServerName::try_from(target.host.clone()).map_err(|_| fail("tls", &lat))?;
-        let connector = tokio_rustls::TlsConnector::from(tls_config());
-        let stream = match timeout(left(), connector.connect(name, tcp)).await {
-            Err(_) => return Err(fail("tls_timeout", &lat)),
-            Ok(Err(e)) => return Err(fail(tls_class(&e), &lat)),
-            Ok(Ok(s)) => s,
-        };
-        lat.tls_ms = Some(ms(t.elapsed()));
-        exchange(stream, target, rel, start, deadline).await
-    } else {
-        exchange(tcp, target, rel, start, deadline).await
-    };
-    match result {
-        Ok((status, first_byte)) => {
-            lat.first_byte_ms = Some(ms(first_byte));
-            lat.total_ms = ms(start.elapsed());
-            Ok(Answer {
-                status,
-                latency: lat,
-            })
-        }
-        Err(class) => Err(fail(class, &lat)),
+async fn handshake(
+    target: &Target,
+    tcp: TcpStream,
+    config: Arc<rustls::ClientConfig>,
+    left: Duration,
+) -> Result<tokio_rustls::client::TlsStream<TcpStream>, &'static str> {
+    let name = ServerName::try_from(target.host.clone()).map_err(|_| "tls")?;
+    let connector = tokio_rustls::TlsConnector::from(config);
+    match timeout(left, connector.connect(name, tcp)).await {
+        Err(_) => Err("tls_timeout"),
+        Ok(Err(e)) => Err(tls_class(&e)),
+        Ok(Ok(s)) => Ok(s),
     }
 }
 
-/// Sends the request and reads up to the status line. Returns the status and
-/// the time from sending to the first response byte.
+/// What came back: the status, the time from sending to the first response
+/// byte, and the body when it was asked for.
+struct Reply {
+    status: u16,
+    first_byte: Duration,
+    body: Option<Vec<u8>>,
+}
+
+/// Sends the request and reads up to the status line, or the whole response
+/// when `body_limit` asks for the body.
 async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
     target: &Target,
     rel: &str,
-    start: Instant,
-    deadline: Duration,
-) -> Result<(u16, Duration), &'static str> {
-    let left = || deadline.saturating_sub(start.elapsed());
+    left: impl Fn() -> Duration,
+    body_limit: Option<usize>,
+) -> Result<Reply, &'static str> {
     let mut req = format!(
         "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: goshim/{}\r\nAccept: */*\r\nConnection: close\r\n",
         target.request_path(rel),
@@ -194,29 +287,160 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         Ok(Ok(())) => {}
     }
     let sent = Instant::now();
-    let mut head = Vec::with_capacity(256);
+    let mut buf = Vec::with_capacity(1024);
     let mut first_byte = None;
-    let mut buf = [0u8; 512];
-    while !head.windows(2).any(|w| w == b"\r\n") {
-        let n = match timeout(left(), stream.read(&mut buf)).await {
-            Err(_) => return Err("timeout"),
-            Ok(Err(e)) => return Err(io_class(&e)),
-            Ok(Ok(0)) => return Err("eof"),
-            Ok(Ok(n)) => n,
-        };
-        first_byte.get_or_insert_with(|| sent.elapsed());
-        head.extend_from_slice(&buf[..n]);
-        if head.len() > 8192 {
+    // The status line, or the whole head when the body is wanted.
+    let end_marker: &[u8] = if body_limit.is_some() {
+        b"\r\n\r\n"
+    } else {
+        b"\r\n"
+    };
+    let head_end = loop {
+        if let Some(i) = find(&buf, end_marker) {
+            break i + end_marker.len();
+        }
+        if buf.len() > MAX_HEAD {
             return Err("bad_response");
         }
-    }
-    let line = String::from_utf8_lossy(&head);
-    let status = line
+        if read_more(&mut stream, &mut buf, left()).await? == 0 {
+            return Err("eof");
+        }
+        first_byte.get_or_insert_with(|| sent.elapsed());
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let status = head
         .strip_prefix("HTTP/1.")
         .and_then(|r| r.get(2..5))
         .and_then(|s| s.parse().ok())
         .ok_or("bad_response")?;
-    Ok((status, first_byte.unwrap_or_default()))
+    let body = match body_limit {
+        None => None,
+        Some(limit) => {
+            let rest = buf.split_off(head_end);
+            Some(read_body(&mut stream, &head, status, rest, limit, left).await?)
+        }
+    };
+    Ok(Reply {
+        status,
+        first_byte: first_byte.unwrap_or_default(),
+        body,
+    })
+}
+
+/// Appends what the stream has next to `buf`; 0 at the end of the stream.
+async fn read_more<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+    left: Duration,
+) -> Result<usize, &'static str> {
+    let mut chunk = [0u8; 8192];
+    match timeout(left, stream.read(&mut chunk)).await {
+        Err(_) => Err("timeout"),
+        Ok(Err(e)) => Err(io_class(&e)),
+        Ok(Ok(n)) => {
+            buf.extend_from_slice(&chunk[..n]);
+            Ok(n)
+        }
+    }
+}
+
+/// Reads the body that follows `head` (`raw`: the bytes already read past it),
+/// framed by chunked encoding, Content-Length, or the end of the stream.
+async fn read_body<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    head: &str,
+    status: u16,
+    mut raw: Vec<u8>,
+    limit: usize,
+    left: impl Fn() -> Duration,
+) -> Result<Vec<u8>, &'static str> {
+    if matches!(status, 100..=199 | 204 | 304) {
+        return Ok(Vec::new());
+    }
+    let header = |name: &str| {
+        head.lines().skip(1).find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    };
+    let chunked = header("transfer-encoding").is_some_and(|v| {
+        v.to_ascii_lowercase()
+            .split(',')
+            .any(|t| t.trim() == "chunked")
+    });
+    let length: Option<usize> = match header("content-length") {
+        Some(v) if !chunked => Some(v.parse().map_err(|_| "bad_response")?),
+        _ => None,
+    };
+    if length.is_some_and(|n| n > limit) {
+        return Err("body_too_large");
+    }
+    loop {
+        if chunked {
+            if let Some(body) = dechunk(&raw, limit)? {
+                return Ok(body);
+            }
+        } else if let Some(n) = length
+            && raw.len() >= n
+        {
+            raw.truncate(n);
+            return Ok(raw);
+        }
+        // Chunk framing costs a few bytes per chunk: allow some slack.
+        if raw.len() > limit.saturating_mul(2).saturating_add(4096) {
+            return Err("body_too_large");
+        }
+        if read_more(stream, &mut raw, left()).await? == 0 {
+            return match (chunked, length) {
+                (false, None) if raw.len() <= limit => Ok(raw),
+                (false, None) => Err("body_too_large"),
+                _ => Err("short_body"),
+            };
+        }
+    }
+}
+
+/// Decodes a complete chunked body; Ok(None) while more bytes are needed.
+fn dechunk(raw: &[u8], limit: usize) -> Result<Option<Vec<u8>>, &'static str> {
+    let mut body = Vec::new();
+    let mut pos = 0;
+    loop {
+        let Some(eol) = find(&raw[pos..], b"\r\n") else {
+            return Ok(None);
+        };
+        let line = std::str::from_utf8(&raw[pos..pos + eol]).map_err(|_| "bad_chunk")?;
+        let size_text = line.split(';').next().unwrap_or("").trim();
+        let size = usize::from_str_radix(size_text, 16).map_err(|_| "bad_chunk")?;
+        pos += eol + 2;
+        if size == 0 {
+            // Trailers, each ending in CRLF, then an empty line.
+            loop {
+                let Some(eol) = find(&raw[pos..], b"\r\n") else {
+                    return Ok(None);
+                };
+                pos += eol + 2;
+                if eol == 0 {
+                    return Ok(Some(body));
+                }
+            }
+        }
+        if body.len().saturating_add(size) > limit {
+            return Err("body_too_large");
+        }
+        if raw.len() < pos.saturating_add(size).saturating_add(2) {
+            return Ok(None);
+        }
+        body.extend_from_slice(&raw[pos..pos + size]);
+        pos += size;
+        if &raw[pos..pos + 2] != b"\r\n" {
+            return Err("bad_chunk");
+        }
+        pos += 2;
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 fn host_header(t: &Target) -> String {
@@ -244,12 +468,25 @@ fn io_class(e: &std::io::Error) -> &'static str {
     }
 }
 
+/// The error class of a failed handshake: certificate problems get a class
+/// of their own (`tls_cert_expired`, `tls_cert_untrusted`, `tls_cert_name`,
+/// other `tls_certificate`), anything else is `tls`.
 fn tls_class(e: &std::io::Error) -> &'static str {
-    let text = e.to_string();
-    if text.contains("certificate") || text.contains("Certificate") {
-        "tls_certificate"
-    } else {
-        "tls"
+    use rustls::CertificateError as C;
+    match e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    {
+        Some(rustls::Error::InvalidCertificate(cert)) => match cert {
+            C::Expired | C::ExpiredContext { .. } => "tls_cert_expired",
+            C::NotValidYet | C::NotValidYetContext { .. } => "tls_cert_not_yet_valid",
+            C::UnknownIssuer | C::BadSignature => "tls_cert_untrusted",
+            C::NotValidForName | C::NotValidForNameContext { .. } => "tls_cert_name",
+            _ => "tls_certificate",
+        },
+        Some(_) => "tls",
+        None if e.to_string().to_ascii_lowercase().contains("certificate") => "tls_certificate",
+        None => "tls",
     }
 }
 
@@ -276,5 +513,38 @@ mod tests {
         assert_eq!(t.request_path("/x"), "/x");
         assert_eq!(t.basic_auth, None);
         assert!(Target::parse("ftp://x").is_err());
+    }
+
+    fn body_of(head: &str, rest: &[u8], limit: usize) -> Result<Vec<u8>, &'static str> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (mut stream, raw) = (
+            &rest[rest.len().min(3)..],
+            rest[..rest.len().min(3)].to_vec(),
+        );
+        rt.block_on(read_body(&mut stream, head, 200, raw, limit, || {
+            Duration::from_secs(1)
+        }))
+    }
+
+    #[test]
+    fn reads_bodies_by_length_chunks_or_end() {
+        let chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let body = b"7\r\nv1.0.0\n\r\n7;ext=1\r\nv1.1.0\n\r\n0\r\nX-T: 1\r\n\r\n";
+        assert_eq!(body_of(chunked, body, 100).unwrap(), b"v1.0.0\nv1.1.0\n");
+        assert_eq!(body_of(chunked, body, 10), Err("body_too_large"));
+        assert_eq!(body_of(chunked, b"7\r\nv1.0", 100), Err("short_body"));
+        assert_eq!(body_of(chunked, b"zz\r\n", 100), Err("bad_chunk"));
+        let sized = "HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\n";
+        assert_eq!(body_of(sized, b"abcdEXTRA", 100).unwrap(), b"abcd");
+        assert_eq!(body_of(sized, b"ab", 100), Err("short_body"));
+        assert_eq!(body_of(sized, b"abcd", 3), Err("body_too_large"));
+        let open = "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n";
+        assert_eq!(
+            body_of(open, b"until the end", 100).unwrap(),
+            b"until the end"
+        );
     }
 }

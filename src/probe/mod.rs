@@ -1,7 +1,7 @@
 //! Probing candidate proxies concurrently, and the background refresh.
 
 pub mod background;
-mod http;
+pub mod http;
 
 use std::time::Duration;
 

@@ -227,6 +227,18 @@ impl Relay {
         }
     }
 
+    /// Failed requests per upstream so far (each one sent the request to the
+    /// next upstream, or ended it), for the metrics; empty when none failed.
+    pub fn failure_counts(&self) -> Vec<(String, u64)> {
+        let tally = locked(&self.shared.tally);
+        let ups = &self.shared.settings.upstreams;
+        tally
+            .iter()
+            .filter(|(_, t)| t.failures > 0)
+            .filter_map(|(i, t)| Some((ups.get(*i)?.key.clone(), u64::from(t.failures))))
+            .collect()
+    }
+
     /// What this run learned about each upstream it used, then forgets it.
     pub fn take_observations(&self) -> Vec<Observation> {
         let mut tally = locked(&self.shared.tally);

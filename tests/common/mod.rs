@@ -16,6 +16,8 @@
 //!   protocol files for them (list, info, mod, zip, @latest).
 //! - [`proxy::TestProxy`]: a GOPROXY HTTP server on 127.0.0.1 with runtime
 //!   switchable fault modes ([`proxy::Fault`]) and a request log.
+//! - [`tls`]: an HTTPS GOPROXY with certificates the test makes (rcgen): a
+//!   test CA for SSL_CERT_FILE, valid, expired and self-signed leaves.
 //! - [`programs`]: small Go programs the tests build and run.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 

@@ -1,0 +1,181 @@
+//! `goshim doctor [--all] [--json]`: probe and rank the proxies, check the
+//! setup (see `doctor`). Exit 0 iff at least one probed proxy is healthy
+//! (up or degraded).
+
+use std::io::IsTerminal;
+
+use crate::config::Config;
+use crate::discovery::{self, Seen};
+use crate::doctor::report::Source;
+use crate::doctor::{self, Candidate, setup};
+use crate::health::Snapshot;
+use crate::log::warn;
+use crate::probe::background;
+use crate::proxy_list::{Proxy, ProxyList};
+use crate::{goenv, presets, select};
+
+pub fn run(flags: &[String]) -> i32 {
+    let all = flags.iter().any(|f| f == "--all");
+    let json = flags.iter().any(|f| f == "--json");
+
+    // Unlike status and probe, keep going when something is missing: saying
+    // what is wrong with the setup is the point.
+    let real_go = discovery::find_real_go(&Seen::current()).map_err(|e| e.to_string());
+    let config = Config::load();
+    let settings = config.clone().unwrap_or_default();
+    let env = real_go.as_ref().ok().and_then(|go| goenv::load(go));
+    let mirrors = presets::mirrors();
+    if all && let Err(e) = &mirrors {
+        warn!("{e}");
+        return 2;
+    }
+
+    let candidates = candidates(env.as_ref(), &settings, all, mirrors.as_deref().ok());
+    let (modules, bad_modules) = sample_modules(&settings);
+    let sumdb = env.as_ref().and_then(sumdb_name);
+    let before = Snapshot::read();
+    // One probe at a time (a background refresh waits or gives up).
+    let _lock = background::lock(true);
+    let probed = doctor::probe(
+        &candidates,
+        &doctor::Settings {
+            modules: &modules,
+            sumdb: sumdb.as_deref(),
+            deadline: settings.probe_timeout,
+            progress: std::io::stderr().is_terminal(),
+        },
+    );
+    drop(_lock);
+    let in_use: Vec<Proxy> = candidates
+        .iter()
+        .filter(|c| c.source != Source::Public)
+        .map(|c| c.proxy.clone())
+        .collect();
+    let checks = setup::run(&setup::Inputs {
+        real_go: real_go.as_deref().map_err(Clone::clone),
+        config: config.as_ref().map_err(Clone::clone),
+        env: env.as_ref(),
+        candidates: &in_use,
+        public: setup::public_keys(),
+        bad_modules: &bad_modules,
+        snapshot_before: before.as_ref(),
+        snapshot_error: probed.snapshot_error.as_deref(),
+        ttl: settings.ttl,
+    });
+    let report = doctor::assemble(probed, &modules, checks);
+    if json {
+        match serde_json::to_string_pretty(&report) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                warn!("cannot encode the report: {e}");
+                return 1;
+            }
+        }
+    } else {
+        print!("{}", doctor::render::text(&report));
+    }
+    i32::from(!report.healthy)
+}
+
+/// The candidates go calls use, each with where it comes from, then (with
+/// `--all`) the public mirrors not among them.
+fn candidates(
+    env: Option<&goenv::GoEnv>,
+    config: &Config,
+    all: bool,
+    mirrors: Option<&[presets::Mirror]>,
+) -> Vec<Candidate> {
+    let user: Vec<String> = env
+        .map(|e| ProxyList::parse(e.get("GOPROXY")).proxies)
+        .unwrap_or_default()
+        .iter()
+        .map(Proxy::key)
+        .collect();
+    let in_use: Vec<Proxy> = match env {
+        Some(e) => select::candidates(e, config).0,
+        None => config
+            .extra_proxies
+            .iter()
+            .chain(&config.preset_proxies)
+            .map(|u| Proxy { url: u.clone() })
+            .collect(),
+    };
+    let known = |key: &str| {
+        mirrors
+            .and_then(|ms| ms.iter().find(|m| crate::proxy_list::redact(&m.url) == key))
+            .map(|m| m.sumdb)
+    };
+    let preset_keys: Vec<String> = config
+        .preset_proxies
+        .iter()
+        .map(|u| crate::proxy_list::redact(u))
+        .collect();
+    let mut out: Vec<Candidate> = in_use
+        .into_iter()
+        .map(|proxy| {
+            let key = proxy.key();
+            let source = if user.contains(&key) {
+                Source::Goproxy
+            } else if preset_keys.contains(&key)
+                && !config
+                    .extra_proxies
+                    .iter()
+                    .any(|u| crate::proxy_list::redact(u) == key)
+            {
+                Source::Preset
+            } else {
+                Source::Config
+            };
+            Candidate {
+                sumdb_known: known(&key),
+                proxy,
+                source,
+            }
+        })
+        .collect();
+    if all {
+        for m in mirrors.unwrap_or_default() {
+            let proxy = Proxy { url: m.url.clone() };
+            if !out.iter().any(|c| c.proxy.key() == proxy.key()) {
+                out.push(Candidate {
+                    proxy,
+                    source: Source::Public,
+                    sumdb_known: Some(m.sumdb),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The probe module first, then the configured samples; invalid paths apart.
+fn sample_modules(config: &Config) -> (Vec<String>, Vec<String>) {
+    let mut good: Vec<String> = Vec::new();
+    let mut bad: Vec<String> = Vec::new();
+    for m in std::iter::once(&config.probe_module).chain(&config.doctor_modules) {
+        if !is_module_path(m) {
+            bad.push(m.clone());
+        } else if !good.contains(m) {
+            good.push(m.clone());
+        }
+    }
+    (good, bad)
+}
+
+fn is_module_path(m: &str) -> bool {
+    !m.is_empty()
+        && m.len() <= 500
+        && !m.starts_with(['/', '.', '-'])
+        && !m.contains("..")
+        && !m.contains("//")
+        && m.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~/+".contains(&b))
+}
+
+/// Name of the checksum database go uses, None when GOSUMDB=off.
+fn sumdb_name(env: &goenv::GoEnv) -> Option<String> {
+    let value = env.get("GOSUMDB").trim();
+    let first = value.split_whitespace().next().unwrap_or("sum.golang.org");
+    let name = first.split('+').next().unwrap_or(first);
+    (name != "off").then(|| name.to_string())
+}

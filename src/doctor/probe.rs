@@ -1,0 +1,195 @@
+//! The doctor's measurements of one proxy, through the prober's HTTP client
+//! (probe::http): the sample modules' `@v/list` (timed, bodies read), the
+//! checksum database, and the certificate chain of an https proxy.
+
+use std::io::Write;
+use std::time::Duration;
+
+use crate::health::snapshot::Latency;
+use crate::module_path;
+use crate::probe::http::{self, Extras, Target};
+use crate::proxy_list::Proxy;
+
+use super::cert::{self, CertInfo};
+use super::freshness::{self, Listing};
+
+/// Largest `@v/list` body read.
+const LIST_LIMIT: usize = 1 << 20;
+
+/// What to ask every proxy.
+pub struct Plan<'a> {
+    /// Sample modules; the first one is the probe module, whose request is
+    /// the proxy's health check.
+    pub modules: &'a [String],
+    /// Checksum database name (None: GOSUMDB=off, not asked).
+    pub sumdb: Option<&'a str>,
+    pub deadline: Duration,
+    /// Show progress on stderr.
+    pub progress: bool,
+}
+
+/// Everything measured about one proxy.
+#[derive(Debug)]
+pub struct Measured {
+    pub proxy: Proxy,
+    /// The health check (first module): status and timings, or the error class.
+    pub health: Result<u16, String>,
+    pub latency: Option<Latency>,
+    /// Per sample module, in plan order.
+    pub listings: Vec<Listing>,
+    pub sumdb: Option<bool>,
+    pub tls: Option<TlsSeen>,
+}
+
+/// The certificate side of an https proxy.
+#[derive(Debug, Clone)]
+pub struct TlsSeen {
+    /// Verified by rustls against the web PKI roots and SSL_CERT_FILE.
+    pub verified: bool,
+    /// The leaf certificate (from the verified handshake, or read separately
+    /// after a failed one), when it could be parsed.
+    pub leaf: Option<CertInfo>,
+    pub chain_length: usize,
+}
+
+/// Measures every proxy at once; results in input order.
+pub fn measure_all(proxies: &[Proxy], plan: &Plan) -> Vec<Measured> {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return Vec::new();
+    };
+    runtime.block_on(async {
+        let mut set = tokio::task::JoinSet::new();
+        for (i, proxy) in proxies.iter().enumerate() {
+            let proxy = proxy.clone();
+            let modules = plan.modules.to_vec();
+            let sumdb = plan.sumdb.map(str::to_string);
+            let deadline = plan.deadline;
+            set.spawn(async move { (i, measure(proxy, &modules, sumdb, deadline).await) });
+        }
+        let total = proxies.len();
+        let mut out: Vec<(usize, Measured)> = Vec::with_capacity(total);
+        progress(plan.progress, 0, total);
+        while let Some(joined) = set.join_next().await {
+            if let Ok(r) = joined {
+                out.push(r);
+            }
+            progress(plan.progress, out.len(), total);
+        }
+        if plan.progress {
+            eprint!("\r\x1b[K");
+            let _ = std::io::stderr().flush();
+        }
+        out.sort_by_key(|(i, _)| *i);
+        out.into_iter().map(|(_, m)| m).collect()
+    })
+}
+
+fn progress(on: bool, done: usize, total: usize) {
+    if on {
+        eprint!("\r\x1b[Kgoshim doctor: probing {total} proxies... {done}/{total} done");
+        let _ = std::io::stderr().flush();
+    }
+}
+
+async fn measure(
+    proxy: Proxy,
+    modules: &[String],
+    sumdb: Option<String>,
+    deadline: Duration,
+) -> Measured {
+    let mut m = Measured {
+        proxy,
+        health: Err("bad_url".into()),
+        latency: None,
+        listings: vec![Listing::Unknown; modules.len()],
+        sumdb: None,
+        tls: None,
+    };
+    let Ok(target) = Target::parse(&m.proxy.url) else {
+        return m;
+    };
+    let list_path = |module: &str| format!("/{}/@v/list", module_path::escape(module));
+    let extras = Extras {
+        body_limit: Some(LIST_LIMIT),
+        peer_certs: true,
+    };
+    let Some(first) = modules.first() else {
+        return m;
+    };
+    let first_path = list_path(first);
+    let health = http::get_with(&target, &first_path, deadline, extras);
+    let sumdb_check = async {
+        let path = format!("/sumdb/{}/supported", sumdb?);
+        let answer = http::get(&target, &path, deadline).await.ok()?;
+        Some(answer.status == 200)
+    };
+    let (health, sumdb) = tokio::join!(health, sumdb_check);
+    m.sumdb = sumdb;
+    let answered = match health {
+        Ok(answer) => {
+            m.health = Ok(answer.status);
+            m.latency = Some(answer.latency);
+            m.listings[0] = listing(answer.status, answer.body.as_deref());
+            if !answer.peer_certs.is_empty() {
+                m.tls = Some(TlsSeen {
+                    verified: true,
+                    leaf: cert::parse(&answer.peer_certs[0]),
+                    chain_length: answer.peer_certs.len(),
+                });
+            }
+            true
+        }
+        Err(failure) => {
+            if failure.class.starts_with("tls") {
+                // Say who issued the rejected chain and until when: read it
+                // through a handshake that accepts it, sending nothing.
+                let chain = http::peer_chain(&target, deadline)
+                    .await
+                    .unwrap_or_default();
+                m.tls = Some(TlsSeen {
+                    verified: false,
+                    leaf: chain.first().and_then(|c| cert::parse(c)),
+                    chain_length: chain.len(),
+                });
+            }
+            m.health = Err(failure.class);
+            m.latency = Some(failure.latency);
+            false
+        }
+    };
+    if answered && modules.len() > 1 {
+        let mut set = tokio::task::JoinSet::new();
+        for (i, module) in modules.iter().enumerate().skip(1) {
+            let target = target.clone();
+            let path = list_path(module);
+            set.spawn(async move {
+                let extras = Extras {
+                    body_limit: Some(LIST_LIMIT),
+                    peer_certs: false,
+                };
+                let l = match http::get_with(&target, &path, deadline, extras).await {
+                    Ok(a) => listing(a.status, a.body.as_deref()),
+                    Err(_) => Listing::Unknown,
+                };
+                (i, l)
+            });
+        }
+        while let Some(joined) = set.join_next().await {
+            if let Ok((i, l)) = joined {
+                m.listings[i] = l;
+            }
+        }
+    }
+    m
+}
+
+fn listing(status: u16, body: Option<&[u8]>) -> Listing {
+    match status {
+        200 => Listing::Versions(freshness::parse_list(body.unwrap_or_default())),
+        404 | 410 => Listing::NotFound(status),
+        _ => Listing::Unknown,
+    }
+}
