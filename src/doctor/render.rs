@@ -154,7 +154,7 @@ fn bar(value: f64, max: f64) -> String {
         .round()
         .clamp(1.0, (BAR * 8) as f64) as usize;
     let mut s = "█".repeat(eighths / 8);
-    if eighths % 8 > 0 {
+    if !eighths.is_multiple_of(8) {
         s.push(PARTS[eighths % 8]);
     }
     s

@@ -592,8 +592,8 @@ fn gotoolchain_value(env: &GoEnv) -> (String, &'static str) {
     let from_file = |path: &Path| {
         std::fs::read_to_string(path).ok().and_then(|t| {
             t.lines()
-                .filter_map(|l| l.trim().strip_prefix("GOTOOLCHAIN="))
-                .last()
+                .rev()
+                .find_map(|l| l.trim().strip_prefix("GOTOOLCHAIN="))
                 .map(|v| v.trim().to_string())
         })
     };
