@@ -65,16 +65,23 @@ pub fn run(flags: &[String]) -> i32 {
     let report = doctor::assemble(probed, &modules, checks);
     if json {
         match serde_json::to_string_pretty(&report) {
-            Ok(text) => println!("{text}"),
+            Ok(text) => print_out(&format!("{text}\n")),
             Err(e) => {
                 warn!("cannot encode the report: {e}");
                 return 1;
             }
         }
     } else {
-        print!("{}", doctor::render::text(&report));
+        print_out(&doctor::render::text(&report));
     }
     i32::from(!report.healthy)
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is not an error worth a panic.
+pub(super) fn print_out(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
 /// The candidates go calls use, each with where it comes from, then (with

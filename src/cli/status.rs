@@ -73,10 +73,12 @@ pub fn run(format: Format) -> i32 {
     let goproxy = redact_list(&goproxy);
     if format == Format::Prometheus {
         let counters = crate::metrics::Counters::read();
-        print!(
-            "{}",
-            super::prometheus::render(&order, snap.as_ref(), counters.as_ref(), ctx.config.ttl)
-        );
+        super::doctor::print_out(&super::prometheus::render(
+            &order,
+            snap.as_ref(),
+            counters.as_ref(),
+            ctx.config.ttl,
+        ));
         return 0;
     }
     if format == Format::Json {
