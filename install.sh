@@ -157,12 +157,10 @@ trap - EXIT
 
 echo "installed $version ($kind) as $bin"
 echo "shim: $shim -> ../bin/goshim"
+echo "put it first on PATH: add this line to your shell profile (~/.bashrc, ~/.zshrc, ~/.profile):"
+echo
+echo "export PATH=\"$prefix/shims:\$PATH\""
+echo
 case ":${PATH:-}:" in
-    *":$prefix/shims:"*) echo "$prefix/shims is already on PATH" ;;
-    *)
-        echo "put it first on PATH: add this line to your shell profile (~/.bashrc, ~/.zshrc, ~/.profile):"
-        echo
-        echo "export PATH=\"$prefix/shims:\$PATH\""
-        echo
-        ;;
+    *":$prefix/shims:"*) echo "($prefix/shims is already on PATH in this shell)" ;;
 esac
