@@ -189,13 +189,12 @@ impl Runner<'_> {
                     Decision::Unchanged(_) => child::exit_like(outcome.status),
                 }
             }
-            crate::metrics::count_rerun(
-                diagnosis
-                    .transient
-                    .iter()
-                    .chain(&relay_failures)
-                    .map(|(u, _)| u.as_str()),
-            );
+            // Blame upstreams, never the relay itself (its URL holds the token).
+            let blamed = match &self.route {
+                Route::Relay(..) => &relay_failures,
+                Route::List(_) => &diagnosis.transient,
+            };
+            crate::metrics::count_rerun(blamed.iter().map(|(u, _)| u.as_str()));
             std::thread::sleep(backoff(attempt));
         }
         unreachable!("the last attempt always exits")

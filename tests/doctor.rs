@@ -921,3 +921,51 @@ fn relay_failovers_are_counted() {
         "a proxy that never failed has no count yet"
     );
 }
+
+/// A re-run counts against the upstreams that failed, never against the
+/// loopback relay (whose URL holds its token).
+#[test]
+fn reruns_count_the_failed_upstreams_not_the_relay() {
+    let tree = ModTree::new(1);
+    let a = TestProxy::builder()
+        .tree(&tree)
+        .fault(Fault::Status(503))
+        .start();
+    let b = TestProxy::builder()
+        .tree(&tree)
+        .fault(Fault::Status(502))
+        .start();
+    let mut w = world();
+    w.set_env("GOPROXY", format!("{}|{}", a.url(), b.url()));
+    w.set_env("GOSHIM_ATTEMPTS", "2");
+    let out = w.run_shim(&["mod", "download", "example.com/dep0@v1.0.0"]);
+    assert!(!out.status.success(), "{}", show(&out));
+
+    let text = stdout_text(&goshim(&w, &["status", "--format", "prometheus"]));
+    let samples = parse_prometheus(&text);
+    assert_eq!(
+        value_of(&samples, "goshim_reruns_total", &[]),
+        Some(1.0),
+        "{text}"
+    );
+    for p in [&a, &b] {
+        let url = p.url();
+        assert_eq!(
+            value_of(&samples, "goshim_retries_total", &[("proxy", &url)]),
+            Some(1.0),
+            "{text}"
+        );
+        assert!(
+            value_of(&samples, "goshim_failovers_total", &[("proxy", &url)])
+                .is_some_and(|n| n >= 1.0)
+        );
+    }
+    for s in &samples {
+        if let Some(proxy) = s.labels.get("proxy") {
+            assert!(
+                *proxy == a.url() || *proxy == b.url(),
+                "unexpected proxy label {proxy}:\n{text}"
+            );
+        }
+    }
+}
