@@ -201,6 +201,9 @@ fn tls_reason(
             let names = leaf.map(|l| l.names.join(", ")).unwrap_or_default();
             format!("certificate is for {names}, not for {host}")
         }
+        "tls_certificate" if leaf.is_some_and(|l| l.self_signed) => {
+            "self-signed certificate was rejected".into()
+        }
         "tls_certificate" => format!("certificate issued by {issuer} was rejected"),
         _ => "TLS handshake failed".into(),
     }

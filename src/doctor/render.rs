@@ -13,7 +13,7 @@ pub fn text(r: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "goshim doctor: {} {} in {:.1} s; health check {}/@v/list; freshness over {} module(s); times in ms",
+        "goshim doctor: {} {} in {:.2} s; health check {}/@v/list; freshness over {} module(s); times in ms",
         r.proxies.len(),
         if r.proxies.len() == 1 {
             "proxy"
@@ -92,10 +92,12 @@ fn table(out: &mut String, proxies: &[ProxyReport]) {
             },
             Some(t) => match t.error.as_deref() {
                 Some("tls_cert_expired") => "EXPIRED".into(),
-                Some("tls_cert_untrusted") if t.self_signed == Some(true) => "SELF-SIGNED".into(),
-                Some("tls_cert_untrusted") => "UNTRUSTED".into(),
+                Some("tls_cert_not_yet_valid") => "NOT YET VALID".into(),
                 Some("tls_cert_name") => "WRONG NAME".into(),
-                _ => "BAD".into(),
+                _ if t.self_signed == Some(true) => "SELF-SIGNED".into(),
+                Some("tls_cert_untrusted") => "UNTRUSTED".into(),
+                Some("tls_certificate") => "REJECTED".into(),
+                _ => "TLS ERROR".into(),
             },
         };
         rows.push(vec![

@@ -335,10 +335,7 @@ fn editor() -> Check {
             .and_then(|t| t.get("go"))
             .and_then(|v| v.as_str());
         if let Some(tool) = tool {
-            let expanded = tool
-                .strip_prefix("~/")
-                .and_then(|rest| non_empty(env_vars::HOME).map(|h| Path::new(&h).join(rest)))
-                .unwrap_or_else(|| PathBuf::from(tool));
+            let expanded = expand_home(tool);
             if FileId::of(&expanded).is_some_and(|id| seen.contains(id)) {
                 good = Some(format!(
                     "{}: go.alternateTools.go is goshim ({tool})",
@@ -373,6 +370,20 @@ fn editor() -> Check {
             Some(format!("set {alternate}")),
         ),
     }
+}
+
+/// `~/`, `${userHome}` and `${env:HOME}` in an editor setting, as the Go extension expands them.
+fn expand_home(path: &str) -> PathBuf {
+    let Some(home) = non_empty(env_vars::HOME) else {
+        return PathBuf::from(path);
+    };
+    if let Some(rest) = path.strip_prefix("~/") {
+        return Path::new(&home).join(rest);
+    }
+    PathBuf::from(
+        path.replace("${userHome}", &home)
+            .replace("${env:HOME}", &home),
+    )
 }
 
 /// JSON with comments and trailing commas (VS Code settings) → JSON.
