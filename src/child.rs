@@ -110,11 +110,13 @@ pub fn run(cmd: &mut Command, capture_stderr: bool) -> io::Result<Outcome> {
         .map(|pipe| std::thread::spawn(move || tee(pipe)));
     let status = wait_for(Pid::from_raw(pid));
     CHILD_PID.store(0, Ordering::SeqCst);
-    let stderr = tee.and_then(|t| t.join().ok()).unwrap_or_default();
-    Ok(Outcome {
-        status: status?,
-        stderr,
-    })
+    let (stderr, broken) = tee.and_then(|t| t.join().ok()).unwrap_or_default();
+    let mut status = status?;
+    if broken && status.signal().is_none() {
+        // Writing to that stderr itself, go would have died by SIGPIPE.
+        status = ExitStatus::from_raw(libc::SIGPIPE);
+    }
+    Ok(Outcome { status, stderr })
 }
 
 /// Waits for `pid`; as PID 1, also reaps every orphan that exits meanwhile.
@@ -137,10 +139,10 @@ fn wait_for(pid: Pid) -> io::Result<ExitStatus> {
     }
 }
 
-/// Copies the child's stderr to ours chunk by chunk and keeps the text. When
-/// our stderr is a broken pipe, the copy stops and the pipe is closed, so go's
-/// next write fails and go ends by SIGPIPE, as it would writing there itself.
-fn tee(mut pipe: impl Read) -> String {
+/// Copies the child's stderr to ours chunk by chunk and keeps the text.
+/// Returns true if our stderr turned out to be a broken pipe: go's write that
+/// we could not pass on would have killed go by SIGPIPE, so go gets SIGPIPE.
+fn tee(mut pipe: impl Read) -> (String, bool) {
     let mut kept: Vec<u8> = Vec::new();
     let mut buf = [0u8; 8192];
     let mut out = io::stderr().lock();
@@ -151,7 +153,12 @@ fn tee(mut pipe: impl Read) -> String {
                 if let Err(e) = out.write_all(&buf[..n]).and_then(|()| out.flush())
                     && e.kind() == io::ErrorKind::BrokenPipe
                 {
-                    break;
+                    let pid = CHILD_PID.load(Ordering::SeqCst);
+                    if pid > 0 {
+                        // SAFETY: plain kill(2) on our own, not yet reaped, child.
+                        unsafe { libc::kill(pid, libc::SIGPIPE) };
+                    }
+                    return (String::from_utf8_lossy(&kept).into_owned(), true);
                 }
                 kept.extend_from_slice(&buf[..n]);
                 if kept.len() > STDERR_KEEP {
@@ -162,7 +169,7 @@ fn tee(mut pipe: impl Read) -> String {
             Err(_) => break,
         }
     }
-    String::from_utf8_lossy(&kept).into_owned()
+    (String::from_utf8_lossy(&kept).into_owned(), false)
 }
 
 /// Ends this process the way the child ended: same exit code, or same signal.

@@ -11,11 +11,14 @@ pub struct Diagnosis {
     pub transient: Vec<(String, String)>,
     /// A failure no re-run should paper over: integrity, auth, bad versions.
     pub fatal: bool,
+    /// go rejected downloaded content without naming where it came from
+    /// (`zip: not a valid zip file`): a re-run from another proxy may help.
+    pub broken_content: bool,
 }
 
 impl Diagnosis {
     pub fn should_retry(&self) -> bool {
-        !self.fatal && !self.transient.is_empty()
+        !self.fatal && (!self.transient.is_empty() || self.broken_content)
     }
 }
 
@@ -37,6 +40,7 @@ const FATAL: [&str; 9] = [
 pub fn diagnose(stderr: &str, candidates: &[Proxy]) -> Diagnosis {
     let mut d = Diagnosis {
         fatal: FATAL.iter().any(|m| stderr.contains(m)),
+        broken_content: stderr.contains("zip: not a valid zip file"),
         ..Diagnosis::default()
     };
     for line in stderr.lines() {

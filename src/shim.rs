@@ -108,6 +108,17 @@ enum Route {
 }
 
 impl Route {
+    /// For GOSHIM_LOG: what go gets, without credentials or the relay's token.
+    fn describe(&self) -> String {
+        match self {
+            Route::Relay(relay, _) => format!(
+                "GOPROXY=<loopback relay>, upstreams {}",
+                relay.upstream_keys().join("|")
+            ),
+            Route::List(plan) => format!("GOPROXY={}", redact_list(&plan.goproxy())),
+        }
+    }
+
     fn goproxy(&self) -> String {
         match self {
             Route::Relay(relay, tail) => relay.goproxy(tail.as_ref()),
@@ -155,22 +166,21 @@ impl Runner<'_> {
         let mut demoted: Vec<String> = Vec::new();
         let mut failed: Vec<(String, String)> = Vec::new();
         for attempt in 1..=attempts {
-            let goproxy = self.route.goproxy();
-            debug!("run {attempt}: GOPROXY={}", redact_list(&goproxy));
-            self.cmd.env(env_vars::GOPROXY, goproxy);
+            debug!("run {attempt}: {}", self.route.describe());
+            self.cmd.env(env_vars::GOPROXY, self.route.goproxy());
             let outcome = match child::run(&mut self.cmd, capture) {
                 Ok(o) => o,
                 Err(e) => fail_to_start(self.real_go, e),
             };
             let diagnosis = failover::diagnose(&outcome.stderr, &self.route.visible_proxies());
-            let relay_failures = self.record(&diagnosis.transient, &outcome.stderr);
-            let done =
-                outcome.status.success() || outcome.status.code().is_none() || child::interrupted();
-            for (url, class) in diagnosis.transient.iter().chain(&relay_failures) {
+            let blamed = self.blame_and_record(&diagnosis, &outcome.stderr);
+            for (url, class) in &blamed {
                 if !failed.iter().any(|(u, _)| u == url) {
                     failed.push((url.clone(), class.clone()));
                 }
             }
+            let done =
+                outcome.status.success() || outcome.status.code().is_none() || child::interrupted();
             if done || !diagnosis.should_retry() || attempt == attempts {
                 if !outcome.status.success() && !failed.is_empty() {
                     let list: Vec<String> =
@@ -183,41 +193,48 @@ impl Runner<'_> {
                 child::exit_like(outcome.status);
             }
             if let Route::List(plan) = &mut self.route {
-                demoted.extend(diagnosis.transient.iter().map(|(u, _)| u.clone()));
+                demoted.extend(blamed.iter().map(|(u, _)| u.clone()));
                 match select::decide(self.env, self.config, Snapshot::read().as_ref(), &demoted) {
                     Decision::Reorder(p) => *plan = p,
                     Decision::Unchanged(_) => child::exit_like(outcome.status),
                 }
             }
-            // Blame upstreams, never the relay itself (its URL holds the token).
-            let blamed = match &self.route {
-                Route::Relay(..) => &relay_failures,
-                Route::List(_) => &diagnosis.transient,
-            };
             crate::metrics::count_rerun(blamed.iter().map(|(u, _)| u.as_str()));
             std::thread::sleep(backoff(attempt));
         }
         unreachable!("the last attempt always exits")
     }
 
-    /// Passive health: what this run saw feeds the snapshot for every later
-    /// call. Returns the upstream failures the relay saw.
-    fn record(&self, transient: &[(String, String)], stderr: &str) -> Vec<(String, String)> {
+    /// The upstream proxies to blame for this run's failures (never the relay
+    /// itself: its URL holds the token), recorded in the health snapshot
+    /// together with everything else the relay saw (passive health checks).
+    fn blame_and_record(
+        &self,
+        diagnosis: &failover::Diagnosis,
+        stderr: &str,
+    ) -> Vec<(String, String)> {
         let mut observations: Vec<Observation> = Vec::new();
-        let mut relay_failures = Vec::new();
+        let mut blamed: Vec<(String, String)> = Vec::new();
         match &self.route {
             Route::Relay(relay, _) => {
                 crate::metrics::count_failovers(&relay.failure_counts());
                 relay.blame(&failover::rejected_paths(stderr, &relay.url()));
                 for obs in relay.take_observations() {
                     if let Err(class) = &obs.result {
-                        relay_failures.push((obs.url.clone(), class.clone()));
+                        blamed.push((obs.url.clone(), class.clone()));
                     }
                     observations.push(obs);
                 }
             }
-            Route::List(_) => {
-                observations.extend(transient.iter().map(|(url, class)| Observation {
+            Route::List(plan) => {
+                blamed.extend(diagnosis.transient.iter().cloned());
+                // go names no proxy for content it rejects: the first in line served it.
+                if let (true, Some(first)) = (diagnosis.broken_content, plan.order.first())
+                    && blamed.is_empty()
+                {
+                    blamed.push((first.key(), "bad_zip".into()));
+                }
+                observations.extend(blamed.iter().map(|(url, class)| Observation {
                     url: url.clone(),
                     result: Err(class.clone()),
                     latency: None,
@@ -230,7 +247,7 @@ impl Runner<'_> {
         {
             debug!("cannot record proxy health: {e}");
         }
-        relay_failures
+        blamed
     }
 }
 

@@ -119,8 +119,10 @@ impl Snapshot {
             .map(|t| Duration::from_secs(now_secs().saturating_sub(t)))
     }
 
+    /// Older than `ttl`, never probed, or probed "in the future" (the clock went back).
     pub fn is_stale(&self, ttl: Duration) -> bool {
-        self.age().is_none_or(|age| age > ttl)
+        let future = self.probed_at.is_some_and(|t| t > now_secs() + 60);
+        future || self.age().is_none_or(|age| age > ttl)
     }
 
     fn apply(&mut self, obs: &Observation, now: u64) {

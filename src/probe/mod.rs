@@ -10,6 +10,9 @@ use crate::module_path;
 use crate::proxy_list::Proxy;
 use http::{Answer, Failure, Target};
 
+/// A version list larger than this fails the probe (the biggest real ones are tens of KB).
+const LIST_BODY_LIMIT: usize = 1 << 20;
+
 /// What to probe and how long to wait.
 pub struct Request<'a> {
     pub proxies: &'a [Proxy],
@@ -56,7 +59,14 @@ pub fn probe_all(req: &Request) -> Vec<Observation> {
                     let answer = http::get(&target, &path, deadline).await.ok()?;
                     Some(answer.status == 200)
                 };
-                let (list, sumdb) = tokio::join!(http::get(&target, &list_path, deadline), sumdb);
+                // The whole listing counts: a proxy that answers at once and then
+                // drips its body is slow.
+                let extras = http::Extras {
+                    body_limit: Some(LIST_BODY_LIMIT),
+                    ..http::Extras::default()
+                };
+                let list = http::get_with(&target, &list_path, deadline, extras);
+                let (list, sumdb) = tokio::join!(list, sumdb);
                 (i, proxy, list, sumdb)
             });
         }

@@ -157,7 +157,8 @@ async fn attempt(shared: &Shared, up: &Upstream, rel: &str, range_from: Option<u
         206 if range_from.is_some() => Attempt::Got(resp),
         404 | 410 => Attempt::NotFound(status),
         429 | 500..=599 => Attempt::Failed(format!("http_{}", status.as_u16())),
-        _ if range_from.is_some() => Attempt::Failed("no_range".into()),
+        // Ignoring Range (a full 200) is legal HTTP: no resume here, but no fault either.
+        _ if range_from.is_some() => Attempt::Refused(status),
         _ => Attempt::Refused(status),
     }
 }
@@ -200,27 +201,50 @@ fn stream(
         builder = builder.header(hyper::header::CONTENT_LENGTH, len);
     }
     let (tx, mut rx) = mpsc::channel::<Result<Frame<Bytes>, std::io::Error>>(CHANNEL_FRAMES);
+    let mut zip = rel.ends_with(".zip").then(ZipCheck::default);
     tokio::spawn(async move {
         let mut resp = resp;
         let mut current = first;
-        let mut sent: u64 = 0;
+        let mut received: u64 = 0;
         let mut tried = vec![first];
         loop {
             let class = match timeout(shared.settings.deadlines.stall, resp.chunk()).await {
                 Ok(Ok(Some(bytes))) => {
-                    sent += bytes.len() as u64;
-                    if tx.send(Ok(Frame::data(bytes))).await.is_err() {
+                    received += bytes.len() as u64;
+                    let ready = match zip.as_mut() {
+                        Some(check) => check.hold(bytes),
+                        None => Some(bytes),
+                    };
+                    if let Some(bytes) = ready
+                        && tx.send(Ok(Frame::data(bytes))).await.is_err()
+                    {
                         return; // go hung up
                     }
                     continue;
                 }
-                Ok(Ok(None)) if total.is_none_or(|t| sent >= t) => return,
+                Ok(Ok(None)) if total.is_none_or(|t| received >= t) => {
+                    match zip.as_mut().map(ZipCheck::finish) {
+                        None => return,
+                        Some(Some(last)) => {
+                            let _ = tx.send(Ok(Frame::data(last))).await;
+                            return;
+                        }
+                        // Not a whole zip: end the response early so go sees the
+                        // download fail (and the re-run blames this upstream).
+                        Some(None) => {
+                            shared.note_failure(current, "bad_zip");
+                            let err = std::io::Error::other("upstream sent a broken zip");
+                            let _ = tx.send(Err(err)).await;
+                            return;
+                        }
+                    }
+                }
                 Ok(Ok(None)) => "short_body",
                 Ok(Err(_)) => "reset",
                 Err(_) => "stall",
             };
             shared.note_failure(current, class);
-            match resume(&shared, &rel, sent, total, &mut tried).await {
+            match resume(&shared, &rel, received, total, &mut tried).await {
                 Some((i, r)) => {
                     current = i;
                     resp = r;
@@ -239,6 +263,44 @@ fn stream(
     builder
         .body(body)
         .unwrap_or_else(|_| plain(StatusCode::BAD_GATEWAY, "bad upstream headers\n".into()))
+}
+
+/// Holds back the last chunk of a zip until the end of central directory
+/// record is seen, so a truncated or non-zip body (a captive portal's page)
+/// never reaches go as a complete response.
+#[derive(Default)]
+struct ZipCheck {
+    held: Option<Bytes>,
+    /// The last bytes of the body: enough to hold the EOCD record and its comment.
+    tail: Vec<u8>,
+}
+
+/// EOCD record (22 bytes) plus the longest comment.
+const EOCD_SPAN: usize = 22 + 65535;
+
+impl ZipCheck {
+    /// Takes a chunk; returns the previous one, now safe to send.
+    fn hold(&mut self, chunk: Bytes) -> Option<Bytes> {
+        self.tail.extend_from_slice(&chunk);
+        if self.tail.len() > 2 * EOCD_SPAN {
+            self.tail.drain(..self.tail.len() - EOCD_SPAN);
+        }
+        self.held.replace(chunk)
+    }
+
+    /// At the end of the body: the held chunk if the body ends like a zip, None if not.
+    fn finish(&mut self) -> Option<Bytes> {
+        ends_like_zip(&self.tail).then(|| self.held.take().unwrap_or_default())
+    }
+}
+
+/// An EOCD signature whose comment length reaches exactly to the end.
+fn ends_like_zip(tail: &[u8]) -> bool {
+    let n = tail.len();
+    (0..n.saturating_sub(21)).rev().take(EOCD_SPAN).any(|p| {
+        tail[p..].starts_with(b"PK\x05\x06")
+            && usize::from(u16::from_le_bytes([tail[p + 20], tail[p + 21]])) == n - p - 22
+    })
 }
 
 /// The next upstream that serves the rest of the body from `from` (206), if any.
@@ -286,4 +348,39 @@ pub fn plain(status: StatusCode, text: String) -> Response<Body> {
         hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eocd(comment: &[u8]) -> Vec<u8> {
+        let mut r = b"PK\x05\x06".to_vec();
+        r.extend_from_slice(&[0; 16]);
+        r.extend_from_slice(&(comment.len() as u16).to_le_bytes());
+        r.extend_from_slice(comment);
+        r
+    }
+
+    #[test]
+    fn recognises_whole_and_truncated_zips() {
+        let mut whole = vec![7u8; 1000];
+        whole.extend(eocd(b"hi"));
+        assert!(ends_like_zip(&whole));
+        assert!(!ends_like_zip(&whole[..whole.len() - 1]));
+        assert!(!ends_like_zip(b"<html>captive portal</html>"));
+        assert!(!ends_like_zip(b""));
+    }
+
+    #[test]
+    fn holds_back_the_last_chunk_until_the_end() {
+        let mut check = ZipCheck::default();
+        assert_eq!(check.hold(Bytes::from_static(b"PK\x03\x04 data")), None);
+        let end = Bytes::from(eocd(b""));
+        assert!(check.hold(end.clone()).is_some());
+        assert_eq!(check.finish(), Some(end));
+        let mut bad = ZipCheck::default();
+        bad.hold(Bytes::from_static(b"PK\x03\x04 cut"));
+        assert_eq!(bad.finish(), None);
+    }
 }

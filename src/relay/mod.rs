@@ -216,6 +216,16 @@ impl Relay {
         }
     }
 
+    /// The upstreams, in the relay's starting order, without credentials.
+    pub fn upstream_keys(&self) -> Vec<String> {
+        self.shared
+            .settings
+            .upstreams
+            .iter()
+            .map(|u| u.key.clone())
+            .collect()
+    }
+
     /// go rejected what the relay served for these paths: demote whoever served them.
     pub fn blame(&self, rel_paths: &[String]) {
         for rel in rel_paths {
