@@ -76,23 +76,60 @@ pub fn normalize(entry: &str) -> String {
     }
 }
 
+/// A proxy URL taken apart (no validation beyond the shape).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UrlParts<'a> {
+    /// None for a bare `host/path`.
+    pub scheme: Option<&'a str>,
+    pub userinfo: Option<&'a str>,
+    /// `host` or `host:port` (`[v6]:port`).
+    pub hostport: &'a str,
+    /// Without trailing slash; empty or starting with '/'.
+    pub path: &'a str,
+    /// Without '?'; fragments dropped.
+    pub query: Option<&'a str>,
+}
+
+impl UrlParts<'_> {
+    pub fn parse(url: &str) -> UrlParts<'_> {
+        let (scheme, rest) = match url.split_once("://") {
+            Some((s, r)) => (Some(s), r),
+            None => (None, url),
+        };
+        let rest = rest.split('#').next().unwrap_or("");
+        let (rest, query) = match rest.split_once('?') {
+            Some((r, q)) => (r, Some(q)),
+            None => (rest, None),
+        };
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, ""),
+        };
+        let (userinfo, hostport) = match authority.rsplit_once('@') {
+            Some((u, h)) => (Some(u), h),
+            None => (None, authority),
+        };
+        UrlParts {
+            scheme,
+            userinfo,
+            hostport,
+            path: path.trim_end_matches('/'),
+            query,
+        }
+    }
+
+    /// `scheme://hostport/path`: no userinfo, no query.
+    pub fn base(&self) -> String {
+        match self.scheme {
+            Some(s) => format!("{s}://{}{}", self.hostport, self.path),
+            None => format!("{}{}", self.hostport, self.path),
+        }
+    }
+}
+
 /// The URL without userinfo, query or trailing slash.
 pub fn redact(url: &str) -> String {
-    let (scheme, rest) = match url.split_once("://") {
-        Some((s, r)) => (Some(s), r),
-        None => (None, url),
-    };
-    let rest = rest.split(['?', '#']).next().unwrap_or("");
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, ""),
-    };
-    let host = authority.rsplit('@').next().unwrap_or(authority);
-    let path = path.trim_end_matches('/');
-    match scheme {
-        Some(s) => format!("{s}://{host}{path}"),
-        None => format!("{host}{path}"),
-    }
+    UrlParts::parse(url).base()
 }
 
 /// A whole GOPROXY value with every URL redacted, separators kept.
@@ -121,31 +158,30 @@ pub fn redact_list(value: &str) -> String {
 /// True when a GOPROXY value or URL holds userinfo or a query string (tokens).
 pub fn has_credentials(value: &str) -> bool {
     value.split([',', '|']).any(|u| {
-        let u = u.trim();
-        let authority = u.split_once("://").map_or(u, |(_, r)| r);
-        let authority = authority.split('/').next().unwrap_or("");
-        authority.contains('@') || u.contains('?')
+        let parts = UrlParts::parse(u.trim());
+        parts.userinfo.is_some() || parts.query.is_some()
     })
 }
 
 /// Checks a URL that the user gave goshim (GOSHIM_PROXIES, config).
 pub fn validate_url(url: &str) -> Result<String, String> {
     let url = normalize(url);
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return Err(format!("'{}' is not a URL", redact(&url)));
-    };
-    if !matches!(scheme, "http" | "https") {
-        return Err(format!(
+    let parts = UrlParts::parse(&url);
+    match parts.scheme {
+        None => Err(format!("'{}' is not a URL", parts.base())),
+        Some("http" | "https") => {
+            let host = parts.hostport;
+            if host.is_empty() || host.contains(char::is_whitespace) {
+                Err(format!("'{}' has no host", parts.base()))
+            } else {
+                Ok(url)
+            }
+        }
+        Some(_) => Err(format!(
             "'{}': only http and https proxies can be probed",
-            redact(&url)
-        ));
+            parts.base()
+        )),
     }
-    let host = rest.split(['/', '?']).next().unwrap_or("");
-    let host = host.rsplit('@').next().unwrap_or("");
-    if host.is_empty() || host.contains(char::is_whitespace) {
-        return Err(format!("'{}' has no host", redact(&url)));
-    }
-    Ok(url)
 }
 
 #[cfg(test)]

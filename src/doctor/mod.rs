@@ -8,9 +8,6 @@
 //! into the health snapshot as `goshim probe`'s do; the report ranks the proxies
 //! (`report`) and lists the setup checks (`setup`); `render` prints it as text.
 
-pub mod cert;
-pub mod freshness;
-pub mod probe;
 pub mod render;
 pub mod report;
 pub mod setup;
@@ -21,6 +18,7 @@ use serde::Serialize;
 
 use crate::health;
 use crate::health::snapshot::now_secs;
+use crate::probe::{cert, freshness, measure as probe};
 use crate::proxy_list::Proxy;
 use report::{Freshness, ProxyReport, Source, TlsReport};
 use setup::Check;
@@ -88,7 +86,7 @@ pub fn probe(candidates: &[Candidate], settings: &Settings) -> Probed {
     let observations: Vec<_> = measured
         .iter()
         .zip(&fresh)
-        .map(|(m, f)| report::observation(m, f))
+        .map(|(m, f)| probe::observation(m, f))
         .collect();
     let (snap, snapshot_error) = if observations.is_empty() {
         (None, None)

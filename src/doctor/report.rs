@@ -5,10 +5,10 @@ use std::cmp::Ordering;
 
 use serde::Serialize;
 
-use super::freshness::ModuleFreshness;
-use super::probe::Measured;
 use crate::health::snapshot::Latency;
 use crate::health::{Observation, Snapshot, State, score};
+use crate::probe::freshness::ModuleFreshness;
+use crate::probe::measure::Measured;
 
 /// Where a probed proxy comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -87,25 +87,6 @@ pub struct TlsReport {
 
 /// A certificate expiring sooner than this is worth a warning.
 pub const EXPIRY_WARNING_DAYS: i64 = 14;
-
-/// The health verdict of one proxy, as `goshim probe` would give it.
-pub fn verdict(m: &Measured, fresh: &[ModuleFreshness]) -> Result<(), String> {
-    match &m.health {
-        Err(class) => Err(class.clone()),
-        Ok(_) if fresh.iter().any(|f| f.gone) => Err("gone".into()),
-        Ok(200..=399 | 404 | 410) => Ok(()),
-        Ok(status) => Err(format!("http_{status}")),
-    }
-}
-
-pub fn observation(m: &Measured, fresh: &[ModuleFreshness]) -> Observation {
-    Observation {
-        url: m.proxy.key(),
-        result: verdict(m, fresh),
-        latency: m.latency.clone(),
-        sumdb: m.sumdb,
-    }
-}
 
 /// State and score from the snapshot just written, or from this probe alone
 /// when it could not be written.

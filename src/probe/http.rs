@@ -13,6 +13,7 @@ use tokio::time::timeout;
 
 use crate::basic_auth;
 use crate::health::snapshot::Latency;
+use crate::proxy_list::UrlParts;
 
 /// Where a proxy lives, split out of its URL.
 #[derive(Debug, Clone)]
@@ -30,33 +31,25 @@ pub struct Target {
 
 impl Target {
     pub fn parse(url: &str) -> Result<Target, String> {
-        let (scheme, rest) = url.split_once("://").ok_or("not a URL")?;
+        let parts = UrlParts::parse(url);
+        let scheme = parts.scheme.ok_or("not a URL")?;
         let tls = match scheme {
             "https" => true,
             "http" => false,
             _ => return Err(format!("unsupported scheme {scheme}")),
         };
-        let (rest, query) = match rest.split_once('?') {
-            Some((r, q)) => (r, Some(q.to_string())),
-            None => (rest, None),
-        };
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, ""),
-        };
-        let (userinfo, hostport) = match authority.rsplit_once('@') {
-            Some((u, h)) => (Some(u), h),
-            None => (None, authority),
-        };
-        let (host, port) = split_host_port(hostport, if tls { 443 } else { 80 })?;
+        let (host, port) = split_host_port(parts.hostport, if tls { 443 } else { 80 })?;
         Ok(Target {
             tls,
             host,
             port,
-            prefix: path.trim_end_matches('/').to_string(),
-            query,
+            prefix: parts.path.to_string(),
+            query: parts.query.map(str::to_string),
             // Like go, never send credentials over plain http.
-            basic_auth: userinfo.filter(|_| tls).map(basic_auth::from_userinfo),
+            basic_auth: parts
+                .userinfo
+                .filter(|_| tls)
+                .map(basic_auth::from_userinfo),
         })
     }
 

@@ -25,7 +25,7 @@ use crate::basic_auth;
 use crate::health::Observation;
 use crate::health::snapshot::Latency;
 use crate::netrc;
-use crate::proxy_list::{Proxy, ProxyList, Tail};
+use crate::proxy_list::{Proxy, ProxyList, Tail, UrlParts};
 
 /// One upstream proxy as the relay reaches it.
 #[derive(Debug, Clone)]
@@ -51,25 +51,14 @@ impl Upstream {
         sumdb: Option<bool>,
         logins: &[(String, netrc::Login)],
     ) -> Upstream {
-        let url = proxy.url.trim_end_matches('/');
-        let (scheme, rest) = url.split_once("://").unwrap_or(("https", url));
-        let (rest, query) = match rest.split_once('?') {
-            Some((r, q)) => (r, Some(q.to_string())),
-            None => (rest, None),
-        };
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, ""),
-        };
-        let (userinfo, hostport) = match authority.rsplit_once('@') {
-            Some((u, h)) => (Some(u), h),
-            None => (None, authority),
-        };
+        let parts = UrlParts::parse(&proxy.url);
+        let scheme = parts.scheme.unwrap_or("https");
+        let hostport = parts.hostport;
         let host = hostport.rsplit_once(':').map_or(hostport, |(h, _)| h);
         // Like go: credentials only over https.
         let auth = (scheme == "https")
             .then(|| {
-                userinfo.map(basic_auth::from_userinfo).or_else(|| {
+                parts.userinfo.map(basic_auth::from_userinfo).or_else(|| {
                     netrc::find(logins, host).map(|l| basic_auth::from_login(&l.user, &l.password))
                 })
             })
@@ -77,8 +66,8 @@ impl Upstream {
             .map(|v| format!("Basic {v}"));
         Upstream {
             key: proxy.key(),
-            base: format!("{scheme}://{hostport}{}", path.trim_end_matches('/')),
-            query,
+            base: format!("{scheme}://{hostport}{}", parts.path),
+            query: parts.query.map(str::to_string),
             auth,
             user_slot,
             sumdb,

@@ -1,17 +1,18 @@
-//! The doctor's measurements of one proxy, through the prober's HTTP client
-//! (probe::http): the sample modules' `@v/list` (timed, bodies read), the
+//! Measuring proxies (for `goshim probe` and `goshim doctor`), through the
+//! prober's HTTP client (http): the sample modules' `@v/list` (timed, bodies read), the
 //! checksum database, and the certificate chain of an https proxy.
 
 use std::io::Write;
 use std::time::Duration;
 
+use super::http::{self, Extras, Target};
+use crate::health::Observation;
 use crate::health::snapshot::Latency;
 use crate::module_path;
-use crate::probe::http::{self, Extras, Target};
 use crate::proxy_list::Proxy;
 
 use super::cert::{self, CertInfo};
-use super::freshness::{self, Listing};
+use super::freshness::{self, Listing, ModuleFreshness};
 
 /// Largest `@v/list` body read.
 const LIST_LIMIT: usize = 1 << 20;
@@ -191,5 +192,25 @@ fn listing(status: u16, body: Option<&[u8]>) -> Listing {
         200 => Listing::Versions(freshness::parse_list(body.unwrap_or_default())),
         404 | 410 => Listing::NotFound(status),
         _ => Listing::Unknown,
+    }
+}
+
+/// The health verdict of one proxy: its probe module's answer, and the
+/// circuit breaker (404/410 for a module another proxy lists: "gone").
+pub fn verdict(m: &Measured, fresh: &[ModuleFreshness]) -> Result<(), String> {
+    match &m.health {
+        Err(class) => Err(class.clone()),
+        Ok(_) if fresh.iter().any(|f| f.gone) => Err("gone".into()),
+        Ok(200..=399 | 404 | 410) => Ok(()),
+        Ok(status) => Err(format!("http_{status}")),
+    }
+}
+
+pub fn observation(m: &Measured, fresh: &[ModuleFreshness]) -> Observation {
+    Observation {
+        url: m.proxy.key(),
+        result: verdict(m, fresh),
+        latency: m.latency.clone(),
+        sumdb: m.sumdb,
     }
 }
