@@ -199,14 +199,8 @@ fn ranks_healthy_slow_failing_and_dead_proxies() {
             delay: Duration::from_millis(120),
         },
     );
-    let failing = TestProxy::builder()
-        .tree(&tree)
-        .fault(Fault::Status(503))
-        .start();
-    let dead = TestProxy::builder()
-        .tree(&tree)
-        .fault(Fault::Status(410))
-        .start();
+    let failing = TestProxy::faulty(&tree, Fault::Status(503));
+    let dead = TestProxy::faulty(&tree, Fault::Status(410));
     let mut w = world();
     // The worst first: the ranking, not the user's order, decides.
     let goproxy = [&dead, &failing, &slow, &healthy]
@@ -426,10 +420,7 @@ fn tls_verdicts_for_valid_expired_and_self_signed_certificates() {
 #[test]
 fn exit_status_says_whether_a_healthy_proxy_was_found() {
     let tree = ModTree::new(2);
-    let failing = TestProxy::builder()
-        .tree(&tree)
-        .fault(Fault::Status(502))
-        .start();
+    let failing = TestProxy::faulty(&tree, Fault::Status(502));
     let mut w = world();
     w.set_env("GOPROXY", format!("{}|{}", refused_url(), failing.url()));
     let (out, doc) = doctor_json(&w, &[]);
@@ -784,10 +775,7 @@ fn value_of(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f
 fn prometheus_output_parses_and_counts_probes() {
     let tree = ModTree::new(2);
     let good = TestProxy::start(&tree);
-    let dead = TestProxy::builder()
-        .tree(&tree)
-        .fault(Fault::Status(410))
-        .start();
+    let dead = TestProxy::faulty(&tree, Fault::Status(410));
     let mut w = world();
     // Credentials in a URL never reach a label.
     let with_secret = format!("http://user:s3cret@{}/", good.addr());
@@ -887,10 +875,7 @@ fn prometheus_output_parses_and_counts_probes() {
 #[test]
 fn relay_failovers_are_counted() {
     let tree = ModTree::new(1);
-    let failing = TestProxy::builder()
-        .tree(&tree)
-        .fault(Fault::Status(503))
-        .start();
+    let failing = TestProxy::faulty(&tree, Fault::Status(503));
     let good = TestProxy::start(&tree);
     let mut w = world();
     w.set_env("GOPROXY", format!("{}|{}", failing.url(), good.url()));
@@ -927,14 +912,8 @@ fn relay_failovers_are_counted() {
 #[test]
 fn reruns_count_the_failed_upstreams_not_the_relay() {
     let tree = ModTree::new(1);
-    let a = TestProxy::builder()
-        .tree(&tree)
-        .fault(Fault::Status(503))
-        .start();
-    let b = TestProxy::builder()
-        .tree(&tree)
-        .fault(Fault::Status(502))
-        .start();
+    let a = TestProxy::faulty(&tree, Fault::Status(503));
+    let b = TestProxy::faulty(&tree, Fault::Status(502));
     let mut w = world();
     w.set_env("GOPROXY", format!("{}|{}", a.url(), b.url()));
     w.set_env("GOSHIM_ATTEMPTS", "2");

@@ -12,42 +12,20 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use common::modtree::Module;
-use common::process::{assert_same_status_and_stdout, run_with_timeout};
+use common::process::{assert_same_failure_code, assert_same_status_and_stdout, run_with_timeout};
 use common::programs::PRINT_ENV;
+use common::scenario::{
+    assert_program_prints, go_lines, goshim_lines, list_world, status_json, timed_shim,
+};
 use common::{
     Fault, ModTree, TestProxy, World, assert_same_outcome, refused_url, show, stderr_text,
     stdout_text,
 };
 
-/// A world in the list mode: no relay, no background probe, no sumdb, quick probes.
-fn list_world(goproxy: &str) -> World {
-    let mut world = World::new();
-    world.set_env("GOSHIM_RELAY", "0");
-    world.set_env("GOSHIM_TTL", "0");
-    world.set_env("GOSUMDB", "off");
-    world.set_env("GOSHIM_PROBE_MODULE", "example.com/dep0");
-    world.set_env("GOSHIM_PROBE_TIMEOUT_MS", "500");
-    world.set_env("GOPROXY", goproxy);
-    world
-}
-
-/// stderr lines written by goshim itself.
-fn goshim_lines(out: &Output) -> Vec<String> {
-    stderr_text(out)
-        .lines()
-        .filter(|l| l.starts_with("goshim:"))
-        .map(str::to_string)
-        .collect()
-}
-
 /// stderr without goshim's own lines, sorted (go prints "go: downloading"
 /// lines in the order its parallel fetches start).
 fn go_stderr_sorted(out: &Output) -> Vec<String> {
-    let mut lines: Vec<String> = stderr_text(out)
-        .lines()
-        .filter(|l| !l.starts_with("goshim:"))
-        .map(str::to_string)
-        .collect();
+    let mut lines = go_lines(out);
     lines.sort();
     lines
 }
@@ -59,21 +37,6 @@ fn host_of(url: &str) -> &str {
 
 fn paths_of(proxy: &TestProxy) -> Vec<String> {
     proxy.request_paths()
-}
-
-/// Runs `args` through the shim, bounded by `limit`; returns the output and how long it took.
-fn timed_shim(world: &World, args: &[&str], limit: Duration) -> (Output, Duration) {
-    let start = Instant::now();
-    let out = run_with_timeout(&mut world.shim_cmd(args), limit);
-    (out, start.elapsed())
-}
-
-/// The JSON of `goshim status --json`.
-fn status_json(world: &World) -> serde_json::Value {
-    let out = world.run(&mut world.goshim_cmd(["status", "--json"]));
-    assert!(out.status.success(), "goshim status --json\n{}", show(&out));
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("status --json is not JSON ({e})\n{}", show(&out)))
 }
 
 // ---------------------------------------------------------------------------
@@ -89,22 +52,28 @@ enum Primary {
 }
 
 impl Primary {
+    /// The fault of a listening primary (None: nothing listens).
+    fn fault(self) -> Option<Fault> {
+        match self {
+            Primary::Refused => None,
+            Primary::Status(429) => Some(Fault::Status429 {
+                retry_after_secs: 1,
+            }),
+            Primary::Status(code) => Some(Fault::Status(code)),
+            Primary::ResetMidBody => Some(Fault::ResetMidBody),
+        }
+    }
+
     /// The proxy (None: nothing listens) and its URL.
     fn start(self, tree: &ModTree) -> (Option<TestProxy>, String) {
-        let fault = match self {
-            Primary::Refused => {
-                let url = refused_url();
-                return (None, url);
+        match self.fault() {
+            None => (None, refused_url()),
+            Some(fault) => {
+                let proxy = TestProxy::faulty(tree, fault);
+                let url = proxy.url();
+                (Some(proxy), url)
             }
-            Primary::Status(429) => Fault::Status429 {
-                retry_after_secs: 1,
-            },
-            Primary::Status(code) => Fault::Status(code),
-            Primary::ResetMidBody => Fault::ResetMidBody,
-        };
-        let proxy = TestProxy::builder().tree(tree).fault(fault).start();
-        let url = proxy.url();
-        (Some(proxy), url)
+        }
     }
 
     /// What go's error line says about the primary.
@@ -177,8 +146,7 @@ impl Fetch {
                 }
             }
             Fetch::Build => {
-                let ran = world.run(&mut world.cmd(world.path("work/out/prog"), [""; 0]));
-                assert_eq!(stdout_text(&ran), tree.expected_output(), "{}", show(&ran));
+                assert_program_prints(world, "work/out/prog", &tree.expected_output());
             }
             Fetch::Get => {
                 let go_mod = fs::read_to_string(world.path("work/go.mod")).unwrap();
@@ -265,13 +233,7 @@ fn fails_over(primary: Primary) {
                 "{what}: the primary got a path twice (a re-run?): {:?}",
                 paths_of(a)
             );
-            let expected_fault = match primary {
-                Primary::Status(429) => Fault::Status429 {
-                    retry_after_secs: 1,
-                },
-                Primary::Status(code) => Fault::Status(code),
-                _ => Fault::ResetMidBody,
-            };
+            let expected_fault = primary.fault().expect("a listening primary has a fault");
             assert!(
                 log.iter().all(|r| r.fault == expected_fault),
                 "{what}: {log:?}"
@@ -329,7 +291,7 @@ fn fails_over_when_the_primary_resets_mid_body() {
 #[test]
 fn hung_primary_probed_down_is_asked_last_and_build_is_quick() {
     let tree = ModTree::new(2);
-    let a = TestProxy::builder().tree(&tree).fault(Fault::Hang).start();
+    let a = TestProxy::faulty(&tree, Fault::Hang);
     let b = TestProxy::start(&tree);
     let world = list_world(&format!("{},{}", a.url(), b.url()));
     world.write_tree_main_module(&tree);
@@ -393,8 +355,7 @@ fn hung_primary_probed_down_is_asked_last_and_build_is_quick() {
         "{:?}",
         paths_of(&b)
     );
-    let ran = world.run(&mut world.cmd(world.path("work/out/prog"), [""; 0]));
-    assert_eq!(stdout_text(&ran), tree.expected_output(), "{}", show(&ran));
+    assert_program_prints(&world, "work/out/prog", &tree.expected_output());
 }
 
 // ---------------------------------------------------------------------------
@@ -436,17 +397,14 @@ fn intermittent_only_proxy_succeeds_after_reruns() {
     let tree = ModTree::new(1);
     let flaky = Fault::EveryNth { n: 2, status: 503 };
 
-    let direct_proxy = TestProxy::builder()
-        .tree(&tree)
-        .fault(flaky.clone())
-        .start();
+    let direct_proxy = TestProxy::faulty(&tree, flaky.clone());
     let direct_world = list_world(&direct_proxy.url());
     direct_world.write_tree_main_module(&tree);
     let direct = direct_world.run_direct(&["mod", "download"]);
     assert_eq!(direct.status.code(), Some(1), "{}", show(&direct));
     assert_eq!(log_of(&direct_proxy), intermittent_sequence(2));
 
-    let proxy = TestProxy::builder().tree(&tree).fault(flaky).start();
+    let proxy = TestProxy::faulty(&tree, flaky);
     let world = list_world(&proxy.url());
     world.write_tree_main_module(&tree);
     let (shim, took) = timed_shim(&world, &["mod", "download"], Duration::from_secs(60));
@@ -483,10 +441,7 @@ fn intermittent_only_proxy_succeeds_after_reruns() {
 #[test]
 fn intermittent_only_proxy_stops_after_goshim_attempts() {
     let tree = ModTree::new(1);
-    let proxy = TestProxy::builder()
-        .tree(&tree)
-        .fault(Fault::EveryNth { n: 2, status: 503 })
-        .start();
+    let proxy = TestProxy::faulty(&tree, Fault::EveryNth { n: 2, status: 503 });
     let mut world = list_world(&proxy.url());
     world.set_env("GOSHIM_ATTEMPTS", "2");
     world.write_tree_main_module(&tree);
@@ -514,41 +469,22 @@ fn intermittent_only_proxy_stops_after_goshim_attempts() {
 /// GOSHIM_ATTEMPTS=1: go runs once and the shim adds nothing.
 #[test]
 fn goshim_attempts_1_runs_go_once_like_go() {
-    let tree = ModTree::new(1);
-    let (shim_proxy, direct_proxy) = (
-        TestProxy::builder()
-            .tree(&tree)
-            .fault(Fault::Status(503))
-            .start(),
-        TestProxy::builder()
-            .tree(&tree)
-            .fault(Fault::Status(503))
-            .start(),
-    );
-    let mut shim_world = list_world(&shim_proxy.url());
-    shim_world.set_env("GOSHIM_ATTEMPTS", "1");
-    let direct_world = list_world(&direct_proxy.url());
-    for w in [&shim_world, &direct_world] {
-        w.write_tree_main_module(&tree);
-    }
-    let shim = mask_port(&shim_world.run_shim(&["mod", "download"]), &shim_proxy);
-    let direct = mask_port(
-        &direct_world.run_direct(&["mod", "download"]),
-        &direct_proxy,
-    );
+    let mut twins = Twins::new(&ModTree::new(1), Fault::Status(503));
+    twins.shim_world.set_env("GOSHIM_ATTEMPTS", "1");
+    let (shim, direct) = twins.run(&["mod", "download"]);
     assert_eq!(shim.status.code(), Some(1), "{}", show(&shim));
     assert_same_outcome("GOSHIM_ATTEMPTS=1", &shim, &direct);
-    assert_eq!(shim_proxy.request_paths(), direct_proxy.request_paths());
+    assert_eq!(
+        twins.shim_proxy.request_paths(),
+        twins.direct_proxy.request_paths()
+    );
 }
 
 /// Rate limiting (429) is transient too.
 #[test]
 fn intermittent_429_is_rerun_as_well() {
     let tree = ModTree::new(1);
-    let proxy = TestProxy::builder()
-        .tree(&tree)
-        .fault(Fault::EveryNth { n: 2, status: 429 })
-        .start();
+    let proxy = TestProxy::faulty(&tree, Fault::EveryNth { n: 2, status: 429 });
     let world = list_world(&proxy.url());
     world.write_tree_main_module(&tree);
     let (shim, _) = timed_shim(&world, &["mod", "download"], Duration::from_secs(60));
@@ -571,10 +507,7 @@ fn intermittent_429_is_rerun_as_well() {
 #[test]
 fn corrupt_zip_from_the_primary_is_rerun_from_the_secondary() {
     let tree = ModTree::new(2);
-    let a = TestProxy::builder()
-        .tree(&tree)
-        .fault(Fault::TruncatedZip)
-        .start();
+    let a = TestProxy::faulty(&tree, Fault::TruncatedZip);
     let b = TestProxy::start(&tree);
     let world = list_world(&format!("{},{}", a.url(), b.url()));
     world.write_tree_main_module(&tree);
@@ -623,10 +556,7 @@ fn corrupt_zip_from_the_primary_is_rerun_from_the_secondary() {
 #[test]
 fn exec_commands_get_the_ordered_goproxy_and_run_once() {
     let tree = ModTree::new(1);
-    let a = TestProxy::builder()
-        .tree(&tree)
-        .fault(Fault::Status(502))
-        .start();
+    let a = TestProxy::faulty(&tree, Fault::Status(502));
     let b = TestProxy::start(&tree);
     let world = list_world(&format!("{},{}|off", a.url(), b.url()));
     world.write_main_module(PRINT_ENV);
@@ -650,10 +580,7 @@ fn exec_commands_get_the_ordered_goproxy_and_run_once() {
     );
 
     // A failing exec'd fetch runs once and ends like go.
-    let lone = TestProxy::builder()
-        .tree(&tree)
-        .fault(Fault::Status(503))
-        .start();
+    let lone = TestProxy::faulty(&tree, Fault::Status(503));
     let mut world = list_world(&lone.url());
     world.set_env("GOFLAGS", "-mod=mod");
     world.write_main_module(PRINT_ENV);
@@ -685,36 +612,18 @@ fn assert_each_path_once(what: &str, proxy: &TestProxy) {
 /// (One module: go prints the "downloading" lines of parallel fetches in any order.)
 #[test]
 fn forbidden_is_not_rerun_and_looks_like_go() {
-    let tree = ModTree::new(1);
-    let (shim_proxy, direct_proxy) = (
-        TestProxy::builder()
-            .tree(&tree)
-            .fault(Fault::Status(403))
-            .start(),
-        TestProxy::builder()
-            .tree(&tree)
-            .fault(Fault::Status(403))
-            .start(),
-    );
-    // Twin worlds, each naming its own proxy: compare with the port masked.
-    let (shim_world, direct_world) = (
-        list_world(&shim_proxy.url()),
-        list_world(&direct_proxy.url()),
-    );
-    for w in [&shim_world, &direct_world] {
-        w.write_tree_main_module(&tree);
-    }
+    let twins = Twins::new(&ModTree::new(1), Fault::Status(403));
+    let (shim_proxy, direct_proxy) = (&twins.shim_proxy, &twins.direct_proxy);
     for args in [&["mod", "download"][..], &["build", "-o", "out/prog", "."]] {
         shim_proxy.clear_log();
         direct_proxy.clear_log();
-        let shim = mask_port(&shim_world.run_shim(args), &shim_proxy);
-        let direct = mask_port(&direct_world.run_direct(args), &direct_proxy);
+        let (shim, direct) = twins.run(args);
         let what = format!("403, go {}", args.join(" "));
         assert_eq!(shim.status.code(), Some(1), "{what}\n{}", show(&shim));
         assert_same_outcome(&what, &shim, &direct);
-        assert_each_path_once(&what, &shim_proxy);
-        let mut shim_paths = paths_of(&shim_proxy);
-        let mut direct_paths = paths_of(&direct_proxy);
+        assert_each_path_once(&what, shim_proxy);
+        let mut shim_paths = paths_of(shim_proxy);
+        let mut direct_paths = paths_of(direct_proxy);
         shim_paths.sort();
         direct_paths.sort();
         assert_eq!(
@@ -802,6 +711,44 @@ fn checksum_mismatch_is_not_rerun() {
     assert_eq!(go_stderr_sorted(shim), go_stderr_sorted(direct));
 }
 
+/// Twin worlds, each naming its own proxy (same tree, same fault) with the
+/// tree's main module: one for the shim, one for direct go.
+struct Twins {
+    shim_proxy: TestProxy,
+    shim_world: World,
+    direct_proxy: TestProxy,
+    direct_world: World,
+}
+
+impl Twins {
+    fn new(tree: &ModTree, fault: Fault) -> Twins {
+        let shim_proxy = TestProxy::faulty(tree, fault.clone());
+        let direct_proxy = TestProxy::faulty(tree, fault);
+        let (shim_world, direct_world) = (
+            list_world(&shim_proxy.url()),
+            list_world(&direct_proxy.url()),
+        );
+        for w in [&shim_world, &direct_world] {
+            w.write_tree_main_module(tree);
+        }
+        Twins {
+            shim_proxy,
+            shim_world,
+            direct_proxy,
+            direct_world,
+        }
+    }
+
+    /// `go args` through the shim in one world and directly in the other,
+    /// each output with its proxy's port masked, so that they compare.
+    fn run(&self, args: &[&str]) -> (Output, Output) {
+        (
+            mask_port(&self.shim_world.run_shim(args), &self.shim_proxy),
+            mask_port(&self.direct_world.run_direct(args), &self.direct_proxy),
+        )
+    }
+}
+
 /// Replaces the proxy's port in stdout/stderr with "PORT".
 fn mask_port(out: &Output, proxy: &TestProxy) -> Output {
     let port = proxy.addr().port().to_string();
@@ -824,14 +771,7 @@ fn mask_port(out: &Output, proxy: &TestProxy) -> Output {
 /// Checks a run where every candidate failed: go's exit code, a bounded time,
 /// exactly one goshim line (the last), naming every proxy go named.
 fn assert_all_down(what: &str, shim: &Output, direct: &Output, took: Duration, urls: &[String]) {
-    assert!(!shim.status.success(), "{what}\n{}", show(shim));
-    assert_eq!(
-        shim.status.code(),
-        direct.status.code(),
-        "{what}: exit code\n{}\n{}",
-        show(shim),
-        show(direct)
-    );
+    assert_same_failure_code(what, shim, direct);
     assert!(took < Duration::from_secs(30), "{what}: took {took:?}");
     let lines = goshim_lines(shim);
     assert_eq!(lines.len(), 1, "{what}: one goshim line\n{}", show(shim));
@@ -846,11 +786,7 @@ fn assert_all_down(what: &str, shim: &Output, direct: &Output, took: Duration, u
         "{what}: the goshim line comes last\n{}",
         show(shim)
     );
-    let go_err: String = stderr_text(shim)
-        .lines()
-        .filter(|l| !l.starts_with("goshim:"))
-        .collect::<Vec<_>>()
-        .join("\n");
+    let go_err = go_lines(shim).join("\n");
     let named: Vec<&String> = urls
         .iter()
         .filter(|u| go_err.contains(host_of(u)))
@@ -891,14 +827,8 @@ fn all_proxies_refusing_fails_like_go_with_one_goshim_line() {
 #[test]
 fn all_proxies_502_fails_like_go_with_one_goshim_line() {
     let tree = ModTree::new(2);
-    let a = TestProxy::builder()
-        .tree(&tree)
-        .fault(Fault::Status(502))
-        .start();
-    let b = TestProxy::builder()
-        .tree(&tree)
-        .fault(Fault::Status(502))
-        .start();
+    let a = TestProxy::faulty(&tree, Fault::Status(502));
+    let b = TestProxy::faulty(&tree, Fault::Status(502));
     let urls = [a.url(), b.url()];
     let world = list_world(&urls.join(","));
     world.write_tree_main_module(&tree);
@@ -946,10 +876,7 @@ fn private_paths_stay_with_the_users_list(private: &[(&str, &str)]) {
         name: "mod".to_string(),
         versions: vec!["v1.0.0".to_string()],
     });
-    let a = TestProxy::builder()
-        .tree(&tree)
-        .fault(Fault::Status(502))
-        .start();
+    let a = TestProxy::faulty(&tree, Fault::Status(502));
     let b = TestProxy::start(&tree);
     let c = TestProxy::start(&tree);
     let user_goproxy = format!("{},{}", a.url(), b.url());

@@ -182,10 +182,7 @@ fn status_faults_switch_at_runtime_and_can_target_suffixes() {
 
 #[test]
 fn every_nth_fails_exactly_every_nth_matching_request() {
-    let proxy = TestProxy::builder()
-        .tree(&ModTree::new(1))
-        .fault(Fault::EveryNth { n: 3, status: 503 })
-        .start();
+    let proxy = TestProxy::faulty(&ModTree::new(1), Fault::EveryNth { n: 3, status: 503 });
     let codes: Vec<u16> = (0..7)
         .map(|_| {
             get(proxy.addr(), "/example.com/dep0/@v/list", T)
@@ -243,10 +240,7 @@ fn slow_drip_delivers_the_whole_body_slowly() {
 
 #[test]
 fn reset_mid_body_cuts_the_body_with_a_reset() {
-    let proxy = TestProxy::builder()
-        .tree(&ModTree::new(1))
-        .fault(Fault::ResetMidBody)
-        .start();
+    let proxy = TestProxy::faulty(&ModTree::new(1), Fault::ResetMidBody);
     let err = get(proxy.addr(), "/example.com/dep0/@v/v1.0.0.zip", T)
         .err()
         .expect("the body must be cut short");
@@ -262,10 +256,7 @@ fn reset_mid_body_cuts_the_body_with_a_reset() {
 #[test]
 fn truncated_zip_sends_half_a_zip_with_a_matching_length() {
     let tree = ModTree::new(1);
-    let proxy = TestProxy::builder()
-        .tree(&tree)
-        .fault(Fault::TruncatedZip)
-        .start();
+    let proxy = TestProxy::faulty(&tree, Fault::TruncatedZip);
     let full = tree.modules[0].zip("v1.0.0");
     let r = get(proxy.addr(), "/example.com/dep0/@v/v1.0.0.zip", T).unwrap();
     assert_eq!(r.body, &full[..full.len() / 2]);

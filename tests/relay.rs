@@ -12,14 +12,19 @@ mod common;
 
 use std::fs;
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Output;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use common::modtree::Module;
+use common::process::assert_same_failure_code;
 use common::programs::PRINT_ENV;
 use common::proxy::Request;
+use common::scenario::{
+    PASSWORD, TOKEN, assert_cache_has_no_secret, assert_no_secret, assert_program_prints, entry,
+    files_under, go_lines, goshim_lines, read_health, status_json, timed_shim,
+};
 use common::zip::store_zip;
 use common::{
     Fault, ModTree, Running, TestProxy, World, refused_url, run_with_timeout, show, stderr_text,
@@ -41,13 +46,6 @@ fn relay_world(goproxy: &str) -> World {
     world.set_env("GOSHIM_RESPONSE_TIMEOUT_MS", DEADLINE_MS);
     world.set_env("GOSHIM_STALL_TIMEOUT_MS", DEADLINE_MS);
     world
-}
-
-/// Runs `go args` through the shim; panics if it takes longer than `bound`.
-fn timed_shim(world: &World, args: &[&str], bound: Duration) -> (Output, Duration) {
-    let started = Instant::now();
-    let out = run_with_timeout(&mut world.shim_cmd(args), bound);
-    (out, started.elapsed())
 }
 
 fn assert_success(what: &str, out: &Output) {
@@ -123,15 +121,6 @@ fn assert_zips_intact(world: &World, tree: &ModTree) {
     }
 }
 
-/// Lines goshim itself printed (go never starts a line with "goshim:").
-fn goshim_lines(out: &Output) -> Vec<String> {
-    stderr_text(out)
-        .lines()
-        .filter(|l| l.starts_with("goshim:"))
-        .map(String::from)
-        .collect()
-}
-
 /// The relay URL go was given, as go's errors show it (`http://127.0.0.1:P/<token>`).
 fn relay_urls_in(text: &str) -> Vec<String> {
     let mut found = Vec::new();
@@ -155,38 +144,9 @@ fn relay_urls_in(text: &str) -> Vec<String> {
     found
 }
 
-/// `health.json` in the world's goshim cache dir, parsed.
-fn health_json(world: &World) -> Value {
-    let path = world.path("goshim-cache/health.json");
-    let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("health.json does not parse: {e}\n{text}"))
-}
-
-/// The snapshot's entry for `url`.
+/// The health snapshot's entry for `url`.
 fn health_of(world: &World, url: &str) -> Value {
-    let doc = health_json(world);
-    doc["proxies"]
-        .as_array()
-        .and_then(|a| a.iter().find(|p| p["url"] == url).cloned())
-        .unwrap_or_else(|| panic!("no health entry for {url}: {doc:#}"))
-}
-
-/// Every regular file under `dir`, recursively.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in fs::read_dir(&d).into_iter().flatten().flatten() {
-            let path = entry.path();
-            match entry.file_type() {
-                Ok(t) if t.is_dir() => stack.push(path),
-                Ok(t) if t.is_file() => out.push(path),
-                _ => {}
-            }
-        }
-    }
-    out
+    entry(&read_health(world), url).clone()
 }
 
 // ---------------------------------------------------------------------------
@@ -256,7 +216,7 @@ fn hung_primary_without_a_snapshot_costs_a_deadline_not_the_build() {
     let tree = ModTree::new(20);
 
     // go mod download, cold.
-    let hung = TestProxy::builder().tree(&tree).fault(Fault::Hang).start();
+    let hung = TestProxy::faulty(&tree, Fault::Hang);
     let good = TestProxy::start(&tree);
     let world = relay_world(&format!("{},{}", hung.url(), good.url()));
     world.write_tree_main_module(&tree);
@@ -281,19 +241,18 @@ fn hung_primary_without_a_snapshot_costs_a_deadline_not_the_build() {
     assert_zips_intact(&world, &tree);
 
     // go build, cold, in another world (no snapshot there either).
-    let hung = TestProxy::builder().tree(&tree).fault(Fault::Hang).start();
+    let hung = TestProxy::faulty(&tree, Fault::Hang);
     let good = TestProxy::start(&tree);
     let world = relay_world(&format!("{},{}", hung.url(), good.url()));
     world.write_tree_main_module(&tree);
     let (out, took) = timed_shim(&world, &["build", "-o", "out/prog", "."], BOUNDED);
     eprintln!("go build, 20 modules, hung primary: {took:?}");
     assert_success("go build with a hung primary", &out);
-    let ran = world.run(&mut world.cmd(world.path("work/out/prog"), [""; 0]));
-    assert_eq!(stdout_text(&ran), tree.expected_output(), "{}", show(&ran));
+    assert_program_prints(&world, "work/out/prog", &tree.expected_output());
 
     // Contrast: the real go with the same proxies (and `|`, which moves on
     // after any error) is still stuck on the hung one.
-    let hung = TestProxy::builder().tree(&tree).fault(Fault::Hang).start();
+    let hung = TestProxy::faulty(&tree, Fault::Hang);
     let good = TestProxy::start(&tree);
     let mut world = relay_world("off");
     world.set_env("GOPROXY", format!("{}|{}", hung.url(), good.url()));
@@ -388,6 +347,23 @@ impl Failover {
     }
 }
 
+/// Makes `proxy` send each zip's headers at once, then 64 bytes every 2.5 s:
+/// a stall longer than the relay's stall deadline.
+fn drip_zips(proxy: &TestProxy) {
+    proxy.set_fault_for(
+        ".zip",
+        Fault::SlowDrip {
+            bytes_per_chunk: 64,
+            delay: Duration::from_millis(2500),
+        },
+    );
+}
+
+/// Makes `proxy` send half of each zip, then a TCP reset.
+fn reset_zips(proxy: &TestProxy) {
+    proxy.set_fault_for(".zip", Fault::ResetMidBody);
+}
+
 /// The primary sends the zip's headers at once, then nothing for longer than
 /// the stall deadline: the rest (here: all of it) comes from the secondary
 /// with `Range: bytes=0-`, within the same go run. (Once the primary has
@@ -395,18 +371,7 @@ impl Failover {
 /// come straight from the secondary.)
 #[test]
 fn slow_drip_zip_resumes_from_the_secondary_with_range() {
-    let f = Failover::run(
-        |p| {
-            p.set_fault_for(
-                ".zip",
-                Fault::SlowDrip {
-                    bytes_per_chunk: 64,
-                    delay: Duration::from_millis(2500),
-                },
-            )
-        },
-        true,
-    );
+    let f = Failover::run(drip_zips, true);
     f.assert_secondary_served_the_zips();
     assert_eq!(
         f.go_runs(),
@@ -441,18 +406,7 @@ fn slow_drip_zip_resumes_from_the_secondary_with_range() {
 /// the shim re-runs go, and the second run gets the zips from the secondary.
 #[test]
 fn slow_drip_zip_without_range_support_is_recovered_by_a_rerun() {
-    let f = Failover::run(
-        |p| {
-            p.set_fault_for(
-                ".zip",
-                Fault::SlowDrip {
-                    bytes_per_chunk: 64,
-                    delay: Duration::from_millis(2500),
-                },
-            )
-        },
-        false,
-    );
+    let f = Failover::run(drip_zips, false);
     f.assert_secondary_served_the_zips();
     assert!(f.go_runs() >= 2, "{}", f.logs());
 }
@@ -461,7 +415,7 @@ fn slow_drip_zip_without_range_support_is_recovered_by_a_rerun() {
 /// from the secondary with `Range: bytes=<half>-`, within the same go run.
 #[test]
 fn reset_mid_body_resumes_from_the_secondary_with_range() {
-    let f = Failover::run(|p| p.set_fault_for(".zip", Fault::ResetMidBody), true);
+    let f = Failover::run(reset_zips, true);
     f.assert_secondary_served_the_zips();
     assert_eq!(f.go_runs(), 1, "{}", f.logs());
     let reset = f.primary.requests_ending_with(".zip");
@@ -488,7 +442,7 @@ fn reset_mid_body_resumes_from_the_secondary_with_range() {
 
 #[test]
 fn reset_mid_body_without_range_support_is_recovered_by_a_rerun() {
-    let f = Failover::run(|p| p.set_fault_for(".zip", Fault::ResetMidBody), false);
+    let f = Failover::run(reset_zips, false);
     f.assert_secondary_served_the_zips();
     assert!(f.go_runs() >= 2, "{}", f.logs());
 }
@@ -498,7 +452,7 @@ fn reset_mid_body_without_range_support_is_recovered_by_a_rerun() {
 /// the run must not record it as a failed upstream.
 #[test]
 fn an_upstream_ignoring_range_is_not_recorded_as_failed() {
-    let f = Failover::run(|p| p.set_fault_for(".zip", Fault::ResetMidBody), false);
+    let f = Failover::run(reset_zips, false);
     f.assert_secondary_served_the_zips();
     let secondary = health_of(&f.world, &f.secondary.url());
     assert!(
@@ -610,14 +564,7 @@ fn module_missing_everywhere_fails_like_direct_go() {
     b.clear_log();
     let direct = run_with_timeout(&mut world.direct_cmd(args), BOUNDED);
     let direct_asked = (asked(&a), asked(&b));
-    assert!(!direct.status.success(), "{}", show(&direct));
-    assert_eq!(
-        shim.status.code(),
-        direct.status.code(),
-        "shim:\n{}\ndirect:\n{}",
-        show(&shim),
-        show(&direct)
-    );
+    assert_same_failure_code("a module missing everywhere", &shim, &direct);
     for out in [&shim, &direct] {
         let err = stderr_text(out);
         assert!(err.contains("example.com/nowhere"), "{}", show(out));
@@ -646,14 +593,7 @@ fn not_found_everywhere_falls_through_to_direct_like_go() {
     let args = ["mod", "download", "example.com/nowhere@v1.0.0"];
     let (shim, _) = timed_shim(&world, &args, BOUNDED);
     let direct = run_with_timeout(&mut world.direct_cmd(args), BOUNDED);
-    assert!(!direct.status.success(), "{}", show(&direct));
-    assert_eq!(
-        shim.status.code(),
-        direct.status.code(),
-        "shim:\n{}\ndirect:\n{}",
-        show(&shim),
-        show(&direct)
-    );
+    assert_same_failure_code("not found, then direct", &shim, &direct);
     for out in [&shim, &direct] {
         let err = stderr_text(out);
         assert!(
@@ -680,10 +620,7 @@ fn not_found_everywhere_falls_through_to_direct_like_go() {
 fn all_upstreams_down_fails_fast_and_names_them() {
     let tree = ModTree::new(2);
     let refused = refused_url();
-    let bad = TestProxy::builder()
-        .tree(&tree)
-        .fault(Fault::Status(502))
-        .start();
+    let bad = TestProxy::faulty(&tree, Fault::Status(502));
     let world = relay_world(&format!("{refused},{}", bad.url()));
     world.write_tree_main_module(&tree);
     let (out, took) = timed_shim(&world, &["mod", "download"], BOUNDED);
@@ -699,11 +636,7 @@ fn all_upstreams_down_fails_fast_and_names_them() {
         show(&out)
     );
     // go shows the relay's text/plain 502 body ("server response: ...").
-    let go_text: String = stderr_text(&out)
-        .lines()
-        .filter(|l| !l.starts_with("goshim:"))
-        .collect::<Vec<_>>()
-        .join("\n");
+    let go_text = go_lines(&out).join("\n");
     assert!(
         go_text.contains(&format!("{refused} (refused)"))
             && go_text.contains(&format!("{} (http_502)", bad.url())),
@@ -802,12 +735,30 @@ fn tree_of(modules: &[&Module]) -> ModTree {
 
 /// The user's GOPROXY=`a<sep>b`, GONOSUMDB=example.com/private and goshim's
 /// extra upstream c; runs `go mod download` of a main module needing both.
-fn private_run(sep: char, a: &TestProxy, b: &TestProxy, c: &TestProxy, tree: &ModTree) -> Output {
+/// Returns go's output and, for assertion messages, that output with the
+/// three proxies' logs.
+fn private_run(
+    sep: char,
+    a: &TestProxy,
+    b: &TestProxy,
+    c: &TestProxy,
+    tree: &ModTree,
+) -> (Output, String) {
     let mut world = relay_world(&format!("{}{sep}{}", a.url(), b.url()));
     world.set_env("GONOSUMDB", "example.com/private");
     world.set_env("GOSHIM_PROXIES", c.url());
     world.write_tree_main_module(tree);
-    timed_shim(&world, &["mod", "download"], BOUNDED).0
+    let out = timed_shim(&world, &["mod", "download"], BOUNDED).0;
+    let all = format!("{}\n{}", show(&out), logs(&[("a", a), ("b", b), ("c", c)]));
+    (out, all)
+}
+
+/// `proxy` (called `name`) never got a request for the private module.
+fn assert_private_never_reached(proxy: &TestProxy, name: &str, private: &Module, all: &str) {
+    assert!(
+        requests_with(proxy, &private.path).is_empty(),
+        "private path reached {name}\n{all}"
+    );
 }
 
 /// GOPROXY=A,B: A's 502 ends go's walk for a private path (`,` moves on only
@@ -816,28 +767,14 @@ fn private_run(sep: char, a: &TestProxy, b: &TestProxy, c: &TestProxy, tree: &Mo
 #[test]
 fn private_path_after_a_502_reaches_neither_b_nor_the_extra_upstream() {
     let (tree, public, private) = public_and_private();
-    let a = TestProxy::builder()
-        .tree(&tree)
-        .fault(Fault::Status(502))
-        .start();
+    let a = TestProxy::faulty(&tree, Fault::Status(502));
     let b = TestProxy::start(&tree_of(&[&private])); // no public module: 404
     let c = TestProxy::start(&tree);
-    let out = private_run(',', &a, &b, &c, &tree);
-    let all = format!(
-        "{}\n{}",
-        show(&out),
-        logs(&[("a", &a), ("b", &b), ("c", &c)])
-    );
+    let (out, all) = private_run(',', &a, &b, &c, &tree);
     assert!(!out.status.success(), "{all}");
     assert!(!requests_with(&a, &private.path).is_empty(), "{all}");
-    assert!(
-        requests_with(&b, &private.path).is_empty(),
-        "private path reached B\n{all}"
-    );
-    assert!(
-        requests_with(&c, &private.path).is_empty(),
-        "private path reached C\n{all}"
-    );
+    assert_private_never_reached(&b, "B", &private, &all);
+    assert_private_never_reached(&c, "C", &private, &all);
     assert!(
         !requests_with(&c, &public.path).is_empty(),
         "the public module should have been served by C\n{all}"
@@ -852,19 +789,11 @@ fn private_path_404_falls_through_to_b_but_never_the_extra_upstream() {
     let a = TestProxy::start(&tree_of(&[&public])); // 404 for the private module
     let b = TestProxy::start(&tree);
     let c = TestProxy::start(&tree);
-    let out = private_run(',', &a, &b, &c, &tree);
-    let all = format!(
-        "{}\n{}",
-        show(&out),
-        logs(&[("a", &a), ("b", &b), ("c", &c)])
-    );
+    let (out, all) = private_run(',', &a, &b, &c, &tree);
     assert!(out.status.success(), "{all}");
     assert!(!requests_with(&a, &private.path).is_empty(), "{all}");
     assert!(served_zip(&b, &private), "{all}");
-    assert!(
-        requests_with(&c, &private.path).is_empty(),
-        "private path reached C\n{all}"
-    );
+    assert_private_never_reached(&c, "C", &private, &all);
 }
 
 /// GOPROXY=A|B: `|` moves on after any error, so after A's 502 the private
@@ -872,24 +801,13 @@ fn private_path_404_falls_through_to_b_but_never_the_extra_upstream() {
 #[test]
 fn private_path_with_pipe_moves_on_to_b_but_never_the_extra_upstream() {
     let (tree, _public, private) = public_and_private();
-    let a = TestProxy::builder()
-        .tree(&tree)
-        .fault(Fault::Status(502))
-        .start();
+    let a = TestProxy::faulty(&tree, Fault::Status(502));
     let b = TestProxy::start(&tree);
     let c = TestProxy::start(&tree);
-    let out = private_run('|', &a, &b, &c, &tree);
-    let all = format!(
-        "{}\n{}",
-        show(&out),
-        logs(&[("a", &a), ("b", &b), ("c", &c)])
-    );
+    let (out, all) = private_run('|', &a, &b, &c, &tree);
     assert!(out.status.success(), "{all}");
     assert!(served_zip(&b, &private), "{all}");
-    assert!(
-        requests_with(&c, &private.path).is_empty(),
-        "private path reached C\n{all}"
-    );
+    assert_private_never_reached(&c, "C", &private, &all);
 }
 
 // ---------------------------------------------------------------------------
@@ -901,13 +819,14 @@ fn private_path_with_pipe_moves_on_to_b_but_never_the_extra_upstream() {
 /// a failing run, nor in any file goshim writes.
 #[test]
 fn credentials_reach_only_their_upstream_and_never_output_or_files() {
-    const PASS: &str = "s3cr3tPASS";
-    const TOKEN: &str = "s3cr3tTOKEN";
     let tree = ModTree::new(2);
     let q = TestProxy::start(&tree);
     let c = TestProxy::start(&tree);
     let mut world = relay_world(&format!("{}?token={TOKEN}", q.url()));
-    world.set_env("GOSHIM_PROXIES", format!("http://user:{PASS}@{}", c.addr()));
+    world.set_env(
+        "GOSHIM_PROXIES",
+        format!("http://user:{PASSWORD}@{}", c.addr()),
+    );
     world.set_env("GOSHIM_LOG", "1");
     world.write_tree_main_module(&tree);
 
@@ -945,36 +864,17 @@ fn credentials_reach_only_their_upstream_and_never_output_or_files() {
     for r in q.requests() {
         assert_eq!(r.query.as_deref(), Some(format!("token={TOKEN}").as_str()));
     }
-    for (what, out) in [("successful run", &ok), ("failing run", &failing)] {
-        for secret in [PASS, TOKEN] {
-            assert!(
-                !stdout_text(out).contains(secret) && !stderr_text(out).contains(secret),
-                "{what} shows {secret}:\n{}",
-                show(out)
-            );
-        }
-    }
+    assert_no_secret("successful run", &ok, &[]);
+    assert_no_secret("failing run", &failing, &[]);
     let status = world.run(&mut world.goshim_cmd(["status", "--json"]));
-    let files = files_under(&world.path("goshim-cache"));
+    assert_no_secret("goshim status", &status, &[]);
+    let cache = world.path("goshim-cache");
+    let files = files_under(&cache);
     assert!(
         files.iter().any(|f| f.ends_with("health.json")),
         "{files:?}"
     );
-    for secret in [PASS, TOKEN] {
-        assert!(
-            !stdout_text(&status).contains(secret) && !stderr_text(&status).contains(secret),
-            "goshim status shows {secret}:\n{}",
-            show(&status)
-        );
-        for file in &files {
-            let bytes = fs::read(file).unwrap();
-            assert!(
-                !String::from_utf8_lossy(&bytes).contains(secret),
-                "{} holds {secret}",
-                file.display()
-            );
-        }
-    }
+    assert_cache_has_no_secret(&cache);
 }
 
 // ---------------------------------------------------------------------------
@@ -988,10 +888,7 @@ fn credentials_reach_only_their_upstream_and_never_output_or_files() {
 #[test]
 fn twenty_parallel_downloads_with_a_flaky_primary_all_succeed() {
     let tree = ModTree::new(4);
-    let flaky = TestProxy::builder()
-        .tree(&tree)
-        .fault(Fault::EveryNth { n: 3, status: 503 })
-        .start();
+    let flaky = TestProxy::faulty(&tree, Fault::EveryNth { n: 3, status: 503 });
     let good = TestProxy::start(&tree);
     let world = relay_world(&format!("{},{}", flaky.url(), good.url()));
     world.write_tree_main_module(&tree);
@@ -1027,7 +924,7 @@ fn twenty_parallel_downloads_with_a_flaky_primary_all_succeed() {
         flaky.requests().iter().any(|r| r.status == Some(503)),
         "the primary never failed"
     );
-    let doc = health_json(&world);
+    let doc = read_health(&world);
     for url in [flaky.url(), good.url()] {
         assert!(
             doc["proxies"]
@@ -1049,24 +946,15 @@ fn twenty_parallel_downloads_with_a_flaky_primary_all_succeed() {
 #[test]
 fn a_hung_primary_shows_down_in_status_without_a_probe() {
     let tree = ModTree::new(2);
-    let hung = TestProxy::builder().tree(&tree).fault(Fault::Hang).start();
+    let hung = TestProxy::faulty(&tree, Fault::Hang);
     let good = TestProxy::start(&tree);
     let world = relay_world(&format!("{},{}", hung.url(), good.url()));
     world.write_tree_main_module(&tree);
     let (out, _) = timed_shim(&world, &["mod", "download"], BOUNDED);
     assert_success("download with a hung primary", &out);
 
-    let status = world.run(&mut world.goshim_cmd(["status", "--json"]));
-    assert_success("goshim status --json", &status);
-    let doc: Value = serde_json::from_slice(&status.stdout)
-        .unwrap_or_else(|e| panic!("status --json does not parse: {e}\n{}", show(&status)));
-    let entry = |url: &str| {
-        doc["proxies"]
-            .as_array()
-            .and_then(|a| a.iter().find(|p| p["url"] == url).cloned())
-            .unwrap_or_else(|| panic!("{url} not in status: {doc:#}"))
-    };
-    let primary = entry(&hung.url());
+    let doc = status_json(&world);
+    let primary = entry(&doc, &hung.url());
     assert_eq!(primary["state"], "down", "{doc:#}");
     assert!(
         primary["last_error"]
@@ -1074,7 +962,7 @@ fn a_hung_primary_shows_down_in_status_without_a_probe() {
             .is_some_and(|e| !e.is_empty()),
         "{doc:#}"
     );
-    assert_eq!(entry(&good.url())["state"], "up", "{doc:#}");
+    assert_eq!(entry(&doc, &good.url())["state"], "up", "{doc:#}");
     assert_eq!(doc["snapshot"]["present"], true, "{doc:#}");
     assert!(
         doc["snapshot"]["age_seconds"].is_null(),
@@ -1146,8 +1034,7 @@ fn a_large_zip_passes_intact_straight_and_resumed() {
     eprintln!("8 MB zip, straight: {took:?}");
     assert_success("build with an 8 MB module", &out);
     assert!(cached_zip(&world, m) == zip, "the cached zip differs");
-    let ran = world.run(&mut world.cmd(world.path("work/out/prog"), [""; 0]));
-    assert_eq!(stdout_text(&ran), "big v1.0.0\n", "{}", show(&ran));
+    assert_program_prints(&world, "work/out/prog", "big v1.0.0\n");
 
     let primary = big_proxy(&tree, &zip, false);
     primary.set_fault_for(".zip", Fault::ResetMidBody);

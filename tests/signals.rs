@@ -23,6 +23,7 @@ use common::process::{
     Proc, assert_same_status_and_stdout, send_signal, start_with_signal_ignored,
 };
 use common::programs::{BLOCKER, CHATTY, COMPILE_ERROR, SELF_KILL, SIGNAL_CATCHER, SLEEPER};
+use common::scenario::with_each_goproxy;
 use common::{Running, TestProxy, World, assert_same_outcome, show, stderr_text, stdout_text};
 use libc::{SIGHUP, SIGINT, SIGKILL, SIGPIPE, SIGQUIT, SIGTERM};
 
@@ -52,15 +53,6 @@ fn printed_ready(r: &Running) -> bool {
 // ---------------------------------------------------------------------------
 // go run and go tool, each with GOPROXY=off (the shim hands the process over
 // to go) and with a healthy proxy (the shim stays go's parent to serve it).
-
-/// Runs `check` once per GOPROXY setting: "off", then a healthy test proxy.
-fn with_each_goproxy(world: &mut World, check: impl Fn(&World, &str)) {
-    let proxy = TestProxy::empty();
-    for goproxy in ["off".to_string(), proxy.url()] {
-        world.set_env("GOPROXY", &goproxy);
-        check(world, &goproxy);
-    }
-}
 
 #[test]
 fn sigterm_during_go_run_ends_like_direct_go() {

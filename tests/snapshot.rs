@@ -6,7 +6,6 @@ mod common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,27 +13,15 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::process::{assert_clean_success, assert_same_status_and_stdout, run_with_timeout};
+use common::scenario::{
+    PASSWORD, TOKEN, assert_cache_has_no_secret, assert_no_secret, entry, files_under, go_lines,
+    goshim_lines, health_path, list_world, quiet_status_json as status_json, read_health,
+};
 use common::{
     DEFAULT_TIMEOUT, Fault, ModTree, Running, TestProxy, World, assert_same_outcome, show,
     stderr_text, stdout_text,
 };
 use serde_json::Value;
-
-/// A world in the list mode: no relay, no background probe, no sumdb, quick probes.
-fn list_world(goproxy: &str) -> World {
-    let mut world = World::new();
-    world.set_env("GOSHIM_RELAY", "0");
-    world.set_env("GOSHIM_TTL", "0");
-    world.set_env("GOSUMDB", "off");
-    world.set_env("GOSHIM_PROBE_MODULE", "example.com/dep0");
-    world.set_env("GOSHIM_PROBE_TIMEOUT_MS", "500");
-    world.set_env("GOPROXY", goproxy);
-    world
-}
-
-fn health_path(world: &World) -> PathBuf {
-    world.path("goshim-cache/health.json")
-}
 
 fn now_secs() -> u64 {
     SystemTime::now()
@@ -69,41 +56,6 @@ fn snapshot_text(version: u32, probed_at: u64, entries: &[(&str, &str)]) -> Stri
         "proxies": proxies,
     });
     serde_json::to_string_pretty(&doc).unwrap()
-}
-
-/// The snapshot on disk, parsed; panics if it is not JSON.
-fn read_health(world: &World) -> Value {
-    let bytes = fs::read(health_path(world)).expect("health.json exists");
-    serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-        panic!(
-            "health.json is not JSON ({e}): {}",
-            String::from_utf8_lossy(&bytes)
-        )
-    })
-}
-
-/// The entry for `url` in a parsed snapshot.
-fn entry<'a>(snap: &'a Value, url: &str) -> &'a Value {
-    snap["proxies"]
-        .as_array()
-        .and_then(|ps| ps.iter().find(|p| p["url"] == url))
-        .unwrap_or_else(|| panic!("{url} not in the snapshot: {snap:#}"))
-}
-
-fn status_json(world: &World) -> Value {
-    let out = world.run(&mut world.goshim_cmd(["status", "--json"]));
-    assert!(out.status.success(), "goshim status --json\n{}", show(&out));
-    assert!(out.stderr.is_empty(), "{}", show(&out));
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("status --json is not JSON ({e})\n{}", show(&out)))
-}
-
-fn goshim_lines(out: &Output) -> Vec<String> {
-    stderr_text(out)
-        .lines()
-        .filter(|l| l.starts_with("goshim:"))
-        .map(str::to_string)
-        .collect()
 }
 
 /// Polls `cond` every 50 ms until it holds; panics with `what` after `timeout`.
@@ -214,10 +166,7 @@ fn broken_snapshot_is_ignored(broken: Broken) {
 
     // Re-runs need no snapshot: the only proxy fails every second request.
     let small = ModTree::new(1);
-    let flaky = TestProxy::builder()
-        .tree(&small)
-        .fault(Fault::EveryNth { n: 2, status: 503 })
-        .start();
+    let flaky = TestProxy::faulty(&small, Fault::EveryNth { n: 2, status: 503 });
     let mut world = list_world(&flaky.url());
     world.write_tree_main_module(&small);
     broken.apply(&mut world, &[flaky.url()]);
@@ -295,10 +244,7 @@ fn cache_dir_with_mode_000_is_tolerated() {
 fn fifty_concurrent_shims_while_probe_rewrites_the_snapshot() {
     let tree = ModTree::new(2);
     let good = TestProxy::start(&tree);
-    let bad = TestProxy::builder()
-        .tree(&tree)
-        .fault(Fault::Status(502))
-        .start();
+    let bad = TestProxy::faulty(&tree, Fault::Status(502));
     let world = list_world(&format!("{},{}", bad.url(), good.url()));
     world.write_tree_main_module(&tree);
     // Download through the shim once (fails over to the good proxy).
@@ -364,7 +310,7 @@ fn fifty_concurrent_shims_while_probe_rewrites_the_snapshot() {
         .mode()
         & 0o777;
     assert_eq!(mode, 0o600, "health.json mode {mode:o}");
-    for (path, _) in files_under(&world.path("goshim-cache")) {
+    for path in files_under(&world.path("goshim-cache")) {
         let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{} has mode {mode:o}", path.display());
     }
@@ -379,64 +325,6 @@ fn fifty_concurrent_shims_while_probe_rewrites_the_snapshot() {
 // ---------------------------------------------------------------------------
 // Credentials never show.
 // ---------------------------------------------------------------------------
-
-const TOKEN: &str = "s3cr3tTOKEN";
-const PASSWORD: &str = "s3cr3tPASS";
-
-/// Every file under `dir`, with its contents.
-fn files_under(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    let Ok(entries) = fs::read_dir(dir) else {
-        return out;
-    };
-    for e in entries.flatten() {
-        let path = e.path();
-        if path.is_dir() {
-            out.extend(files_under(&path));
-        } else {
-            out.push((path.clone(), fs::read(&path).unwrap_or_default()));
-        }
-    }
-    out
-}
-
-fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w == needle.as_bytes())
-}
-
-/// Neither secret in the output, except in lines that go itself prints
-/// (go shows a GOPROXY query string in its errors; `go_lines` is what the
-/// real go printed for the same command).
-fn assert_no_secret(what: &str, out: &Output, go_lines: &[String]) {
-    for (stream, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
-        for line in String::from_utf8_lossy(bytes).lines() {
-            let secret = line.contains(TOKEN) || line.contains(PASSWORD);
-            assert!(
-                !secret || go_lines.iter().any(|g| g == line),
-                "{what}: a secret on {stream}: {line}\n{}",
-                show(out)
-            );
-            assert!(!(secret && line.starts_with("goshim:")), "{what}: {line}");
-        }
-    }
-}
-
-fn assert_cache_has_no_secret(cache: &Path) {
-    let files = files_under(cache);
-    assert!(!files.is_empty(), "nothing under {}", cache.display());
-    for (path, bytes) in files {
-        for secret in [TOKEN, PASSWORD] {
-            assert!(
-                !contains(&bytes, secret),
-                "{secret} in {}: {}",
-                path.display(),
-                String::from_utf8_lossy(&bytes)
-            );
-        }
-    }
-}
 
 fn lines_of(out: &Output) -> Vec<String> {
     stderr_text(out)
@@ -571,10 +459,7 @@ fn probe_ranks_fast_slow_and_broken_proxies_and_status_shows_them() {
         .fault(Fault::Delay(Duration::from_millis(700)))
         .sumdb_supported(false)
         .start();
-    let broken = TestProxy::builder()
-        .tree(&tree)
-        .fault(Fault::Status(500))
-        .start();
+    let broken = TestProxy::faulty(&tree, Fault::Status(500));
     let mut world = list_world(&format!("{},{},{}", broken.url(), slow.url(), fast.url()));
     world.set_env("GOSHIM_PROBE_TIMEOUT_MS", "5000");
     world.set_env("GOSUMDB", "sum.golang.org");
@@ -676,13 +561,13 @@ fn probe_ranks_fast_slow_and_broken_proxies_and_status_shows_them() {
 fn probe_ranks_a_proxy_dripping_its_body_after_a_fast_one() {
     let tree = ModTree::new(1);
     let fast = TestProxy::start(&tree);
-    let drip = TestProxy::builder()
-        .tree(&tree)
-        .fault(Fault::SlowDrip {
+    let drip = TestProxy::faulty(
+        &tree,
+        Fault::SlowDrip {
             bytes_per_chunk: 1,
             delay: Duration::from_millis(150),
-        })
-        .start();
+        },
+    );
     let mut world = list_world(&format!("{},{}", drip.url(), fast.url()));
     world.set_env("GOSHIM_PROBE_TIMEOUT_MS", "5000");
     let probe = run_with_timeout(&mut world.goshim_cmd(["probe"]), Duration::from_secs(30));
@@ -785,11 +670,7 @@ fn bad_goshim_proxies_is_named_by_status_and_only_warned_by_the_shim() {
         let lines = goshim_lines(&shim);
         assert_eq!(lines.len(), 1, "{}", show(&shim));
         assert!(lines[0].contains("GOSHIM_PROXIES"), "{}", show(&shim));
-        let rest: String = stderr_text(&shim)
-            .lines()
-            .filter(|l| !l.starts_with("goshim:"))
-            .map(|l| format!("{l}\n"))
-            .collect();
+        let rest: String = go_lines(&shim).iter().map(|l| format!("{l}\n")).collect();
         assert_eq!(rest, stderr_text(&direct), "{}", show(&shim));
     }
     // Cold: the download works through the shim too.

@@ -13,6 +13,7 @@ use common::process::{assert_clean_success, assert_same_status_and_stdout, mask_
 use common::programs::{
     COMPILE_ERROR, ENV_DUMP, EXIT_3, FAILING_TEST, HELLO, PRINT_ENV, UPPER_CAT, VET_ERROR,
 };
+use common::scenario::{assert_program_prints, with_each_goproxy};
 use common::{
     DEFAULT_TIMEOUT, ModTree, TestProxy, World, assert_same_outcome, show, stderr_text, stdout_text,
 };
@@ -101,8 +102,7 @@ fn go_build_with_downloads_is_identical_and_the_binary_runs() {
         "cold build stderr"
     );
     assert_eq!(proxy_a.requests_ending_with(".zip").len(), 2);
-    let ran = a.run(&mut a.cmd(a.path("work/out/prog"), [""; 0]));
-    assert_eq!(stdout_text(&ran), tree.expected_output(), "{}", show(&ran));
+    assert_program_prints(&a, "work/out/prog", &tree.expected_output());
 
     // Warm, same world: identical output, and byte-identical binaries.
     let shim = a.run_shim(&["build", "-o", "out/shim", "."]);
@@ -142,29 +142,38 @@ fn go_run_output_is_identical() {
     assert_clean_success("go run with a proxy", &shim);
 }
 
-/// Each failing command is run with GOPROXY=off (the shim execs go) and with a
-/// healthy proxy (the shim may supervise go and read its stderr).
-fn both_proxy_settings(world: &mut World, proxy: &TestProxy, check: impl Fn(&World, &str)) {
-    for goproxy in ["off".to_string(), proxy.url()] {
-        world.set_env("GOPROXY", &goproxy);
-        check(world, &goproxy);
-    }
+// Each failing command is run with GOPROXY=off (the shim execs go) and with a
+// healthy proxy (the shim may supervise go and read its stderr).
+
+/// Runs `go args` through the shim and directly, asserts the same outcome
+/// (status, stdout, stderr) and exit code `code`; returns the shim's output.
+fn fails_like_go(world: &World, what: &str, args: &[&str], code: i32) -> Output {
+    fails_like_go_masked(world, what, args, code, Output::clone)
+}
+
+/// [`fails_like_go`], comparing the outputs after `mask`; returns the masked
+/// shim output.
+fn fails_like_go_masked(
+    world: &World,
+    what: &str,
+    args: &[&str],
+    code: i32,
+    mask: fn(&Output) -> Output,
+) -> Output {
+    let shim = mask(&world.run_shim(args));
+    let direct = mask(&world.run_direct(args));
+    assert_same_outcome(what, &shim, &direct);
+    assert_eq!(shim.status.code(), Some(code), "{what}\n{}", show(&shim));
+    shim
 }
 
 #[test]
 fn compile_error_exits_1_with_the_same_stderr() {
     let mut world = World::new();
     world.write_main_module(COMPILE_ERROR);
-    let proxy = TestProxy::empty();
-    both_proxy_settings(&mut world, &proxy, |world, goproxy| {
-        let shim = world.run_shim(&["build", "-o", "out/x", "."]);
-        let direct = world.run_direct(&["build", "-o", "out/x", "."]);
-        assert_same_outcome(
-            &format!("compile error (GOPROXY={goproxy})"),
-            &shim,
-            &direct,
-        );
-        assert_eq!(shim.status.code(), Some(1), "{}", show(&shim));
+    with_each_goproxy(&mut world, |world, goproxy| {
+        let what = format!("compile error (GOPROXY={goproxy})");
+        let shim = fails_like_go(world, &what, &["build", "-o", "out/x", "."], 1);
         assert!(
             stderr_text(&shim).contains("undefined: notDefined"),
             "{}",
@@ -179,12 +188,9 @@ fn compile_error_exits_1_with_the_same_stderr() {
 fn vet_failure_exits_1_with_the_same_stderr() {
     let mut world = World::new();
     world.write_main_module(VET_ERROR);
-    let proxy = TestProxy::empty();
-    both_proxy_settings(&mut world, &proxy, |world, goproxy| {
-        let shim = world.run_shim(&["vet", "."]);
-        let direct = world.run_direct(&["vet", "."]);
-        assert_same_outcome(&format!("go vet (GOPROXY={goproxy})"), &shim, &direct);
-        assert_eq!(shim.status.code(), Some(1), "{}", show(&shim));
+    with_each_goproxy(&mut world, |world, goproxy| {
+        let what = format!("go vet (GOPROXY={goproxy})");
+        let shim = fails_like_go(world, &what, &["vet", "."], 1);
         assert!(
             stderr_text(&shim).contains("Printf format %d"),
             "{}",
@@ -199,17 +205,10 @@ fn failing_go_test_reports_like_go() {
     let mut world = World::new();
     world.write_main_module(HELLO);
     world.write_file("work/main_test.go", FAILING_TEST);
-    let proxy = TestProxy::empty();
-    both_proxy_settings(&mut world, &proxy, |world, goproxy| {
+    with_each_goproxy(&mut world, |world, goproxy| {
+        let what = format!("failing go test (GOPROXY={goproxy})");
         let args = ["test", "-count=1", "-v", "."];
-        let shim = mask_durations(&world.run_shim(&args));
-        let direct = mask_durations(&world.run_direct(&args));
-        assert_same_outcome(
-            &format!("failing go test (GOPROXY={goproxy})"),
-            &shim,
-            &direct,
-        );
-        assert_eq!(shim.status.code(), Some(1), "{}", show(&shim));
+        let shim = fails_like_go_masked(world, &what, &args, 1, mask_durations);
         assert!(
             stdout_text(&shim).contains("--- FAIL: TestFails"),
             "{}",
@@ -252,17 +251,13 @@ fn mask_durations(out: &Output) -> Output {
 fn bad_flag_exits_2_with_the_same_stderr() {
     let mut world = World::new();
     world.write_main_module(HELLO);
-    let proxy = TestProxy::empty();
-    both_proxy_settings(&mut world, &proxy, |world, goproxy| {
+    with_each_goproxy(&mut world, |world, goproxy| {
         for args in [
             &["build", "-notaflag"][..],
             &["frobnicate"],
             &["mod", "nosuchverb"],
         ] {
-            let shim = world.run_shim(args);
-            let direct = world.run_direct(args);
-            assert_same_outcome(&format!("go {args:?} (GOPROXY={goproxy})"), &shim, &direct);
-            assert_eq!(shim.status.code(), Some(2), "{}", show(&shim));
+            let shim = fails_like_go(world, &format!("go {args:?} (GOPROXY={goproxy})"), args, 2);
             assert!(!shim.stderr.is_empty());
         }
     });
@@ -273,21 +268,10 @@ fn bad_flag_exits_2_with_the_same_stderr() {
 fn go_run_of_a_program_exiting_3_exits_1_like_go() {
     let mut world = World::new();
     world.write_main_module(EXIT_3);
-    let proxy = TestProxy::empty();
-    both_proxy_settings(&mut world, &proxy, |world, goproxy| {
-        let shim = world.run_shim(&["run", "."]);
-        let direct = world.run_direct(&["run", "."]);
-        assert_same_outcome(
-            &format!("go run exit 3 (GOPROXY={goproxy})"),
-            &shim,
-            &direct,
-        );
-        assert_eq!(
-            direct.status.code(),
-            Some(1),
-            "go run itself exits 1: {}",
-            show(&direct)
-        );
+    with_each_goproxy(&mut world, |world, goproxy| {
+        // go run itself exits 1.
+        let what = format!("go run exit 3 (GOPROXY={goproxy})");
+        let shim = fails_like_go(world, &what, &["run", "."], 1);
         assert_eq!(stdout_text(&shim), "about to exit 3\n");
         assert_eq!(stderr_text(&shim), "exit status 3\n");
     });
@@ -338,8 +322,7 @@ fn disabled_shim_leaves_go_and_its_environment_untouched() {
 fn go_run_program_sees_the_same_environment() {
     let mut world = World::new();
     world.write_main_module(ENV_DUMP);
-    let proxy = TestProxy::empty();
-    both_proxy_settings(&mut world, &proxy, |world, goproxy| {
+    with_each_goproxy(&mut world, |world, goproxy| {
         let shim = world.run_shim(&["run", "."]);
         let direct = world.run_direct(&["run", "."]);
         assert_clean_success("env dump through the shim", &shim);
@@ -371,8 +354,7 @@ fn go_run_program_reads_stdin_through_the_shim() {
     world.write_main_module(UPPER_CAT);
     let input = "some input\nacross lines\n".repeat(2000);
     let expected = format!("{}{}\n", input.to_uppercase(), input.len());
-    let proxy = TestProxy::empty();
-    both_proxy_settings(&mut world, &proxy, |world, goproxy| {
+    with_each_goproxy(&mut world, |world, goproxy| {
         let mut cmd = world.shim_cmd(["run", "."]);
         let out = run_with_input(&mut cmd, input.as_bytes(), DEFAULT_TIMEOUT);
         assert_clean_success(&format!("go run reading stdin (GOPROXY={goproxy})"), &out);

@@ -66,6 +66,23 @@ pub fn assert_same_status_and_stdout(what: &str, shim: &Output, direct: &Output)
     );
 }
 
+/// Asserts that direct go failed and the shim ended with the same exit code
+/// (for failures whose output legitimately differs).
+pub fn assert_same_failure_code(what: &str, shim: &Output, direct: &Output) {
+    assert!(
+        !direct.status.success(),
+        "{what}: direct go\n{}",
+        show(direct)
+    );
+    assert_eq!(
+        shim.status.code(),
+        direct.status.code(),
+        "{what}: exit code\n=== through the shim ===\n{}\n=== direct ===\n{}",
+        show(shim),
+        show(direct)
+    );
+}
+
 /// Asserts a successful run with nothing on stderr.
 pub fn assert_clean_success(what: &str, out: &Output) {
     assert!(

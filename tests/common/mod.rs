@@ -19,6 +19,9 @@
 //! - [`tls`]: an HTTPS GOPROXY with certificates the test makes (rcgen): a
 //!   test CA for SSL_CERT_FILE, valid, expired and self-signed leaves.
 //! - [`programs`]: small Go programs the tests build and run.
+//! - [`scenario`]: what the proxy tests share: the list-mode world, timed shim
+//!   runs, goshim's own stderr lines, `goshim status --json`, `health.json`,
+//!   the files under the cache dir, and the credential checks.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
 pub mod assert;
@@ -27,6 +30,7 @@ pub mod modtree;
 pub mod process;
 pub mod programs;
 pub mod proxy;
+pub mod scenario;
 pub mod tls;
 pub mod world;
 pub mod zip;

@@ -236,6 +236,11 @@ impl TestProxy {
         TestProxy::builder().tree(tree).start()
     }
 
+    /// A proxy serving `tree` with `fault` in force from the first request on.
+    pub fn faulty(tree: &ModTree, fault: Fault) -> TestProxy {
+        TestProxy::builder().tree(tree).fault(fault).start()
+    }
+
     /// A healthy proxy with no modules (every module lookup gets 404).
     pub fn empty() -> TestProxy {
         TestProxy::builder().start()

@@ -1,0 +1,172 @@
+//! Building blocks shared by the proxy tests (failover, snapshot, relay,
+//! transparency, signals): worlds set up for a mode, timed shim runs, goshim's
+//! own stderr lines, `goshim status --json` and `health.json`, the files under
+//! the cache dir, and the credential checks.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::assert::{show, stderr_text, stdout_text};
+use super::process::run_with_timeout;
+use super::proxy::TestProxy;
+use super::world::World;
+
+/// A world in the list mode: no relay, no background probe, no sumdb, quick probes.
+pub fn list_world(goproxy: &str) -> World {
+    let mut world = World::new();
+    world.set_env("GOSHIM_RELAY", "0");
+    world.set_env("GOSHIM_TTL", "0");
+    world.set_env("GOSUMDB", "off");
+    world.set_env("GOSHIM_PROBE_MODULE", "example.com/dep0");
+    world.set_env("GOSHIM_PROBE_TIMEOUT_MS", "500");
+    world.set_env("GOPROXY", goproxy);
+    world
+}
+
+/// Runs `check` once per GOPROXY setting: "off" (the shim execs go), then a
+/// healthy test proxy (the shim may supervise go and stay its parent).
+pub fn with_each_goproxy(world: &mut World, check: impl Fn(&World, &str)) {
+    let proxy = TestProxy::empty();
+    for goproxy in ["off".to_string(), proxy.url()] {
+        world.set_env("GOPROXY", &goproxy);
+        check(world, &goproxy);
+    }
+}
+
+/// Runs `go args` through the shim, bounded by `limit`; returns the output and how long it took.
+pub fn timed_shim(world: &World, args: &[&str], limit: Duration) -> (Output, Duration) {
+    let start = Instant::now();
+    let out = run_with_timeout(&mut world.shim_cmd(args), limit);
+    (out, start.elapsed())
+}
+
+/// Runs the program a test built at `rel` (inside the world) and asserts its stdout.
+pub fn assert_program_prints(world: &World, rel: &str, expected: &str) {
+    let ran = world.run(&mut world.cmd(world.path(rel), [""; 0]));
+    assert_eq!(stdout_text(&ran), expected, "{}", show(&ran));
+}
+
+/// stderr lines written by goshim itself (go never starts a line with "goshim:").
+pub fn goshim_lines(out: &Output) -> Vec<String> {
+    stderr_text(out)
+        .lines()
+        .filter(|l| l.starts_with("goshim:"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// stderr lines written by go: everything but goshim's own lines.
+pub fn go_lines(out: &Output) -> Vec<String> {
+    stderr_text(out)
+        .lines()
+        .filter(|l| !l.starts_with("goshim:"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// `goshim status --json`: asserts success; returns the output and the document.
+fn run_status_json(world: &World) -> (Output, Value) {
+    let out = world.run(&mut world.goshim_cmd(["status", "--json"]));
+    assert!(out.status.success(), "goshim status --json\n{}", show(&out));
+    let doc = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("status --json is not JSON ({e})\n{}", show(&out)));
+    (out, doc)
+}
+
+/// The JSON of `goshim status --json` (which must succeed).
+pub fn status_json(world: &World) -> Value {
+    run_status_json(world).1
+}
+
+/// Like [`status_json`], and goshim must print nothing on stderr.
+pub fn quiet_status_json(world: &World) -> Value {
+    let (out, doc) = run_status_json(world);
+    assert!(out.stderr.is_empty(), "{}", show(&out));
+    doc
+}
+
+/// `<GOSHIM_CACHE_DIR>/health.json` of the world.
+pub fn health_path(world: &World) -> PathBuf {
+    world.path("goshim-cache/health.json")
+}
+
+/// The snapshot on disk, parsed; panics if it is missing or not JSON.
+pub fn read_health(world: &World) -> Value {
+    let path = health_path(world);
+    let bytes = fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+        panic!(
+            "health.json is not JSON ({e}): {}",
+            String::from_utf8_lossy(&bytes)
+        )
+    })
+}
+
+/// The entry for `url` in a document with a `proxies` array (the snapshot,
+/// `goshim status --json`); panics if there is none.
+pub fn entry<'a>(doc: &'a Value, url: &str) -> &'a Value {
+    doc["proxies"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["url"] == url))
+        .unwrap_or_else(|| panic!("{url} not in the document: {doc:#}"))
+}
+
+/// Every regular file under `dir`, recursively (none if `dir` cannot be read).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => stack.push(path),
+                Ok(t) if t.is_file() => out.push(path),
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// A query token the credential tests put on a proxy URL.
+pub const TOKEN: &str = "s3cr3tTOKEN";
+/// A password the credential tests put in a proxy URL's userinfo.
+pub const PASSWORD: &str = "s3cr3tPASS";
+
+/// Neither secret in the output, except in lines that go itself prints
+/// (go shows a GOPROXY query string in its errors; `go_lines` is what the
+/// real go printed for the same command).
+pub fn assert_no_secret(what: &str, out: &Output, go_lines: &[String]) {
+    for (stream, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+        for line in String::from_utf8_lossy(bytes).lines() {
+            let secret = line.contains(TOKEN) || line.contains(PASSWORD);
+            assert!(
+                !secret || go_lines.iter().any(|g| g == line),
+                "{what}: a secret on {stream}: {line}\n{}",
+                show(out)
+            );
+            assert!(!(secret && line.starts_with("goshim:")), "{what}: {line}");
+        }
+    }
+}
+
+/// There are files under `cache`, and none holds either secret.
+pub fn assert_cache_has_no_secret(cache: &Path) {
+    let files = files_under(cache);
+    assert!(!files.is_empty(), "nothing under {}", cache.display());
+    for path in files {
+        let bytes = fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        for secret in [TOKEN, PASSWORD] {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{secret} in {}: {}",
+                path.display(),
+                String::from_utf8_lossy(&bytes)
+            );
+        }
+    }
+}
