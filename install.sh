@@ -55,7 +55,9 @@ if [ -z "$prefix" ]; then
     [ -n "${HOME:-}" ] || die 1 "HOME is not set; pass --prefix DIR"
     prefix="$HOME/.goshim"
 fi
-case "$prefix" in # '--prefix=~/x' reaches us with the tilde unexpanded
+# '--prefix=~/x' reaches us with the tilde unexpanded.
+# shellcheck disable=SC2088
+case "$prefix" in
     "~") prefix=${HOME:?} ;;
     "~/"*) prefix="${HOME:?}/${prefix#"~/"}" ;;
 esac

@@ -105,7 +105,8 @@ printf 'package main\n\nimport (\n\t"fmt"\n\n\t"example.com/bench/b"\n)\n\nfunc 
 cd "$mod"
 
 # The shim finds the real go by PATH search (skipping itself), as on a user's machine.
-export PATH="$prefix/shims:$(dirname "$real_go"):/usr/bin:/bin"
+go_dir=$(dirname "$real_go")
+export PATH="$prefix/shims:$go_dir:/usr/bin:/bin"
 export GOFLAGS=-mod=mod GOPROXY=off GOTOOLCHAIN=local GOTELEMETRY=off
 export GOCACHE="$out/gocache"
 # goshim's own state in the bench folder, with default settings.

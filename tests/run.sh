@@ -23,7 +23,7 @@ min_minor=21
 # Prints the version of the go binary $1 ("go1.27.3"), or fails.
 go_version() {
     local v
-    v=$(GOTOOLCHAIN=local GOFLAGS= GOENV=off "$1" env GOVERSION 2>/dev/null) || return 1
+    v=$(GOTOOLCHAIN=local GOFLAGS='' GOENV=off "$1" env GOVERSION 2>/dev/null) || return 1
     [[ $v =~ ^go([0-9]+)\.([0-9]+) ]] || return 1
     if ((BASH_REMATCH[1] > min_major || (BASH_REMATCH[1] == min_major && BASH_REMATCH[2] >= min_minor))); then
         echo "$v"
