@@ -7,16 +7,12 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
 use hyper::body::Frame;
 use hyper::{Response, StatusCode};
-use tokio::sync::mpsc;
 use tokio::time::timeout;
 
 use super::route::{self, Route};
 use super::{Shared, Upstream};
 
 pub type Body = BoxBody<Bytes, std::io::Error>;
-
-/// Frames buffered between an upstream and go: bounds the relay's memory.
-const CHANNEL_FRAMES: usize = 8;
 
 /// How one upstream answered.
 enum Attempt {
@@ -183,9 +179,11 @@ fn error_class(e: &reqwest::Error) -> String {
     class.into()
 }
 
-/// Streams the upstream's body to go through a small channel. If the upstream
-/// stalls or breaks off, the rest comes from the next upstream with a Range
-/// request; when none can resume, the response is aborted so go sees an error.
+/// Streams the upstream's body to go, pulled by go's connection as it writes
+/// (no extra task or buffer in between: memory stays bounded by a chunk or two).
+/// If the upstream stalls or breaks off, the rest comes from the next upstream
+/// with a Range request; when none can resume, the response is aborted so go
+/// sees an error.
 fn stream(
     shared: Arc<Shared>,
     rel: String,
@@ -200,69 +198,101 @@ fn stream(
     if let Some(len) = total {
         builder = builder.header(hyper::header::CONTENT_LENGTH, len);
     }
-    let (tx, mut rx) = mpsc::channel::<Result<Frame<Bytes>, std::io::Error>>(CHANNEL_FRAMES);
-    let mut zip = rel.ends_with(".zip").then(ZipCheck::default);
-    tokio::spawn(async move {
-        let mut resp = resp;
-        let mut current = first;
-        let mut received: u64 = 0;
-        let mut tried = vec![first];
+    let flow = Flow {
+        zip: rel.ends_with(".zip").then(ZipCheck::default),
+        shared,
+        rel,
+        resp,
+        current: first,
+        tried: vec![first],
+        received: 0,
+        total,
+        done: false,
+    };
+    let frames = futures_util::stream::unfold(flow, Flow::next);
+    let body = StreamBody::new(frames).boxed();
+    builder
+        .body(body)
+        .unwrap_or_else(|_| plain(StatusCode::BAD_GATEWAY, "bad upstream headers\n".into()))
+}
+
+type Item = Result<Frame<Bytes>, std::io::Error>;
+
+/// One response body in flight: where it comes from and how far it got.
+struct Flow {
+    shared: Arc<Shared>,
+    rel: String,
+    resp: reqwest::Response,
+    /// The upstream now serving the body.
+    current: usize,
+    tried: Vec<usize>,
+    received: u64,
+    total: Option<u64>,
+    zip: Option<ZipCheck>,
+    done: bool,
+}
+
+impl Flow {
+    /// The next frame for go, or None at the end.
+    async fn next(mut self) -> Option<(Item, Flow)> {
+        if self.done {
+            return None;
+        }
         loop {
-            let class = match timeout(shared.settings.deadlines.stall, resp.chunk()).await {
+            let stall = self.shared.settings.deadlines.stall;
+            let class = match timeout(stall, self.resp.chunk()).await {
                 Ok(Ok(Some(bytes))) => {
-                    received += bytes.len() as u64;
-                    let ready = match zip.as_mut() {
+                    self.received += bytes.len() as u64;
+                    let ready = match self.zip.as_mut() {
                         Some(check) => check.hold(bytes),
                         None => Some(bytes),
                     };
-                    if let Some(bytes) = ready
-                        && tx.send(Ok(Frame::data(bytes))).await.is_err()
-                    {
-                        return; // go hung up
+                    match ready {
+                        Some(bytes) => return Some((Ok(Frame::data(bytes)), self)),
+                        None => continue,
                     }
-                    continue;
                 }
-                Ok(Ok(None)) if total.is_none_or(|t| received >= t) => {
-                    match zip.as_mut().map(ZipCheck::finish) {
-                        None => return,
-                        Some(Some(last)) => {
-                            let _ = tx.send(Ok(Frame::data(last))).await;
-                            return;
-                        }
+                Ok(Ok(None)) if self.total.is_none_or(|t| self.received >= t) => {
+                    self.done = true;
+                    return match self.zip.as_mut().map(ZipCheck::finish) {
+                        None => None,
+                        Some(Some(last)) => Some((Ok(Frame::data(last)), self)),
                         // Not a whole zip: end the response early so go sees the
                         // download fail (and the re-run blames this upstream).
                         Some(None) => {
-                            shared.note_failure(current, "bad_zip");
+                            self.shared.note_failure(self.current, "bad_zip");
                             let err = std::io::Error::other("upstream sent a broken zip");
-                            let _ = tx.send(Err(err)).await;
-                            return;
+                            Some((Err(err), self))
                         }
-                    }
+                    };
                 }
                 Ok(Ok(None)) => "short_body",
                 Ok(Err(_)) => "reset",
                 Err(_) => "stall",
             };
-            shared.note_failure(current, class);
-            match resume(&shared, &rel, received, total, &mut tried).await {
+            self.shared.note_failure(self.current, class);
+            match resume(
+                &self.shared,
+                &self.rel,
+                self.received,
+                self.total,
+                &mut self.tried,
+            )
+            .await
+            {
                 Some((i, r)) => {
-                    current = i;
-                    resp = r;
-                    shared.note_served(&rel, i);
+                    self.current = i;
+                    self.resp = r;
+                    self.shared.note_served(&self.rel, i);
                 }
                 None => {
+                    self.done = true;
                     let err = std::io::Error::other(format!("upstream body failed ({class})"));
-                    let _ = tx.send(Err(err)).await;
-                    return;
+                    return Some((Err(err), self));
                 }
             }
         }
-    });
-    let frames = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
-    let body = StreamBody::new(frames).boxed();
-    builder
-        .body(body)
-        .unwrap_or_else(|_| plain(StatusCode::BAD_GATEWAY, "bad upstream headers\n".into()))
+    }
 }
 
 /// Holds back the last chunk of a zip until the end of central directory
