@@ -1,0 +1,966 @@
+//! Failover and relay benchmark: the real go, directly and through goshim,
+//! against local test proxies (127.0.0.1 only) that are healthy, answer 502 or
+//! accept and hang.
+//!
+//! Usage:
+//!
+//! ```sh
+//! GOSHIM_TEST_GO=/path/to/go/bin/go cargo bench --bench failover
+//! ```
+//!
+//! Without `GOSHIM_TEST_GO` the real go is `$(go env GOROOT)/bin/go` of the go
+//! on PATH (as for the tests). `FAILOVER_BENCH_QUICK=1` skips the single run
+//! with the default 15 s response deadline (B). The Markdown tables go to
+//! stdout and to `target/bench/failover.md`; progress goes to stderr. About
+//! a minute on 2 cores after the release build, most of it the deliberate
+//! hangs and deadlines. Timings live here and never
+//! in the pass/fail tests; nothing here fails on a slow number, only on a
+//! broken setup (a download that should succeed and does not).
+//!
+//! - A. `go mod download` of 20 modules (fresh GOMODCACHE per run, the tests'
+//!   warm GOCACHE): healthy proxy only; primary answers 502; primary hangs
+//!   (with a fresh `goshim probe` snapshot). Plain go with `p,s` and `p|s`,
+//!   the shim with its relay and with `GOSHIM_RELAY=0`.
+//! - B. The hung primary with no snapshot, through the relay.
+//! - C. A ~50 MB module zip through the relay vs straight from the proxy, and
+//!   the shim's peak memory (VmHWM) while the relay serves it.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::modtree::Module;
+use common::zip::store_zip;
+use common::{Fault, ModTree, Running, TestProxy, World, show};
+
+/// Runs per measured cell, and for the slow (deadline-bound) ones.
+const RUNS: usize = 5;
+const SLOW_RUNS: usize = 3;
+/// A run expected to hang is killed after this long (and run once).
+const HANG_KILL: Duration = Duration::from_secs(10);
+/// Bound for any other run; a run that hits it is reported as hanging.
+const LIMIT: Duration = Duration::from_secs(90);
+/// Modules in the A/B project.
+const DEPS: usize = 20;
+/// Size of the incompressible file in the big module (C).
+const BIG_BYTES: usize = 50_000_000;
+/// Deadline of the short-deadline B runs (GOSHIM_RESPONSE_TIMEOUT_MS).
+const SHORT_DEADLINE_MS: u64 = 3000;
+/// The relay's default response deadline.
+const DEFAULT_DEADLINE_MS: u64 = 15000;
+/// How often the started process's VmHWM is read during timed runs.
+const MEM_POLL: Duration = Duration::from_millis(20);
+/// The same for the tiny download, which may be over in less than 20 ms.
+const TINY_MEM_POLL: Duration = Duration::from_millis(1);
+/// How often a run is checked for having exited (the timing resolution).
+const EXIT_POLL: Duration = Duration::from_millis(2);
+
+/// How go is started.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum Way {
+    /// The real go with the user's `GOPROXY=p,s`.
+    PlainComma,
+    /// The real go with `GOPROXY=p|s` (go's own failover on any error).
+    PlainPipe,
+    /// The shim, relay on (the default), user's `GOPROXY=p,s`.
+    ShimRelay,
+    /// The shim with `GOSHIM_RELAY=0`, user's `GOPROXY=p,s`.
+    ShimList,
+}
+
+impl Way {
+    fn is_shim(self) -> bool {
+        matches!(self, Way::ShimRelay | Way::ShimList)
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Way::PlainComma => "plain go p,s",
+            Way::PlainPipe => "plain go p|s",
+            Way::ShimRelay => "shim relay",
+            Way::ShimList => "shim GOSHIM_RELAY=0",
+        }
+    }
+}
+
+/// What the primary proxy does (the secondary is always healthy).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Primary {
+    /// No primary at all: the healthy proxy only.
+    Absent,
+    Status502,
+    Hang,
+}
+
+#[derive(Clone, Debug)]
+enum Outcome {
+    Ok,
+    Failed(Option<i32>),
+    Killed(Duration),
+}
+
+/// One measured run.
+#[derive(Clone, Debug)]
+struct Run {
+    ms: f64,
+    outcome: Outcome,
+    /// Highest VmHWM of the started process seen while it ran, in kB.
+    hwm_kb: Option<u64>,
+    /// How many times VmHWM was read while the process was alive.
+    mem_samples: usize,
+}
+
+impl Run {
+    fn ok(&self) -> bool {
+        matches!(self.outcome, Outcome::Ok)
+    }
+}
+
+fn main() {
+    let started = Instant::now();
+    let load_start = loadavg();
+    let quick = std::env::var("FAILOVER_BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
+    progress(&format!(
+        "real go {} ({}); goshim {}; load {load_start}",
+        common::go::real_go().display(),
+        common::go::go_version(),
+        common::go::goshim_bin().display()
+    ));
+
+    let tree = ModTree::new(DEPS);
+    // Untimed warm-up: page cache for go, goshim and the GOCACHE.
+    for way in [Way::PlainComma, Way::ShimRelay] {
+        let run = ab_run(&tree, Primary::Absent, way, false, &[], LIMIT, "warm-up");
+        assert!(run.ok(), "warm-up run ({}) failed", way.name());
+    }
+
+    let mut other = Vec::new();
+    let meter = CpuMeter::start();
+    let a = bench_a(&tree);
+    other.push(("A", meter.foreign_share()));
+    let healthy_ms = median(&ok_ms(&a[0].runs[&Way::ShimRelay])).expect("A(a) shim relay runs");
+    let meter = CpuMeter::start();
+    let b = bench_b(&tree, quick);
+    other.push(("B", meter.foreign_share()));
+    let meter = CpuMeter::start();
+    let c = bench_c();
+    other.push(("C", meter.foreign_share()));
+
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "# goshim failover benchmark\n\n{}, {}, {} cores, goshim release build of {}.  \n\
+         Load average (1/5/15 min): {load_start} at the start, {} at the end; \
+         the whole run took {:.0} s.  \n\
+         CPU used by other processes (not this benchmark, its proxies, go or goshim), \
+         as a share of all cores, from /proc/stat minus getrusage: {}.\n",
+        today(),
+        common::go::go_version(),
+        cores(),
+        revision(),
+        loadavg(),
+        started.elapsed().as_secs_f64(),
+        other
+            .iter()
+            .map(|(section, share)| format!("{section} {:.0}%", share * 100.0))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if other.iter().any(|(_, share)| *share >= 0.1) {
+        let _ = writeln!(
+            md,
+            "Note: other work used 10% or more of the CPU during a section: \
+             its timings are slower and noisier than on an idle machine.\n"
+        );
+    }
+    render_a(&mut md, &a, healthy_ms);
+    render_b(&mut md, &b, &a);
+    render_c(&mut md, &c, &a);
+
+    print!("{md}");
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("target dir")
+        .join("bench");
+    fs::create_dir_all(&out).expect("create target/bench");
+    let file = out.join("failover.md");
+    fs::write(&file, &md).expect("write failover.md");
+    progress(&format!("written to {}", file.display()));
+}
+
+// ---------------------------------------------------------------------------
+// A. 20 modules, three scenarios, four ways.
+
+struct Scenario {
+    title: &'static str,
+    primary: Primary,
+    /// Run `goshim probe` before each shim run (a fresh snapshot).
+    probe: bool,
+    runs: std::collections::BTreeMap<Way, Vec<Run>>,
+}
+
+const WAYS: [Way; 4] = [
+    Way::PlainComma,
+    Way::PlainPipe,
+    Way::ShimRelay,
+    Way::ShimList,
+];
+
+fn bench_a(tree: &ModTree) -> Vec<Scenario> {
+    let mut scenarios = vec![
+        Scenario {
+            title: "(a) healthy proxy only",
+            primary: Primary::Absent,
+            probe: false,
+            runs: Default::default(),
+        },
+        Scenario {
+            title: "(b) primary answers 502, healthy secondary",
+            primary: Primary::Status502,
+            probe: false,
+            runs: Default::default(),
+        },
+        Scenario {
+            title: "(c) primary accepts and hangs, healthy secondary, fresh snapshot",
+            primary: Primary::Hang,
+            probe: true,
+            runs: Default::default(),
+        },
+    ];
+    for (i, sc) in scenarios.iter_mut().enumerate() {
+        let ways: Vec<Way> = WAYS
+            .into_iter()
+            // With one proxy, `p|s` is the same as `p,s`.
+            .filter(|w| !(sc.primary == Primary::Absent && *w == Way::PlainPipe))
+            .collect();
+        // Plain go never gets past a hung proxy: one run, killed.
+        let hangs = |w: Way| sc.primary == Primary::Hang && !w.is_shim();
+        // Rounds, so that drift in the machine's load hits every way alike.
+        for round in 0..RUNS {
+            for &way in &ways {
+                let (runs, limit) = if hangs(way) {
+                    (1, HANG_KILL)
+                } else {
+                    (RUNS, LIMIT)
+                };
+                if round >= runs {
+                    continue;
+                }
+                let what = format!(
+                    "A{} {} {}/{runs}",
+                    ["a", "b", "c"][i],
+                    way.name(),
+                    round + 1
+                );
+                let run = ab_run(tree, sc.primary, way, sc.probe, &[], limit, &what);
+                // Plain go with `p,s` stops at the 502; every other run must download.
+                let fails = sc.primary == Primary::Status502 && way == Way::PlainComma;
+                assert!(
+                    fails || hangs(way) || run.ok(),
+                    "{what}: expected success: {run:?}"
+                );
+                sc.runs.entry(way).or_default().push(run);
+            }
+        }
+    }
+    scenarios
+}
+
+/// One `go mod download` of `tree` in a fresh world with fresh proxies: a
+/// healthy secondary and, unless absent, a faulty primary. Shim runs first
+/// warm goshim's go env cache (`goshim status`) and, with `probe`, take a
+/// fresh snapshot (`goshim probe`); neither is timed.
+fn ab_run(
+    tree: &ModTree,
+    primary: Primary,
+    way: Way,
+    probe: bool,
+    env: &[(&str, String)],
+    limit: Duration,
+    what: &str,
+) -> Run {
+    let secondary = TestProxy::start(tree);
+    let primary = match primary {
+        Primary::Absent => None,
+        Primary::Status502 => Some(TestProxy::faulty(tree, Fault::Status(502))),
+        Primary::Hang => Some(TestProxy::faulty(tree, Fault::Hang)),
+    };
+    let sep = if way == Way::PlainPipe { "|" } else { "," };
+    let goproxy = match &primary {
+        Some(p) => format!("{}{sep}{}", p.url(), secondary.url()),
+        None => secondary.url(),
+    };
+    let mut world = bench_world(&goproxy, way);
+    for (k, v) in env {
+        world.set_env(k, v);
+    }
+    world.write_tree_main_module(tree);
+    prepare_shim(&world, way, probe);
+    let probe_requests = primary.as_ref().map_or(0, TestProxy::request_count);
+    let run = measure(&world, way, limit, MEM_POLL, what);
+    if run.ok() {
+        assert_eq!(
+            zips_in_modcache(&world),
+            tree.modules.len(),
+            "{what}: not every zip is in the module cache"
+        );
+    }
+    if let Some(p) = &primary {
+        progress(&format!(
+            "  primary got {} request(s) from go's run ({} before it)",
+            p.request_count() - probe_requests,
+            probe_requests
+        ));
+    }
+    run
+}
+
+/// A fresh world (own HOME, GOMODCACHE, goshim cache; the shared GOCACHE),
+/// GOSUMDB=off, GOFLAGS=-mod=mod, GOTOOLCHAIN=local (the world's defaults),
+/// no background probes.
+fn bench_world(goproxy: &str, way: Way) -> World {
+    let mut world = World::new();
+    world.set_env("GOPROXY", goproxy);
+    world.set_env("GOSUMDB", "off");
+    world.set_env("GOFLAGS", "-mod=mod");
+    world.set_env("GOTOOLCHAIN", "local");
+    world.set_env("GOSHIM_TTL", "0");
+    world.set_env("GOSHIM_PROBE_MODULE", "example.com/dep0");
+    world.set_env("GOSHIM_PROBE_TIMEOUT_MS", "500");
+    if way == Way::ShimList {
+        world.set_env("GOSHIM_RELAY", "0");
+    }
+    world
+}
+
+/// Untimed set-up of a shim run: an optional fresh snapshot, and goshim's go
+/// env cache filled (as on any machine where go ran before), so that the
+/// timed run measures what a user's second call costs.
+fn prepare_shim(world: &World, way: Way, probe: bool) {
+    if !way.is_shim() {
+        return;
+    }
+    if probe {
+        let out = world.run(&mut world.goshim_cmd(["probe"]));
+        assert!(out.status.success(), "goshim probe\n{}", show(&out));
+    }
+    let out = world.run(&mut world.goshim_cmd(["status"]));
+    assert!(out.status.success(), "goshim status\n{}", show(&out));
+    let snapshot = world.path("goshim-cache/health.json").exists();
+    assert_eq!(snapshot, probe, "a snapshot exists iff goshim probe ran");
+}
+
+/// Times `go mod download` (through the shim or straight), polling the
+/// started process's VmHWM. Exit is noticed within [`EXIT_POLL`].
+fn measure(world: &World, way: Way, limit: Duration, mem_poll: Duration, what: &str) -> Run {
+    let args = ["mod", "download"];
+    let mut cmd = if way.is_shim() {
+        world.shim_cmd(args)
+    } else {
+        world.direct_cmd(args)
+    };
+    let run = time_process(&mut cmd, limit, mem_poll);
+    let verdict = match &run.outcome {
+        Outcome::Ok => "ok".to_string(),
+        Outcome::Failed(code) => format!("failed (exit {code:?})"),
+        Outcome::Killed(after) => format!("killed after {} s", after.as_secs()),
+    };
+    let mem = run
+        .hwm_kb
+        .map(|kb| {
+            format!(
+                ", VmHWM {:.1} MiB ({} samples)",
+                kb as f64 / 1024.0,
+                run.mem_samples
+            )
+        })
+        .unwrap_or_default();
+    progress(&format!("{what}: {:.0} ms, {verdict}{mem}", run.ms));
+    run
+}
+
+fn time_process(cmd: &mut Command, limit: Duration, mem_poll: Duration) -> Run {
+    let start = Instant::now();
+    let running = Running::spawn(cmd);
+    let pid = running.pid();
+    let mut hwm: Option<u64> = None;
+    let mut mem_samples = 0;
+    let mut next_mem = start;
+    let elapsed = loop {
+        let now = Instant::now();
+        if now >= next_mem {
+            if let Some(kb) = vm_hwm_kb(pid) {
+                hwm = Some(hwm.map_or(kb, |h| h.max(kb)));
+                mem_samples += 1;
+            }
+            next_mem = now + mem_poll;
+        }
+        if running.has_exited() {
+            break start.elapsed();
+        }
+        if start.elapsed() > limit {
+            drop(running); // kills the process group
+            return Run {
+                ms: limit.as_secs_f64() * 1000.0,
+                outcome: Outcome::Killed(limit),
+                hwm_kb: hwm,
+                mem_samples,
+            };
+        }
+        thread::sleep(EXIT_POLL.min(mem_poll));
+    };
+    let out = running.wait(Duration::from_secs(30));
+    let outcome = if out.status.success() {
+        Outcome::Ok
+    } else {
+        Outcome::Failed(out.status.code())
+    };
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let last = err.lines().last().unwrap_or("");
+        progress(&format!("  stderr ends: {last}"));
+    }
+    Run {
+        ms: elapsed.as_secs_f64() * 1000.0,
+        outcome,
+        hwm_kb: hwm,
+        mem_samples,
+    }
+}
+
+/// `VmHWM` of a live process, in kB (None once it is a zombie or gone).
+fn vm_hwm_kb(pid: i32) -> Option<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Module zips in the world's module cache download folder.
+fn zips_in_modcache(world: &World) -> usize {
+    common::scenario::files_under(&world.path("gopath/pkg/mod/cache/download"))
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "zip"))
+        .count()
+}
+
+fn render_a(md: &mut String, scenarios: &[Scenario], base: f64) {
+    let _ = writeln!(
+        md,
+        "## A. `go mod download`, {DEPS} modules\n\n\
+         Fresh GOMODCACHE (a fresh world and fresh proxies) per run, shared warm GOCACHE, \
+         GOSUMDB=off, GOFLAGS=-mod=mod, GOTOOLCHAIN=local, GOSHIM_TTL=0. \
+         Median of {RUNS} runs, ms; in brackets the ratio to (a)'s shim-with-relay median \
+         ({base:.0} ms). The user's GOPROXY is `p,s` (primary, secondary) for plain go and \
+         for the shim; `p|s` is go's own failover. In (c) each shim run follows a \
+         `goshim probe` (GOSHIM_PROBE_MODULE=example.com/dep0, GOSHIM_PROBE_TIMEOUT_MS=500, untimed); \
+         in (a) and (b) there is no snapshot. A run that hangs is run once.\n"
+    );
+    let _ = writeln!(
+        md,
+        "| scenario | plain go `GOPROXY=p,s` | plain go `GOPROXY=p\\|s` | shim, relay (default) | shim, `GOSHIM_RELAY=0` |"
+    );
+    let _ = writeln!(md, "| --- | ---: | ---: | ---: | ---: |");
+    for sc in scenarios {
+        let cells: Vec<String> = WAYS
+            .iter()
+            .map(|w| match sc.runs.get(w) {
+                Some(runs) => cell(runs, Some(base)),
+                None => "— (one proxy)".to_string(),
+            })
+            .collect();
+        let _ = writeln!(md, "| {} | {} |", sc.title, cells.join(" | "));
+    }
+    let _ = writeln!(md, "\nAll runs (ms):\n");
+    for sc in scenarios {
+        for (way, runs) in &sc.runs {
+            let _ = writeln!(md, "- {} — {}: {}", sc.title, way.name(), all_ms(runs));
+        }
+    }
+    let _ = writeln!(md);
+}
+
+// ---------------------------------------------------------------------------
+// B. The hung primary with no snapshot, through the relay.
+
+struct BRow {
+    deadline_ms: Option<u64>,
+    runs: Vec<Run>,
+}
+
+struct BResult {
+    rows: Vec<BRow>,
+    /// Healthy-only shim runs interleaved with the hung ones: the reference
+    /// taken under the same machine load.
+    healthy: Vec<Run>,
+}
+
+fn bench_b(tree: &ModTree, quick: bool) -> BResult {
+    let mut rows = Vec::new();
+    let mut healthy = Vec::new();
+    let mut deadlines = vec![(Some(SHORT_DEADLINE_MS), SLOW_RUNS)];
+    if !quick {
+        deadlines.push((None, 1));
+    }
+    for (deadline, n) in deadlines {
+        let env: Vec<(&str, String)> = deadline
+            .map(|ms| ("GOSHIM_RESPONSE_TIMEOUT_MS", ms.to_string()))
+            .into_iter()
+            .collect();
+        let mut runs = Vec::new();
+        for i in 0..n {
+            let what = format!("B healthy reference {}", healthy.len() + 1);
+            let run = ab_run(
+                tree,
+                Primary::Absent,
+                Way::ShimRelay,
+                false,
+                &[],
+                LIMIT,
+                &what,
+            );
+            assert!(run.ok(), "{what}: failed");
+            healthy.push(run);
+            let what = format!(
+                "B deadline {} ms {}/{n}",
+                deadline.unwrap_or(DEFAULT_DEADLINE_MS),
+                i + 1
+            );
+            let run = ab_run(
+                tree,
+                Primary::Hang,
+                Way::ShimRelay,
+                false,
+                &env,
+                LIMIT,
+                &what,
+            );
+            runs.push(run);
+        }
+        rows.push(BRow {
+            deadline_ms: deadline,
+            runs,
+        });
+    }
+    BResult { rows, healthy }
+}
+
+fn render_b(md: &mut String, b: &BResult, a: &[Scenario]) {
+    let a_healthy = median(&ok_ms(&a[0].runs[&Way::ShimRelay])).unwrap_or(f64::NAN);
+    let healthy = median(&ok_ms(&b.healthy)).unwrap_or(f64::NAN);
+    let _ = writeln!(
+        md,
+        "## B. Hung primary, no snapshot, through the relay\n\n\
+         `GOPROXY=p,s`, p accepts and never answers, no health snapshot (so the relay asks p first), \
+         default connect and stall deadlines. Healthy-only reference: the shim with its relay and \
+         only the healthy proxy, run just before each hung run (median of {} runs: {healthy:.0} ms; \
+         {}; A(a) gave {a_healthy:.0} ms). Bound: 1.5 × healthy + one response deadline. \
+         \"Beyond deadline\" is median − healthy − deadline: what the failover costs besides the wait.\n",
+        b.healthy.len(),
+        all_ms(&b.healthy)
+    );
+    let _ = writeln!(
+        md,
+        "| run | runs | median | vs healthy | beyond deadline | bound | within bound | all runs (ms) |"
+    );
+    let _ = writeln!(
+        md,
+        "| --- | ---: | ---: | ---: | ---: | ---: | :---: | --- |"
+    );
+    for row in &b.rows {
+        let deadline = row.deadline_ms.unwrap_or(DEFAULT_DEADLINE_MS) as f64;
+        let label = match row.deadline_ms {
+            Some(ms) => format!("shim, relay, `GOSHIM_RESPONSE_TIMEOUT_MS={ms}`"),
+            None => format!("shim, relay, default response deadline ({deadline:.0} ms)"),
+        };
+        let bound = 1.5 * healthy + deadline;
+        let ok = ok_ms(&row.runs);
+        let (med, vs, beyond, within) = match median(&ok) {
+            Some(m) if ok.len() == row.runs.len() => (
+                format!("{m:.0} ms"),
+                format!("{:+.0} ms ({:.1}×)", m - healthy, m / healthy),
+                format!("{:+.0} ms", m - healthy - deadline),
+                if m <= bound { "yes" } else { "no" },
+            ),
+            _ => (cell(&row.runs, None), "—".into(), "—".into(), "no"),
+        };
+        let _ = writeln!(
+            md,
+            "| {label} | {} | {med} | {vs} | {beyond} | {bound:.0} ms | {within} | {} |",
+            row.runs.len(),
+            all_ms(&row.runs)
+        );
+    }
+    // Plain go against the same hung primary is the A(c) plain go run: go has
+    // no snapshot to use and no deadline of its own.
+    if let Some(runs) = a[2].runs.get(&Way::PlainComma) {
+        let _ = writeln!(
+            md,
+            "| plain go `GOPROXY=p,s` (the A(c) run; go uses no snapshot) | {} | {} | — | — | — | no | {} |",
+            runs.len(),
+            cell(runs, None),
+            all_ms(runs)
+        );
+    }
+    let _ = writeln!(md);
+}
+
+// ---------------------------------------------------------------------------
+// C. Throughput and memory.
+
+struct CResult {
+    zip_bytes: usize,
+    direct: Vec<Run>,
+    relay: Vec<Run>,
+    tiny: Vec<Run>,
+}
+
+fn bench_c() -> CResult {
+    let t = Instant::now();
+    let (tree, zip) = big_module();
+    progress(&format!(
+        "C: built a {:.1} MB module zip in {:.1} s",
+        zip.len() as f64 / 1e6,
+        t.elapsed().as_secs_f64()
+    ));
+    let proxy = TestProxy::start(&tree);
+    proxy.insert_file("example.com/big/@v/v1.0.0.zip", zip.clone());
+    let mut direct = Vec::new();
+    let mut relay = Vec::new();
+    for round in 0..SLOW_RUNS {
+        for way in [Way::PlainComma, Way::ShimRelay] {
+            let world = bench_world(&proxy.url(), way);
+            world.write_tree_main_module(&tree);
+            prepare_shim(&world, way, false);
+            let what = format!("C 50 MB {} {}/{SLOW_RUNS}", way.name(), round + 1);
+            let run = measure(&world, way, LIMIT, MEM_POLL, &what);
+            assert!(run.ok(), "{what}: the big download failed");
+            let cached = world.path("gopath/pkg/mod/cache/download/example.com/big/@v/v1.0.0.zip");
+            assert!(
+                fs::read(&cached).is_ok_and(|b| b == zip),
+                "{what}: the cached zip differs from the served one"
+            );
+            if way == Way::ShimRelay {
+                relay.push(run);
+            } else {
+                direct.push(run);
+            }
+        }
+    }
+    drop(proxy);
+
+    let small = ModTree::new(1);
+    let proxy = TestProxy::start(&small);
+    let mut tiny = Vec::new();
+    for i in 0..SLOW_RUNS {
+        let world = bench_world(&proxy.url(), Way::ShimRelay);
+        world.write_tree_main_module(&small);
+        prepare_shim(&world, Way::ShimRelay, false);
+        let what = format!("C tiny (1 module) shim relay {}/{SLOW_RUNS}", i + 1);
+        let run = measure(&world, Way::ShimRelay, LIMIT, TINY_MEM_POLL, &what);
+        assert!(run.ok(), "{what}: failed");
+        tiny.push(run);
+    }
+    CResult {
+        zip_bytes: zip.len(),
+        direct,
+        relay,
+        tiny,
+    }
+}
+
+/// `example.com/big` v1.0.0, whose zip holds [`BIG_BYTES`] of xorshift output
+/// (incompressible, stored uncompressed).
+fn big_module() -> (ModTree, Vec<u8>) {
+    let module = Module {
+        path: "example.com/big".into(),
+        name: "big".into(),
+        versions: vec!["v1.0.0".into()],
+    };
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut data = Vec::with_capacity(BIG_BYTES);
+    while data.len() < BIG_BYTES {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        data.extend_from_slice(&state.to_le_bytes());
+    }
+    data.truncate(BIG_BYTES);
+    let prefix = "example.com/big@v1.0.0";
+    let zip = store_zip(&[
+        (format!("{prefix}/go.mod"), module.go_mod().into_bytes()),
+        (
+            format!("{prefix}/big.go"),
+            module.source("v1.0.0").into_bytes(),
+        ),
+        (format!("{prefix}/data.bin"), data),
+    ]);
+    (
+        ModTree {
+            modules: vec![module],
+        },
+        zip,
+    )
+}
+
+fn render_c(md: &mut String, c: &CResult, a: &[Scenario]) {
+    let mb = c.zip_bytes as f64 / 1e6;
+    let d = median(&ok_ms(&c.direct)).unwrap_or(f64::NAN);
+    let r = median(&ok_ms(&c.relay)).unwrap_or(f64::NAN);
+    let _ = writeln!(
+        md,
+        "## C. Throughput: one {mb:.1} MB module zip\n\n\
+         `go mod download` of a module whose zip holds {:.0} MB of xorshift bytes (stored, \
+         incompressible), from one healthy TestProxy: plain go straight from it vs go through \
+         the shim's relay. Median of {SLOW_RUNS} runs, fresh module cache each; the time includes \
+         go's start, zip verification and extraction. MB = 10^6 bytes.\n",
+        BIG_BYTES as f64 / 1e6
+    );
+    let _ = writeln!(
+        md,
+        "| | plain go, direct | go via shim relay | relay / direct |"
+    );
+    let _ = writeln!(md, "| --- | ---: | ---: | ---: |");
+    let _ = writeln!(
+        md,
+        "| time (median) | {d:.0} ms | {r:.0} ms | {:.2}× |",
+        r / d
+    );
+    let _ = writeln!(
+        md,
+        "| throughput | {:.1} MB/s | {:.1} MB/s | {:.2}× |",
+        mb / (d / 1000.0),
+        mb / (r / 1000.0),
+        d / r
+    );
+    let _ = writeln!(
+        md,
+        "| all runs (ms) | {} | {} | |\n",
+        all_ms(&c.direct),
+        all_ms(&c.relay)
+    );
+
+    let _ = writeln!(
+        md,
+        "### Shim peak memory\n\n\
+         VmHWM (peak resident set) of the shim process, which holds the relay; go is its child, \
+         a separate process, and not counted. Read from /proc/<pid>/status every {} ms while the \
+         process lives ({} ms for the tiny download, which can be over in under 20 ms); \
+         samples = reads per run (median). MiB = 2^20 bytes.\n",
+        MEM_POLL.as_millis(),
+        TINY_MEM_POLL.as_millis()
+    );
+    let _ = writeln!(
+        md,
+        "| process | runs | samples | VmHWM max | VmHWM median |"
+    );
+    let _ = writeln!(md, "| --- | ---: | ---: | ---: | ---: |");
+    let rows: [(&str, &[Run]); 4] = [
+        ("shim relaying the 50 MB zip", &c.relay),
+        ("shim, tiny healthy download (1 module)", &c.tiny),
+        (
+            "shim, A(a): 20 modules, healthy",
+            &a[0].runs[&Way::ShimRelay],
+        ),
+        ("for reference: plain go itself, 50 MB direct", &c.direct),
+    ];
+    for (label, runs) in rows {
+        let kbs: Vec<f64> = runs
+            .iter()
+            .filter_map(|r| r.hwm_kb)
+            .map(|k| k as f64)
+            .collect();
+        let samples: Vec<f64> = runs.iter().map(|r| r.mem_samples as f64).collect();
+        let max = kbs.iter().copied().fold(f64::NAN, f64::max);
+        let _ = writeln!(
+            md,
+            "| {label} | {} | {:.0} | {:.1} MiB | {:.1} MiB |",
+            runs.len(),
+            median(&samples).unwrap_or(f64::NAN),
+            max / 1024.0,
+            median(&kbs).unwrap_or(f64::NAN) / 1024.0
+        );
+    }
+    let _ = writeln!(md);
+}
+
+// ---------------------------------------------------------------------------
+// Small helpers.
+
+fn ok_ms(runs: &[Run]) -> Vec<f64> {
+    runs.iter().filter(|r| r.ok()).map(|r| r.ms).collect()
+}
+
+fn median(values: &[f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
+
+/// A table cell: the median and ratio when every run succeeded, else what happened.
+fn cell(runs: &[Run], base: Option<f64>) -> String {
+    let ok = ok_ms(runs);
+    if ok.len() == runs.len() {
+        let m = median(&ok).expect("runs");
+        return match base {
+            Some(b) => format!("{m:.0} ({:.2}×)", m / b),
+            None => format!("{m:.0} ms"),
+        };
+    }
+    if let Some(Run {
+        outcome: Outcome::Killed(after),
+        ..
+    }) = runs
+        .iter()
+        .find(|r| matches!(r.outcome, Outcome::Killed(_)))
+    {
+        return format!("hangs (killed after {} s)", after.as_secs());
+    }
+    let failed: Vec<f64> = runs
+        .iter()
+        .filter(|r| matches!(r.outcome, Outcome::Failed(_)))
+        .map(|r| r.ms)
+        .collect();
+    let m = median(&failed).unwrap_or(f64::NAN);
+    if ok.is_empty() {
+        format!("fails (after {m:.0} ms)")
+    } else {
+        format!("{} of {} runs fail", failed.len(), runs.len())
+    }
+}
+
+fn all_ms(runs: &[Run]) -> String {
+    runs.iter()
+        .map(|r| match r.outcome {
+            Outcome::Ok => format!("{:.0}", r.ms),
+            Outcome::Failed(_) => format!("{:.0} (failed)", r.ms),
+            Outcome::Killed(_) => format!("{:.0} (killed)", r.ms),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn progress(line: &str) {
+    eprintln!("bench failover: {line}");
+}
+
+fn loadavg() -> String {
+    fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// CPU time used on the whole machine vs by this process and its reaped
+/// descendants (the proxies are threads here; go and goshim are reaped).
+struct CpuMeter {
+    at: Instant,
+    machine: f64,
+    own: f64,
+}
+
+impl CpuMeter {
+    fn start() -> CpuMeter {
+        CpuMeter {
+            at: Instant::now(),
+            machine: machine_busy_secs(),
+            own: own_cpu_secs(),
+        }
+    }
+
+    /// Share of all cores' time since `start` used by other processes.
+    fn foreign_share(&self) -> f64 {
+        let wall = self.at.elapsed().as_secs_f64() * cores().max(1) as f64;
+        let machine = machine_busy_secs() - self.machine;
+        let own = own_cpu_secs() - self.own;
+        ((machine - own) / wall).max(0.0)
+    }
+}
+
+/// Busy CPU seconds of all cores since boot (`cpu` line of /proc/stat, without idle and iowait).
+fn machine_busy_secs() -> f64 {
+    let stat = fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: Vec<f64> = stat
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    if ticks.len() < 5 {
+        return 0.0;
+    }
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    (ticks.iter().sum::<f64>() - ticks[3] - ticks[4]) / hz
+}
+
+/// User + system CPU seconds of this process and its waited-for descendants.
+fn own_cpu_secs() -> f64 {
+    let mut total = 0.0;
+    for who in [libc::RUSAGE_SELF, libc::RUSAGE_CHILDREN] {
+        // SAFETY: getrusage fills a plain struct we own.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        if unsafe { libc::getrusage(who, &mut usage) } == 0 {
+            for tv in [usage.ru_utime, usage.ru_stime] {
+                total += tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+            }
+        }
+    }
+    total
+}
+
+/// `git describe`-like revision of the tree the benchmark was built from.
+fn revision() -> String {
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let Some(head) = git(&["rev-parse", "--short", "HEAD"]) else {
+        return "an unknown revision".into();
+    };
+    match git(&[
+        "status",
+        "--porcelain",
+        "--",
+        "src",
+        "Cargo.toml",
+        "Cargo.lock",
+    ]) {
+        Some(dirty) if !dirty.is_empty() => format!("{head} + uncommitted changes"),
+        _ => head,
+    }
+}
+
+fn cores() -> usize {
+    thread::available_parallelism().map_or(0, usize::from)
+}
+
+fn today() -> String {
+    Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "date unknown".into())
+}
