@@ -301,8 +301,10 @@ impl Flow {
 #[derive(Default)]
 struct ZipCheck {
     held: Option<Bytes>,
-    /// The last bytes of the body: enough to hold the EOCD record and its comment.
-    tail: Vec<u8>,
+    /// The last chunks seen (shared, not copied), at least EOCD_SPAN bytes when
+    /// the body is that long: where the EOCD record must be.
+    recent: std::collections::VecDeque<Bytes>,
+    recent_len: usize,
 }
 
 /// EOCD record (22 bytes) plus the longest comment.
@@ -311,16 +313,24 @@ const EOCD_SPAN: usize = 22 + 65535;
 impl ZipCheck {
     /// Takes a chunk; returns the previous one, now safe to send.
     fn hold(&mut self, chunk: Bytes) -> Option<Bytes> {
-        self.tail.extend_from_slice(&chunk);
-        if self.tail.len() > 2 * EOCD_SPAN {
-            self.tail.drain(..self.tail.len() - EOCD_SPAN);
+        self.recent_len += chunk.len();
+        self.recent.push_back(chunk.clone());
+        while self
+            .recent
+            .front()
+            .is_some_and(|f| self.recent_len - f.len() >= EOCD_SPAN)
+        {
+            if let Some(f) = self.recent.pop_front() {
+                self.recent_len -= f.len();
+            }
         }
         self.held.replace(chunk)
     }
 
     /// At the end of the body: the held chunk if the body ends like a zip, None if not.
     fn finish(&mut self) -> Option<Bytes> {
-        ends_like_zip(&self.tail).then(|| self.held.take().unwrap_or_default())
+        let tail: Vec<u8> = self.recent.iter().flat_map(|b| b.iter().copied()).collect();
+        ends_like_zip(&tail).then(|| self.held.take().unwrap_or_default())
     }
 }
 
@@ -412,5 +422,19 @@ mod tests {
         let mut bad = ZipCheck::default();
         bad.hold(Bytes::from_static(b"PK\x03\x04 cut"));
         assert_eq!(bad.finish(), None);
+    }
+
+    #[test]
+    fn finds_the_end_record_across_chunks_of_a_long_body() {
+        let mut check = ZipCheck::default();
+        for _ in 0..40 {
+            check.hold(Bytes::from(vec![1u8; 10_000]));
+        }
+        let record = eocd(&[b'c'; 300]);
+        let (a, b) = record.split_at(10);
+        check.hold(Bytes::copy_from_slice(a));
+        check.hold(Bytes::copy_from_slice(b));
+        assert!(check.recent_len < 2 * EOCD_SPAN, "{}", check.recent_len);
+        assert!(check.finish().is_some());
     }
 }
