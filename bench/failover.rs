@@ -37,8 +37,6 @@ use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::modtree::Module;
-use common::zip::store_zip;
 use common::{Fault, ModTree, Running, TestProxy, World, show};
 
 /// Runs per measured cell, and for the slow (deadline-bound) ones.
@@ -632,7 +630,7 @@ struct CResult {
 
 fn bench_c() -> CResult {
     let t = Instant::now();
-    let (tree, zip) = big_module();
+    let (tree, zip) = common::modtree::big_module(BIG_BYTES);
     progress(&format!(
         "C: built a {:.1} MB module zip in {:.1} s",
         zip.len() as f64 / 1e6,
@@ -682,40 +680,6 @@ fn bench_c() -> CResult {
         relay,
         tiny,
     }
-}
-
-/// `example.com/big` v1.0.0, whose zip holds [`BIG_BYTES`] of xorshift output
-/// (incompressible, stored uncompressed).
-fn big_module() -> (ModTree, Vec<u8>) {
-    let module = Module {
-        path: "example.com/big".into(),
-        name: "big".into(),
-        versions: vec!["v1.0.0".into()],
-    };
-    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut data = Vec::with_capacity(BIG_BYTES);
-    while data.len() < BIG_BYTES {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        data.extend_from_slice(&state.to_le_bytes());
-    }
-    data.truncate(BIG_BYTES);
-    let prefix = "example.com/big@v1.0.0";
-    let zip = store_zip(&[
-        (format!("{prefix}/go.mod"), module.go_mod().into_bytes()),
-        (
-            format!("{prefix}/big.go"),
-            module.source("v1.0.0").into_bytes(),
-        ),
-        (format!("{prefix}/data.bin"), data),
-    ]);
-    (
-        ModTree {
-            modules: vec![module],
-        },
-        zip,
-    )
 }
 
 fn render_c(md: &mut String, c: &CResult, a: &[Scenario]) {

@@ -25,7 +25,6 @@ use common::scenario::{
     PASSWORD, TOKEN, assert_cache_has_no_secret, assert_no_secret, assert_program_prints, entry,
     files_under, go_lines, goshim_lines, read_health, status_json, timed_shim,
 };
-use common::zip::store_zip;
 use common::{
     Fault, ModTree, Running, TestProxy, World, refused_url, run_with_timeout, show, stderr_text,
     stdout_text,
@@ -981,39 +980,6 @@ fn a_hung_primary_shows_down_in_status_without_a_probe() {
 // ---------------------------------------------------------------------------
 // Large bodies.
 
-/// A module whose zip holds an 8 MB file of pseudo-random bytes.
-fn big_module() -> (ModTree, Vec<u8>) {
-    let module = Module {
-        path: "example.com/big".into(),
-        name: "big".into(),
-        versions: vec!["v1.0.0".into()],
-    };
-    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-    let data: Vec<u8> = (0..8 * 1024 * 1024)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect();
-    let prefix = "example.com/big@v1.0.0";
-    let zip = store_zip(&[
-        (format!("{prefix}/go.mod"), module.go_mod().into_bytes()),
-        (
-            format!("{prefix}/big.go"),
-            module.source("v1.0.0").into_bytes(),
-        ),
-        (format!("{prefix}/data.bin"), data),
-    ]);
-    (
-        ModTree {
-            modules: vec![module],
-        },
-        zip,
-    )
-}
-
 fn big_proxy(tree: &ModTree, zip: &[u8], ranges: bool) -> TestProxy {
     let proxy = TestProxy::builder().tree(tree).ranges(ranges).start();
     proxy.insert_file("example.com/big/@v/v1.0.0.zip", zip.to_vec());
@@ -1025,7 +991,7 @@ fn big_proxy(tree: &ModTree, zip: &[u8], ranges: bool) -> TestProxy {
 /// serves the rest from a Range request. go verifies the zip and builds.
 #[test]
 fn a_large_zip_passes_intact_straight_and_resumed() {
-    let (tree, zip) = big_module();
+    let (tree, zip) = common::modtree::big_module(8 * 1024 * 1024);
     let m = &tree.modules[0];
 
     let only = big_proxy(&tree, &zip, false);

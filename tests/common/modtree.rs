@@ -183,3 +183,37 @@ pub fn escape_module_path(path: &str) -> String {
     }
     out
 }
+
+/// `example.com/big` v1.0.0 and its zip, which holds `bytes` of xorshift output
+/// (incompressible, stored uncompressed): for streaming and memory checks.
+pub fn big_module(bytes: usize) -> (ModTree, Vec<u8>) {
+    let module = Module {
+        path: "example.com/big".into(),
+        name: "big".into(),
+        versions: vec!["v1.0.0".into()],
+    };
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut data = Vec::with_capacity(bytes + 8);
+    while data.len() < bytes {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        data.extend_from_slice(&state.to_le_bytes());
+    }
+    data.truncate(bytes);
+    let prefix = "example.com/big@v1.0.0";
+    let zip = store_zip(&[
+        (format!("{prefix}/go.mod"), module.go_mod().into_bytes()),
+        (
+            format!("{prefix}/big.go"),
+            module.source("v1.0.0").into_bytes(),
+        ),
+        (format!("{prefix}/data.bin"), data),
+    ]);
+    (
+        ModTree {
+            modules: vec![module],
+        },
+        zip,
+    )
+}
