@@ -11,6 +11,7 @@
 //! connect_timeout_ms = 5000     # relay deadlines per upstream request
 //! response_timeout_ms = 15000
 //! stall_timeout_ms = 15000
+//! hedge_delay_ms = 1000         # ask the next upstream too after this long; 0 = never (default: adaptive)
 //! preset = "cn"                 # well-known public mirrors as extra candidates (see presets)
 //! doctor_modules = ["golang.org/x/net"]  # index freshness samples for goshim doctor
 //! ```
@@ -21,7 +22,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::env_vars::{self, non_empty};
-use crate::relay::Deadlines;
+use crate::relay::{Deadlines, Hedge};
 use crate::{paths, presets, proxy_list};
 
 #[derive(Deserialize, Default)]
@@ -36,6 +37,7 @@ struct File {
     connect_timeout_ms: Option<u64>,
     response_timeout_ms: Option<u64>,
     stall_timeout_ms: Option<u64>,
+    hedge_delay_ms: Option<u64>,
     preset: Option<String>,
     doctor_modules: Option<Vec<String>>,
 }
@@ -53,6 +55,8 @@ pub struct Config {
     /// Serve go through the loopback relay (else: health-ordered GOPROXY list only).
     pub relay: bool,
     pub deadlines: Deadlines,
+    /// When the relay asks a second upstream for a request the first has not answered.
+    pub hedge: Hedge,
     /// The chosen preset of public mirrors, if any (never "none").
     pub preset: Option<String>,
     /// Its mirrors: candidates after the extra proxies.
@@ -75,6 +79,7 @@ impl Default for Config {
                 response: Duration::from_millis(15000),
                 stall: Duration::from_millis(15000),
             },
+            hedge: Hedge::Adaptive,
             preset: None,
             preset_proxies: Vec::new(),
             doctor_modules: vec!["golang.org/x/net".into(), "github.com/google/uuid".into()],
@@ -122,6 +127,9 @@ impl Config {
             if let Some(ms) = number(var)? {
                 *slot = Duration::from_millis(ms.max(1));
             }
+        }
+        if let Some(ms) = number(env_vars::GOSHIM_HEDGE_DELAY_MS)? {
+            config.hedge = Hedge::from_ms(ms);
         }
         if let Some(list) = non_empty(env_vars::GOSHIM_DOCTOR_MODULES) {
             config.doctor_modules = modules(list.split(','));
@@ -185,6 +193,9 @@ impl Config {
             if let Some(ms) = value {
                 *slot = Duration::from_millis(ms.max(1));
             }
+        }
+        if let Some(ms) = file.hedge_delay_ms {
+            self.hedge = Hedge::from_ms(ms);
         }
         if let Some(name) = file.preset {
             self.preset = Some(name.trim().to_string());

@@ -59,6 +59,12 @@ pub const GOSHIM_CONNECT_TIMEOUT_MS: &str = "GOSHIM_CONNECT_TIMEOUT_MS";
 pub const GOSHIM_RESPONSE_TIMEOUT_MS: &str = "GOSHIM_RESPONSE_TIMEOUT_MS";
 /// Relay deadline between two body chunks from an upstream, in milliseconds (default 15000).
 pub const GOSHIM_STALL_TIMEOUT_MS: &str = "GOSHIM_STALL_TIMEOUT_MS";
+/// Relay hedge delay in milliseconds: after this long without an answer the
+/// next upstream is asked too; 0 turns hedging off (default: adaptive, about 1 s).
+pub const GOSHIM_HEDGE_DELAY_MS: &str = "GOSHIM_HEDGE_DELAY_MS";
+/// Test-only fault injection: `relay_start` (the relay cannot bind) or
+/// `runtime` (its async runtime cannot be built).
+pub const GOSHIM_FAULT_INJECT: &str = "GOSHIM_FAULT_INJECT";
 /// Extra PEM CA bundle trusted for https proxies (probes and relay), as elsewhere on Linux.
 pub const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
 

@@ -1,6 +1,7 @@
 //! Reading go's stderr after a failed run: which proxies failed, and whether
 //! another run could help.
 
+use crate::error_class::ErrorClass;
 use crate::module_path;
 use crate::proxy_list::Proxy;
 
@@ -8,7 +9,7 @@ use crate::proxy_list::Proxy;
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Diagnosis {
     /// (redacted proxy URL, error class), first seen first, one per proxy.
-    pub transient: Vec<(String, String)>,
+    pub transient: Vec<(String, ErrorClass)>,
     /// A failure no re-run should paper over: integrity, auth, bad versions.
     pub fatal: bool,
     /// go rejected downloaded content without naming where it came from
@@ -74,26 +75,26 @@ fn proxy_in(line: &str, candidates: &[Proxy]) -> Option<String> {
 }
 
 /// The error class of a transient proxy failure in the line, if it is one.
-pub fn transient_class(line: &str) -> Option<String> {
+pub fn transient_class(line: &str) -> Option<ErrorClass> {
     if let Some(code) = http_status(line) {
-        return matches!(code, 429 | 500..=599).then(|| format!("http_{code}"));
+        return Some(ErrorClass::Http(code)).filter(|c| c.is_transient());
     }
-    const CLASSES: [(&str, &str); 10] = [
-        ("timeout", "timeout"),
-        ("connection refused", "refused"),
-        ("connection reset", "reset"),
-        ("broken pipe", "reset"),
-        ("unexpected EOF", "eof"),
-        (": EOF", "eof"),
-        ("stream error", "stream_error"),
-        ("no such host", "dns"),
-        ("server misbehaving", "dns"),
-        ("not a valid zip file", "bad_zip"),
+    const CLASSES: [(&str, ErrorClass); 10] = [
+        ("timeout", ErrorClass::Timeout),
+        ("connection refused", ErrorClass::Refused),
+        ("connection reset", ErrorClass::Reset),
+        ("broken pipe", ErrorClass::Reset),
+        ("unexpected EOF", ErrorClass::Eof),
+        (": EOF", ErrorClass::Eof),
+        ("stream error", ErrorClass::StreamError),
+        ("no such host", ErrorClass::Dns),
+        ("server misbehaving", ErrorClass::Dns),
+        ("not a valid zip file", ErrorClass::BadZip),
     ];
     CLASSES
         .iter()
         .find(|(needle, _)| line.contains(needle))
-        .map(|(_, class)| class.to_string())
+        .map(|(_, class)| *class)
 }
 
 /// `reading <URL>: 502 Bad Gateway` → 502.
@@ -163,10 +164,10 @@ mod tests {
         assert_eq!(
             d.transient,
             [
-                ("http://127.0.0.1:18002".to_string(), "http_502".to_string()),
+                ("http://127.0.0.1:18002".to_string(), ErrorClass::Http(502)),
                 (
                     "https://goproxy.example/base".to_string(),
-                    "timeout".to_string()
+                    ErrorClass::Timeout
                 )
             ]
         );
@@ -189,16 +190,16 @@ mod tests {
     #[test]
     fn classifies_transport_errors() {
         assert_eq!(
-            transient_class("read \"http://h/x.zip\": unexpected EOF").as_deref(),
-            Some("eof")
+            transient_class("read \"http://h/x.zip\": unexpected EOF"),
+            Some(ErrorClass::Eof)
         );
         assert_eq!(
-            transient_class("connect: connection refused").as_deref(),
-            Some("refused")
+            transient_class("connect: connection refused"),
+            Some(ErrorClass::Refused)
         );
         assert_eq!(
-            transient_class("reading http://h/x: 429 Too Many Requests").as_deref(),
-            Some("http_429")
+            transient_class("reading http://h/x: 429 Too Many Requests"),
+            Some(ErrorClass::Http(429))
         );
         assert_eq!(transient_class("reading http://h/x: 410 Gone"), None);
     }

@@ -18,6 +18,7 @@ mod config_edit;
 mod discovery;
 mod doctor;
 mod env_vars;
+mod error_class;
 mod failover;
 mod goenv;
 mod health;

@@ -12,6 +12,7 @@ use std::time::Duration;
 use crate::command::{self, Kind};
 use crate::config::Config;
 use crate::discovery::{self, Seen};
+use crate::error_class::ErrorClass;
 use crate::goenv::{self, GoEnv};
 use crate::health::{self, Observation, Snapshot};
 use crate::log::{debug, warn};
@@ -40,6 +41,11 @@ pub fn main(args: Vec<OsString>) -> ! {
     let kind = command::classify(&args);
     if env_vars::is_truthy(env_vars::GOSHIM_DISABLE) || kind == Kind::Passthrough {
         exec(cmd, &real_go, "passthrough");
+    }
+    if under_a_relay() {
+        // A go run by a go that goshim supervises (go generate, go run, tools):
+        // the outer relay already serves it; a second one would only add a hop.
+        exec(cmd, &real_go, "GOPROXY is already goshim's relay");
     }
     let config = match Config::load() {
         Ok(c) => c,
@@ -99,6 +105,14 @@ pub fn main(args: Vec<OsString>) -> ! {
     .run(attempts)
 }
 
+/// Whether GOPROXY starts with the relay of a goshim further up the process tree.
+fn under_a_relay() -> bool {
+    std::env::var(env_vars::GOPROXY).is_ok_and(|v| {
+        let first = v.split([',', '|']).next().unwrap_or("");
+        relay::is_relay_url(first.trim())
+    })
+}
+
 /// How go reaches the proxies.
 enum Route {
     /// GOPROXY is the loopback relay (plus the user's tail).
@@ -142,11 +156,15 @@ fn start_relay(
     snap: Option<&Snapshot>,
 ) -> std::io::Result<Relay> {
     let user = ProxyList::parse(env.get("GOPROXY"));
-    let sumdb_of = |key: &str| snap.and_then(|s| s.get(key)).and_then(|h| h.sumdb);
+    let health_of = |key: &str| {
+        let h = snap?.get(key)?;
+        Some((h.sumdb, h.latency.as_ref().and_then(|l| l.first_byte_ms)))
+    };
     Relay::start(relay::Settings {
-        upstreams: relay::upstreams(&plan.order, &user, sumdb_of),
+        upstreams: relay::upstreams(&plan.order, &user, config.hedge, health_of),
         private_patterns: format!("{},{}", env.get("GONOSUMDB"), env.get("GOPRIVATE")),
         deadlines: config.deadlines,
+        inject: env_vars::non_empty(env_vars::GOSHIM_FAULT_INJECT),
     })
 }
 
@@ -164,7 +182,7 @@ impl Runner<'_> {
     fn run(mut self, attempts: u32) -> ! {
         let capture = attempts > 1;
         let mut demoted: Vec<String> = Vec::new();
-        let mut failed: Vec<(String, String)> = Vec::new();
+        let mut failed: Vec<(String, ErrorClass)> = Vec::new();
         for attempt in 1..=attempts {
             debug!("run {attempt}: {}", self.route.describe());
             self.cmd.env(env_vars::GOPROXY, self.route.goproxy());
@@ -173,22 +191,23 @@ impl Runner<'_> {
                 Err(e) => fail_to_start(self.real_go, e),
             };
             let diagnosis = failover::diagnose(&outcome.stderr, &self.route.visible_proxies());
+            // Read before blame_and_record takes the relay's tally.
+            let (exhausted, account) = match &self.route {
+                Route::Relay(relay, _) => (relay.all_failed(), relay.failure_account()),
+                Route::List(_) => (false, Vec::new()),
+            };
             let blamed = self.blame_and_record(&diagnosis, &outcome.stderr);
             for (url, class) in &blamed {
                 if !failed.iter().any(|(u, _)| u == url) {
-                    failed.push((url.clone(), class.clone()));
+                    failed.push((url.clone(), *class));
                 }
             }
             let done =
                 outcome.status.success() || outcome.status.code().is_none() || child::interrupted();
-            if done || !diagnosis.should_retry() || attempt == attempts {
-                if !outcome.status.success() && !failed.is_empty() {
-                    let list: Vec<String> =
-                        failed.iter().map(|(u, c)| format!("{u} ({c})")).collect();
-                    warn!(
-                        "proxies failed in {attempt} run(s): {}; see 'goshim status'",
-                        list.join(", ")
-                    );
+            // Every upstream failed in this very run: another run would too.
+            if done || !diagnosis.should_retry() || attempt == attempts || exhausted {
+                if !outcome.status.success() {
+                    report_proxy_failures(&diagnosis, exhausted, &account, &failed, attempt);
                 }
                 child::exit_like(outcome.status);
             }
@@ -200,6 +219,12 @@ impl Runner<'_> {
                 }
             }
             crate::metrics::count_rerun(blamed.iter().map(|(u, _)| u.as_str()));
+            let names: Vec<&str> = blamed.iter().map(|(u, _)| u.as_str()).collect();
+            warn!(
+                "go failed on proxy errors ({}); running it again (run {} of {attempts})",
+                names.join(", "),
+                attempt + 1
+            );
             std::thread::sleep(backoff(attempt));
         }
         unreachable!("the last attempt always exits")
@@ -212,16 +237,18 @@ impl Runner<'_> {
         &self,
         diagnosis: &failover::Diagnosis,
         stderr: &str,
-    ) -> Vec<(String, String)> {
+    ) -> Vec<(String, ErrorClass)> {
         let mut observations: Vec<Observation> = Vec::new();
-        let mut blamed: Vec<(String, String)> = Vec::new();
+        let mut blamed: Vec<(String, ErrorClass)> = Vec::new();
         match &self.route {
             Route::Relay(relay, _) => {
                 crate::metrics::count_failovers(&relay.failure_counts());
                 relay.blame(&failover::rejected_paths(stderr, &relay.url()));
                 for obs in relay.take_observations() {
-                    if let Err(class) = &obs.result {
-                        blamed.push((obs.url.clone(), class.clone()));
+                    if let Some(class) =
+                        obs.result.as_ref().err().and_then(|c| ErrorClass::parse(c))
+                    {
+                        blamed.push((obs.url.clone(), class));
                     }
                     observations.push(obs);
                 }
@@ -232,11 +259,11 @@ impl Runner<'_> {
                 if let (true, Some(first)) = (diagnosis.broken_content, plan.order.first())
                     && blamed.is_empty()
                 {
-                    blamed.push((first.key(), "bad_zip".into()));
+                    blamed.push((first.key(), ErrorClass::BadZip));
                 }
                 observations.extend(blamed.iter().map(|(url, class)| Observation {
                     url: url.clone(),
-                    result: Err(class.clone()),
+                    result: Err(class.name()),
                     latency: None,
                     sumdb: None,
                 }));
@@ -248,6 +275,33 @@ impl Runner<'_> {
             debug!("cannot record proxy health: {e}");
         }
         blamed
+    }
+}
+
+/// After go failed: one account of the proxies, only when go failed because of them.
+fn report_proxy_failures(
+    diagnosis: &failover::Diagnosis,
+    exhausted: bool,
+    relay_account: &[String],
+    failed: &[(String, ErrorClass)],
+    runs: u32,
+) {
+    if exhausted {
+        warn!(
+            "no proxy could serve go: {}; see 'goshim doctor'",
+            relay_account.join("; ")
+        );
+    } else if !diagnosis.transient.is_empty() && !relay_account.is_empty() {
+        warn!(
+            "proxies failed: {}; see 'goshim status'",
+            relay_account.join("; ")
+        );
+    } else if !diagnosis.transient.is_empty() && !failed.is_empty() {
+        let list: Vec<String> = failed.iter().map(|(u, c)| format!("{u} ({c})")).collect();
+        warn!(
+            "proxies failed in {runs} run(s): {}; see 'goshim status'",
+            list.join(", ")
+        );
     }
 }
 

@@ -416,7 +416,8 @@ fn intermittent_only_proxy_succeeds_after_reruns() {
         "three runs, each one file further\n{}",
         show(&shim)
     );
-    // go's two failures are shown as they happened; goshim adds nothing on success.
+    // go's two failures are shown as they happened, each followed by one
+    // goshim line saying go runs again; nothing else on success.
     let err = stderr_text(&shim);
     assert_eq!(
         err.matches("503 Service Unavailable").count(),
@@ -424,7 +425,7 @@ fn intermittent_only_proxy_succeeds_after_reruns() {
         "{}",
         show(&shim)
     );
-    assert!(goshim_lines(&shim).is_empty(), "{}", show(&shim));
+    assert_reruns_announced("intermittent", &goshim_lines(&shim), 2, &shim);
     assert!(
         world
             .path("gopath/pkg/mod/cache/download/example.com/dep0/@v/v1.0.0.zip")
@@ -449,21 +450,36 @@ fn intermittent_only_proxy_stops_after_goshim_attempts() {
     assert_eq!(shim.status.code(), Some(1), "{}", show(&shim));
     assert_eq!(log_of(&proxy), intermittent_sequence(4), "{}", show(&shim));
     let lines = goshim_lines(&shim);
+    let (last, reruns) = lines.split_last().expect("goshim lines");
+    assert_reruns_announced("GOSHIM_ATTEMPTS=2", reruns, 1, &shim);
     assert_eq!(
-        lines,
-        [format!(
+        last,
+        &format!(
             "goshim: proxies failed in 2 run(s): {} (http_503); see 'goshim status'",
             proxy.url()
-        )],
+        ),
         "{}",
         show(&shim)
     );
     // That line is the last one.
     assert!(
-        stderr_text(&shim).trim_end().ends_with(&lines[0]),
+        stderr_text(&shim).trim_end().ends_with(last.as_str()),
         "{}",
         show(&shim)
     );
+}
+
+/// `lines` are `n` one-line notices that go runs again, naming no relay token.
+fn assert_reruns_announced(what: &str, lines: &[String], n: usize, out: &Output) {
+    assert_eq!(lines.len(), n, "{what}: {n} re-run notices\n{}", show(out));
+    for (k, line) in lines.iter().enumerate() {
+        assert!(
+            line.starts_with("goshim: go failed on proxy errors (")
+                && line.contains(&format!("running it again (run {} of ", k + 2)),
+            "{what}: {line}\n{}",
+            show(out)
+        );
+    }
 }
 
 /// GOSHIM_ATTEMPTS=1: go runs once and the shim adds nothing.
@@ -774,8 +790,8 @@ fn assert_all_down(what: &str, shim: &Output, direct: &Output, took: Duration, u
     assert_same_failure_code(what, shim, direct);
     assert!(took < Duration::from_secs(30), "{what}: took {took:?}");
     let lines = goshim_lines(shim);
-    assert_eq!(lines.len(), 1, "{what}: one goshim line\n{}", show(shim));
-    let line = &lines[0];
+    let (line, reruns) = lines.split_last().expect("a goshim line");
+    assert_reruns_announced(what, reruns, 2, shim);
     assert!(
         line.starts_with("goshim: proxies failed in 3 run(s): ")
             && line.ends_with("; see 'goshim status'"),

@@ -1,31 +1,44 @@
-//! Forwarding one request: upstreams in order, deadlines, failover, streaming.
+//! Forwarding one request: upstreams in health order; a second upstream is
+//! asked when the first is slow to answer (hedging) or slow to deliver (a
+//! throughput floor), and the first complete body wins. At most two requests
+//! are in flight per go request.
+//!
+//! go sees one clean answer whatever the upstreams did: the response starts
+//! only once the first bytes are known good, a body broken or cut off midway
+//! is completed from another upstream (by Range, or by a full copy whose
+//! overlap must agree), and a zip reaches go whole or not at all.
 
+use std::collections::VecDeque;
+use std::future::poll_fn;
 use std::sync::Arc;
-use std::time::Instant;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
+use http_body_util::{BodyExt, Full, StreamBody, combinators::UnsyncBoxBody};
 use hyper::body::Frame;
+use hyper::header::HeaderValue;
 use hyper::{Response, StatusCode};
-use tokio::time::timeout;
 
+use super::Shared;
+use super::body::Splice;
 use super::route::{self, Route};
-use super::{Shared, Upstream};
+use super::transfer::{self, Answer, Event, Transfer};
+use crate::error_class::ErrorClass;
 
-pub type Body = BoxBody<Bytes, std::io::Error>;
+pub type Body = UnsyncBoxBody<Bytes, std::io::Error>;
 
-/// How one upstream answered.
-enum Attempt {
-    Got(reqwest::Response),
-    NotFound(StatusCode),
-    /// A definitive answer that is neither content nor "not found" (401, 403, ...).
-    Refused(StatusCode),
-    /// Transient: timeout, connection error, 5xx, 429.
-    Failed(String),
-}
+/// A body arriving slower than this (after its first second) is raced by the
+/// next upstream: 20 KiB/s mirrors are common, and a 64 KiB/s floor still
+/// leaves a slow but steady link alone for modules of a few MB.
+const FLOOR_BYTES_PER_SEC: f64 = 64.0 * 1024.0;
+/// Throughput is judged over windows this long.
+const RATE_WINDOW: Duration = Duration::from_secs(1);
+/// How often a race with a possible next step looks at the clock.
+const TICK: Duration = Duration::from_millis(50);
 
 pub async fn forward(shared: Arc<Shared>, rel: String) -> Response<Body> {
-    let (order, strict_user_list) = match route::parse(&rel) {
+    let (order, strict) = match route::parse(&rel) {
         Route::Module { path, .. }
             if crate::module_path::matches_any(&shared.settings.private_patterns, &path) =>
         {
@@ -34,7 +47,7 @@ pub async fn forward(shared: Arc<Shared>, rel: String) -> Response<Body> {
         Route::Module { .. } => (health_order(&shared, |_| true), false),
         Route::SumdbSupported { .. } => {
             let order = health_order(&shared, |i| shared.serves_sumdb(i) != Some(false));
-            return sumdb_supported(shared, &rel, order).await;
+            return sumdb_supported(&shared, &rel, order).await;
         }
         Route::Sumdb { .. } => {
             let known = health_order(&shared, |i| shared.serves_sumdb(i) == Some(true));
@@ -47,59 +60,60 @@ pub async fn forward(shared: Arc<Shared>, rel: String) -> Response<Body> {
         }
         Route::Unknown => return plain(StatusCode::NOT_FOUND, "not found\n".into()),
     };
-    let mut not_found: Option<StatusCode> = None;
-    let mut refused: Option<StatusCode> = None;
-    let mut failures: Vec<String> = Vec::new();
-    for i in order {
-        let up = &shared.settings.upstreams[i];
-        let started = Instant::now();
-        match attempt(&shared, up, &rel, None).await {
-            Attempt::Got(resp) => {
-                shared.note_ok(i, started.elapsed().as_secs_f64() * 1000.0);
-                shared.note_served(&rel, i);
-                return stream(shared.clone(), rel, i, resp);
+    let mut race = Race::new(shared, rel, order, strict);
+    match race.step().await {
+        Step::Exhausted => race.error_response(),
+        first => {
+            let mut builder = Response::builder().status(StatusCode::OK);
+            if let Some(ct) = &race.content_type {
+                builder = builder.header(hyper::header::CONTENT_TYPE, ct.clone());
             }
-            Attempt::NotFound(status) => {
-                shared.note_ok(i, started.elapsed().as_secs_f64() * 1000.0);
-                not_found.get_or_insert(status);
-                continue; // go moves on after 404/410 whatever the separator
-            }
-            Attempt::Refused(status) => {
-                refused.get_or_insert(status);
-                failures.push(format!("{} ({})", up.key, status.as_u16()));
-            }
-            Attempt::Failed(class) => {
-                shared.note_failure(i, &class);
-                failures.push(format!("{} ({class})", up.key));
-            }
-        }
-        // In the user's own list, a `,` entry ends the walk on any other error.
-        if strict_user_list && up.user_slot.is_some_and(|(_, fallback)| !fallback) {
-            break;
+            // No Content-Length: the body may be completed from another upstream.
+            let first = match first {
+                Step::Data(b) => Some(b),
+                _ => None,
+            };
+            let frames = futures_util::stream::unfold((race, first), next_frame);
+            builder
+                .body(StreamBody::new(frames).boxed_unsync())
+                .unwrap_or_else(|_| plain(StatusCode::BAD_GATEWAY, "bad upstream headers\n".into()))
         }
     }
-    if let Some(status) = refused {
-        return plain(status, format!("goshim relay: {}\n", failures.join(", ")));
-    }
-    if let Some(status) = not_found.filter(|_| failures.is_empty() || !strict_user_list) {
-        return plain(status, "not found\n".into());
-    }
-    plain(
-        StatusCode::BAD_GATEWAY,
-        format!(
-            "goshim relay: every upstream failed: {}\n",
-            failures.join(", ")
-        ),
-    )
 }
 
-/// All upstreams passing `keep`, in health order, those that failed in this run last.
+type Item = Result<Frame<Bytes>, std::io::Error>;
+
+/// The body for go, pulled by go's connection as it writes.
+async fn next_frame(
+    (mut race, first): (Race, Option<Bytes>),
+) -> Option<(Item, (Race, Option<Bytes>))> {
+    if let Some(b) = first {
+        return Some((Ok(Frame::data(b)), (race, None)));
+    }
+    match race.step().await {
+        Step::Data(b) => Some((Ok(Frame::data(b)), (race, None))),
+        Step::Done => None,
+        Step::Exhausted if race.aborted => None,
+        Step::Exhausted => {
+            // Nothing can finish the body: end it early so go sees the failure.
+            race.aborted = true;
+            let err = std::io::Error::other(format!(
+                "goshim relay: every upstream failed: {}",
+                race.account()
+            ));
+            Some((Err(err), (race, None)))
+        }
+    }
+}
+
+/// All upstreams passing `keep`: those that look down last, then by this
+/// run's failures and lost races, then in health order.
 fn health_order(shared: &Shared, keep: impl Fn(usize) -> bool) -> Vec<usize> {
     let mut order: Vec<usize> = (0..shared.settings.upstreams.len())
         .filter(|&i| keep(i))
         .collect();
-    let penalty = super::locked(&shared.penalty);
-    order.sort_by_key(|i| (penalty.get(i).copied().unwrap_or(0), *i));
+    let penalty = super::locked(&shared.penalty).clone();
+    order.sort_by_key(|i| (shared.is_down(*i), penalty.get(i).copied().unwrap_or(0), *i));
     order
 }
 
@@ -116,271 +130,309 @@ fn user_order(shared: &Shared) -> Vec<usize> {
     order.into_iter().map(|(_, i)| i).collect()
 }
 
-async fn sumdb_supported(shared: Arc<Shared>, rel: &str, order: Vec<usize>) -> Response<Body> {
-    for i in order {
-        let up = &shared.settings.upstreams[i];
+async fn sumdb_supported(shared: &Arc<Shared>, rel: &str, order: Vec<usize>) -> Response<Body> {
+    for i in order.into_iter().filter(|&i| !shared.is_down(i)) {
         let started = Instant::now();
-        match attempt(&shared, up, rel, None).await {
-            Attempt::Got(_) => {
-                shared.note_ok(i, started.elapsed().as_secs_f64() * 1000.0);
+        match transfer::attempt(shared, i, rel, 0).await {
+            Answer::Body { .. } => {
+                shared.note_ok(i, ms(started.elapsed()));
                 shared.note_sumdb(i);
                 return plain(StatusCode::OK, String::new());
             }
-            Attempt::Failed(class) => shared.note_failure(i, &class),
-            Attempt::NotFound(_) | Attempt::Refused(_) => {}
+            Answer::Failed(class) => shared.note_failure(i, class),
+            Answer::NotFound(_) | Answer::Refused(_) => {}
         }
     }
     plain(StatusCode::NOT_FOUND, "not found\n".into())
 }
 
-/// One GET to one upstream, bounded by the connect and response deadlines.
-async fn attempt(shared: &Shared, up: &Upstream, rel: &str, range_from: Option<u64>) -> Attempt {
-    let mut req = shared.client().get(up.url_for(rel));
-    if let Some(auth) = &up.auth {
-        req = req.header(reqwest::header::AUTHORIZATION, auth);
-    }
-    if let Some(from) = range_from {
-        req = req.header(reqwest::header::RANGE, format!("bytes={from}-"));
-    }
-    let resp = match timeout(shared.settings.deadlines.response, req.send()).await {
-        Err(_) => return Attempt::Failed("timeout".into()),
-        Ok(Err(e)) => return Attempt::Failed(error_class(&e)),
-        Ok(Ok(r)) => r,
-    };
-    let status = resp.status();
-    match status.as_u16() {
-        200 if range_from.is_none() => Attempt::Got(resp),
-        206 if range_from.is_some() => Attempt::Got(resp),
-        404 | 410 => Attempt::NotFound(status),
-        429 | 500..=599 => Attempt::Failed(format!("http_{}", status.as_u16())),
-        // Ignoring Range (a full 200) is legal HTTP: no resume here, but no fault either.
-        _ if range_from.is_some() => Attempt::Refused(status),
-        _ => Attempt::Refused(status),
-    }
+enum Step {
+    /// Bytes for go.
+    Data(Bytes),
+    /// The body is complete.
+    Done,
+    /// No upstream is left to try.
+    Exhausted,
 }
 
-fn error_class(e: &reqwest::Error) -> String {
-    let text = format!("{e:?}");
-    let class = if text.contains("ConnectionRefused") || text.contains("Connection refused") {
-        "refused"
-    } else if e.is_timeout() {
-        "connect_timeout"
-    } else if e.is_connect() && text.contains("dns") {
-        "dns"
-    } else if e.is_connect() && (text.contains("certificate") || text.contains("Certificate")) {
-        "tls_certificate"
-    } else if e.is_connect() {
-        "connect"
-    } else if text.contains("reset") || text.contains("Reset") {
-        "reset"
-    } else {
-        "io"
-    };
-    class.into()
-}
-
-/// Streams the upstream's body to go, pulled by go's connection as it writes
-/// (no extra task or buffer in between: memory stays bounded by a chunk or two).
-/// If the upstream stalls or breaks off, the rest comes from the next upstream
-/// with a Range request; when none can resume, the response is aborted so go
-/// sees an error.
-fn stream(
+/// One go request and the upstream requests serving it.
+struct Race {
     shared: Arc<Shared>,
     rel: String,
-    first: usize,
-    resp: reqwest::Response,
-) -> Response<Body> {
-    let total = resp.content_length();
-    let mut builder = Response::builder().status(StatusCode::OK);
-    if let Some(ct) = resp.headers().get(reqwest::header::CONTENT_TYPE) {
-        builder = builder.header(hyper::header::CONTENT_TYPE, ct.clone());
-    }
-    if let Some(len) = total {
-        builder = builder.header(hyper::header::CONTENT_LENGTH, len);
-    }
-    let flow = Flow {
-        zip: rel.ends_with(".zip").then(ZipCheck::default),
-        shared,
-        rel,
-        resp,
-        current: first,
-        tried: vec![first],
-        received: 0,
-        total,
-        done: false,
-    };
-    let frames = futures_util::stream::unfold(flow, Flow::next);
-    let body = StreamBody::new(frames).boxed();
-    builder
-        .body(body)
-        .unwrap_or_else(|_| plain(StatusCode::BAD_GATEWAY, "bad upstream headers\n".into()))
+    candidates: VecDeque<usize>,
+    /// A private path: only the user's own list, with go's `,`/`|` rules.
+    strict: bool,
+    /// A `,` entry of the user's list failed: go would stop there.
+    stopped: bool,
+    transfers: Vec<Transfer>,
+    splice: Splice,
+    /// Bytes reached go: the answer can no longer change.
+    started: bool,
+    complete: bool,
+    aborted: bool,
+    content_type: Option<HeaderValue>,
+    not_found: Option<StatusCode>,
+    refused: Option<StatusCode>,
+    failures: Vec<(usize, ErrorClass)>,
+    /// Which transfer is polled first, alternating for fairness.
+    turn: usize,
 }
 
-type Item = Result<Frame<Bytes>, std::io::Error>;
+impl Race {
+    fn new(shared: Arc<Shared>, rel: String, order: Vec<usize>, strict: bool) -> Race {
+        let zip = rel.ends_with(".zip");
+        Race {
+            shared,
+            rel,
+            candidates: order.into(),
+            strict,
+            stopped: false,
+            transfers: Vec::new(),
+            splice: Splice::new(zip),
+            started: false,
+            complete: false,
+            aborted: false,
+            content_type: None,
+            not_found: None,
+            refused: None,
+            failures: Vec::new(),
+            turn: 0,
+        }
+    }
 
-/// One response body in flight: where it comes from and how far it got.
-struct Flow {
-    shared: Arc<Shared>,
-    rel: String,
-    resp: reqwest::Response,
-    /// The upstream now serving the body.
-    current: usize,
-    tried: Vec<usize>,
-    received: u64,
-    total: Option<u64>,
-    zip: Option<ZipCheck>,
-    done: bool,
-}
-
-impl Flow {
-    /// The next frame for go, or None at the end.
-    async fn next(mut self) -> Option<(Item, Flow)> {
-        if self.done {
-            return None;
+    async fn step(&mut self) -> Step {
+        if self.complete {
+            return Step::Done;
         }
         loop {
-            let stall = self.shared.settings.deadlines.stall;
-            let class = match timeout(stall, self.resp.chunk()).await {
-                Ok(Ok(Some(bytes))) => {
-                    self.received += bytes.len() as u64;
-                    let ready = match self.zip.as_mut() {
-                        Some(check) => check.hold(bytes),
-                        None => Some(bytes),
-                    };
-                    match ready {
-                        Some(bytes) => return Some((Ok(Frame::data(bytes)), self)),
-                        None => continue,
-                    }
+            self.launch_if_needed(Instant::now());
+            if self.transfers.is_empty() {
+                return Step::Exhausted;
+            }
+            let ticking = self.may_launch();
+            let turn = self.turn;
+            self.turn = self.turn.wrapping_add(1);
+            let transfers = &mut self.transfers;
+            let next = poll_fn(|cx| poll_any(transfers, turn, cx));
+            let event = if ticking {
+                tokio::select! {
+                    e = next => Some(e),
+                    () = tokio::time::sleep(TICK) => None,
                 }
-                Ok(Ok(None)) if self.total.is_none_or(|t| self.received >= t) => {
-                    self.done = true;
-                    return match self.zip.as_mut().map(ZipCheck::finish) {
-                        None => None,
-                        Some(Some(last)) => Some((Ok(Frame::data(last)), self)),
-                        // Not a whole zip: end the response early so go sees the
-                        // download fail (and the re-run blames this upstream).
-                        Some(None) => {
-                            self.shared.note_failure(self.current, "bad_zip");
-                            let err = std::io::Error::other("upstream sent a broken zip");
-                            Some((Err(err), self))
-                        }
-                    };
-                }
-                Ok(Ok(None)) => "short_body",
-                Ok(Err(_)) => "reset",
-                Err(_) => "stall",
+            } else {
+                Some(next.await)
             };
-            self.shared.note_failure(self.current, class);
-            match resume(
-                &self.shared,
-                &self.rel,
-                self.received,
-                self.total,
-                &mut self.tried,
-            )
-            .await
+            if let Some((k, event)) = event
+                && let Some(step) = self.handle(k, event)
             {
-                Some((i, r)) => {
-                    self.current = i;
-                    self.resp = r;
-                    self.shared.note_served(&self.rel, i);
-                }
-                None => {
-                    self.done = true;
-                    let err = std::io::Error::other(format!("upstream body failed ({class})"));
-                    return Some((Err(err), self));
-                }
+                return step;
             }
         }
     }
-}
 
-/// Holds back the last chunk of a zip until the end of central directory
-/// record is seen, so a truncated or non-zip body (a captive portal's page)
-/// never reaches go as a complete response.
-#[derive(Default)]
-struct ZipCheck {
-    held: Option<Bytes>,
-    /// The last chunks seen (shared, not copied), at least EOCD_SPAN bytes when
-    /// the body is that long: where the EOCD record must be.
-    recent: std::collections::VecDeque<Bytes>,
-    recent_len: usize,
-}
+    fn handle(&mut self, k: usize, event: Event) -> Option<Step> {
+        let up = self.transfers[k].up;
+        match event {
+            Event::Started => {
+                let t = &self.transfers[k];
+                let (sent_at, waited) = (t.started, t.started.elapsed());
+                self.shared.note_ok(up, ms(waited));
+                self.shared.note_served(&self.rel, up);
+                if self.content_type.is_none() {
+                    self.content_type = t.content_type.clone();
+                }
+                // Requests sent before this one and still unanswered lost the hedge.
+                self.cancel_where(|o| !o.has_body() && o.started < sent_at);
+                None
+            }
+            Event::Chunk { at, bytes } => match self.splice.offer(at, bytes) {
+                Ok(Some(b)) => {
+                    self.started = true;
+                    Some(Step::Data(b))
+                }
+                Ok(None) => None,
+                Err(class) => self.fail(k, class),
+            },
+            Event::End if self.transfers[k].pos < self.splice.accepted => {
+                self.fail(k, ErrorClass::Mismatch)
+            }
+            Event::End => match self.splice.finish() {
+                Ok(held) => {
+                    self.complete = true;
+                    self.transfers.remove(k);
+                    self.cancel_where(|_| true);
+                    Some(held.map_or(Step::Done, Step::Data))
+                }
+                Err(class) => self.fail(k, class),
+            },
+            Event::NotFound(status) => {
+                self.shared
+                    .note_ok(up, ms(self.transfers[k].started.elapsed()));
+                self.not_found.get_or_insert(status);
+                self.transfers.remove(k);
+                None
+            }
+            Event::Refused(status) => {
+                self.refused.get_or_insert(status);
+                self.transfers.remove(k);
+                self.failures.push((up, ErrorClass::Http(status.as_u16())));
+                self.stop_if_final(up);
+                None
+            }
+            Event::Failed(class) => self.fail(k, class),
+        }
+    }
 
-/// EOCD record (22 bytes) plus the longest comment.
-const EOCD_SPAN: usize = 22 + 65535;
+    /// Transfer `k` cannot serve this body.
+    fn fail(&mut self, k: usize, class: ErrorClass) -> Option<Step> {
+        let up = self.transfers.remove(k).up;
+        self.shared.note_failure(up, class);
+        self.failures.push((up, class));
+        self.stop_if_final(up);
+        if self.transfers.is_empty() && !self.started {
+            // Nothing reached go yet: the next upstream starts from scratch.
+            self.splice = Splice::new(self.rel.ends_with(".zip"));
+        }
+        None
+    }
 
-impl ZipCheck {
-    /// Takes a chunk; returns the previous one, now safe to send.
-    fn hold(&mut self, chunk: Bytes) -> Option<Bytes> {
-        self.recent_len += chunk.len();
-        self.recent.push_back(chunk.clone());
-        while self
-            .recent
-            .front()
-            .is_some_and(|f| self.recent_len - f.len() >= EOCD_SPAN)
+    /// In the user's own list, a `,` entry ends the walk on any error but 404/410.
+    fn stop_if_final(&mut self, up: usize) {
+        if !self.may_move_on(up) {
+            self.stopped = true;
+        }
+    }
+
+    fn may_move_on(&self, up: usize) -> bool {
+        !self.strict
+            || self
+                .shared
+                .upstream(up)
+                .user_slot
+                .is_some_and(|(_, pipe)| pipe)
+    }
+
+    /// Drops the transfers `lost` picks: they were slower than another.
+    fn cancel_where(&mut self, lost: impl Fn(&Transfer) -> bool) {
+        let shared = &self.shared;
+        self.transfers.retain(|t| {
+            let drop = lost(t);
+            if drop {
+                shared.note_slow(t.up, t.started.elapsed());
+            }
+            !drop
+        });
+    }
+
+    /// Whether a next upstream could be started later, so the clock matters.
+    fn may_launch(&self) -> bool {
+        match self.transfers.as_slice() {
+            [t] => {
+                !self.stopped
+                    && !self.candidates.is_empty()
+                    && self.may_move_on(t.up)
+                    && (t.has_body() || self.shared.upstream(t.up).hedge_after.is_some())
+            }
+            _ => false,
+        }
+    }
+
+    /// Starts the next upstream when none is working on the request, when the
+    /// only one has not answered within its hedge delay, or when its body
+    /// arrives below the throughput floor.
+    fn launch_if_needed(&mut self, now: Instant) {
+        if self.complete || self.stopped {
+            return;
+        }
+        let needed = match self.transfers.len() {
+            0 => true,
+            1 if self.may_move_on(self.transfers[0].up) => {
+                let hedge = self.shared.upstream(self.transfers[0].up).hedge_after;
+                let t = &mut self.transfers[0];
+                if t.has_body() {
+                    t.throughput(now, RATE_WINDOW)
+                        .is_some_and(|rate| rate < FLOOR_BYTES_PER_SEC)
+                } else {
+                    hedge.is_some_and(|d| now.saturating_duration_since(t.started) >= d)
+                }
+            }
+            _ => false,
+        };
+        if !needed {
+            return;
+        }
+        while let Some(i) = self.candidates.pop_front() {
+            if let Some(class) = self.shared.down_class(i) {
+                // Looked down moments ago: count it as failed without waiting on it again.
+                self.failures.push((i, class));
+                self.stop_if_final(i);
+                if self.stopped {
+                    return;
+                }
+                continue;
+            }
+            let from = self.splice.accepted;
+            self.transfers
+                .push(Transfer::start(&self.shared, i, &self.rel, from));
+            return;
+        }
+    }
+
+    /// The answer when no upstream could serve the request.
+    fn error_response(&self) -> Response<Body> {
+        if let Some(status) = self.refused {
+            return plain(status, format!("goshim relay: {}\n", self.account()));
+        }
+        if let Some(status) = self
+            .not_found
+            .filter(|_| self.failures.is_empty() || !self.strict)
         {
-            if let Some(f) = self.recent.pop_front() {
-                self.recent_len -= f.len();
+            return plain(status, "not found\n".into());
+        }
+        plain(
+            StatusCode::BAD_GATEWAY,
+            format!("goshim relay: every upstream failed: {}\n", self.account()),
+        )
+    }
+
+    /// `<upstream> <what it did>, ...` for this request.
+    fn account(&self) -> String {
+        let d = self.shared.settings.deadlines;
+        let mut parts: Vec<String> = Vec::new();
+        for (i, class) in &self.failures {
+            let line = format!(
+                "{} {}",
+                self.shared.upstream(*i).key,
+                class.describe(d.response, d.stall)
+            );
+            if !parts.contains(&line) {
+                parts.push(line);
             }
         }
-        self.held.replace(chunk)
-    }
-
-    /// At the end of the body: the held chunk if the body ends like a zip, None if not.
-    fn finish(&mut self) -> Option<Bytes> {
-        let tail: Vec<u8> = self.recent.iter().flat_map(|b| b.iter().copied()).collect();
-        ends_like_zip(&tail).then(|| self.held.take().unwrap_or_default())
+        parts.join("; ")
     }
 }
 
-/// An EOCD signature whose comment length reaches exactly to the end.
-fn ends_like_zip(tail: &[u8]) -> bool {
-    let n = tail.len();
-    (0..n.saturating_sub(21)).rev().take(EOCD_SPAN).any(|p| {
-        tail[p..].starts_with(b"PK\x05\x06")
-            && usize::from(u16::from_le_bytes([tail[p + 20], tail[p + 21]])) == n - p - 22
-    })
-}
-
-/// The next upstream that serves the rest of the body from `from` (206), if any.
-async fn resume(
-    shared: &Shared,
-    rel: &str,
-    from: u64,
-    total: Option<u64>,
-    tried: &mut Vec<usize>,
-) -> Option<(usize, reqwest::Response)> {
-    total?; // without a length there is no telling what is missing
-    for i in health_order(shared, |_| true) {
-        if tried.contains(&i) {
-            continue;
-        }
-        tried.push(i);
-        let up = &shared.settings.upstreams[i];
-        match attempt(shared, up, rel, Some(from)).await {
-            Attempt::Got(r) if content_range_start(&r) == Some(from) => return Some((i, r)),
-            Attempt::Failed(class) => shared.note_failure(i, &class),
-            _ => {}
+/// The first transfer with an event, starting at `turn` so neither starves.
+fn poll_any(transfers: &mut [Transfer], turn: usize, cx: &mut Context<'_>) -> Poll<(usize, Event)> {
+    let n = transfers.len();
+    for j in 0..n {
+        let k = (turn + j) % n;
+        if let Poll::Ready(event) = transfers[k].poll_event(cx) {
+            return Poll::Ready((k, event));
         }
     }
-    None
+    Poll::Pending
 }
 
-fn content_range_start(resp: &reqwest::Response) -> Option<u64> {
-    let value = resp
-        .headers()
-        .get(reqwest::header::CONTENT_RANGE)?
-        .to_str()
-        .ok()?;
-    let range = value.strip_prefix("bytes ")?;
-    range.split('-').next()?.parse().ok()
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
 }
 
 pub fn plain(status: StatusCode, text: String) -> Response<Body> {
     let body = Full::new(Bytes::from(text))
         .map_err(|never| match never {})
-        .boxed();
+        .boxed_unsync();
     let mut resp = Response::new(body);
     *resp.status_mut() = status;
     resp.headers_mut().insert(
@@ -388,53 +440,4 @@ pub fn plain(status: StatusCode, text: String) -> Response<Body> {
         hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     resp
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn eocd(comment: &[u8]) -> Vec<u8> {
-        let mut r = b"PK\x05\x06".to_vec();
-        r.extend_from_slice(&[0; 16]);
-        r.extend_from_slice(&(comment.len() as u16).to_le_bytes());
-        r.extend_from_slice(comment);
-        r
-    }
-
-    #[test]
-    fn recognises_whole_and_truncated_zips() {
-        let mut whole = vec![7u8; 1000];
-        whole.extend(eocd(b"hi"));
-        assert!(ends_like_zip(&whole));
-        assert!(!ends_like_zip(&whole[..whole.len() - 1]));
-        assert!(!ends_like_zip(b"<html>captive portal</html>"));
-        assert!(!ends_like_zip(b""));
-    }
-
-    #[test]
-    fn holds_back_the_last_chunk_until_the_end() {
-        let mut check = ZipCheck::default();
-        assert_eq!(check.hold(Bytes::from_static(b"PK\x03\x04 data")), None);
-        let end = Bytes::from(eocd(b""));
-        assert!(check.hold(end.clone()).is_some());
-        assert_eq!(check.finish(), Some(end));
-        let mut bad = ZipCheck::default();
-        bad.hold(Bytes::from_static(b"PK\x03\x04 cut"));
-        assert_eq!(bad.finish(), None);
-    }
-
-    #[test]
-    fn finds_the_end_record_across_chunks_of_a_long_body() {
-        let mut check = ZipCheck::default();
-        for _ in 0..40 {
-            check.hold(Bytes::from(vec![1u8; 10_000]));
-        }
-        let record = eocd(&[b'c'; 300]);
-        let (a, b) = record.split_at(10);
-        check.hold(Bytes::copy_from_slice(a));
-        check.hold(Bytes::copy_from_slice(b));
-        assert!(check.recent_len < 2 * EOCD_SPAN, "{}", check.recent_len);
-        assert!(check.finish().is_some());
-    }
 }

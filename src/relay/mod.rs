@@ -12,18 +12,22 @@
 //! so a fully cached `go build` never starts them. The random port plus a
 //! 128-bit path token keep other local users out.
 
+mod body;
 mod forward;
 pub mod route;
 mod server;
+mod transfer;
 
 use std::collections::{HashMap, HashSet};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::basic_auth;
+use crate::error_class::ErrorClass;
 use crate::health::Observation;
 use crate::health::snapshot::Latency;
+use crate::log::debug;
 use crate::netrc;
 use crate::proxy_list::{Proxy, ProxyList, Tail, UrlParts};
 
@@ -42,6 +46,8 @@ pub struct Upstream {
     user_slot: Option<(usize, bool)>,
     /// Serves the checksum database (None = unknown).
     sumdb: Option<bool>,
+    /// Ask the next upstream too when this one has not answered after this long.
+    hedge_after: Option<Duration>,
 }
 
 impl Upstream {
@@ -71,6 +77,7 @@ impl Upstream {
             auth,
             user_slot,
             sumdb,
+            hedge_after: None,
         }
     }
 
@@ -92,31 +99,73 @@ pub struct Deadlines {
     pub stall: Duration,
 }
 
+/// When to ask the next upstream for a request the first has not answered yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hedge {
+    Off,
+    /// This long after the request went out.
+    After(Duration),
+    /// A few times the upstream's first-byte latency in the snapshot, clamped.
+    Adaptive,
+}
+
+impl Hedge {
+    pub fn from_ms(ms: u64) -> Hedge {
+        match ms {
+            0 => Hedge::Off,
+            ms => Hedge::After(Duration::from_millis(ms)),
+        }
+    }
+
+    /// The delay for an upstream whose first bytes took `first_byte_ms` when last seen.
+    pub fn delay(self, first_byte_ms: Option<f64>) -> Option<Duration> {
+        match self {
+            Hedge::Off => None,
+            Hedge::After(d) => Some(d),
+            Hedge::Adaptive => Some(match first_byte_ms {
+                // Four times the usual first byte: rare on a healthy upstream.
+                Some(ms) => Duration::from_secs_f64((4.0 * ms / 1000.0).clamp(0.25, 2.0)),
+                None => Duration::from_secs(1),
+            }),
+        }
+    }
+}
+
 pub struct Settings {
     /// In health order.
     pub upstreams: Vec<Upstream>,
     /// GONOSUMDB and GOPRIVATE patterns: such paths only go where the user's list would send them.
     pub private_patterns: String,
     pub deadlines: Deadlines,
+    /// Test-only: make the start or the runtime fail.
+    pub inject: Option<String>,
 }
+
+/// How long an upstream that looked down (hung, refused, stalled) is left
+/// alone within a run: later requests skip it instead of waiting on it again.
+const DOWN_FOR: Duration = Duration::from_secs(30);
 
 /// Per-upstream outcomes seen during this run, for the health snapshot.
 #[derive(Default)]
 struct Tally {
+    served: u32,
     failures: u32,
-    last_error: Option<String>,
+    slow: u32,
+    last_error: Option<ErrorClass>,
     first_byte_ms: Vec<f64>,
 }
 
 pub(crate) struct Shared {
     settings: Settings,
     token: String,
-    client: OnceLock<reqwest::Client>,
+    client: OnceLock<Option<reqwest::Client>>,
     tally: Mutex<HashMap<usize, Tally>>,
     /// Which upstream served each path, to blame it if go rejects the content.
     served: Mutex<HashMap<String, usize>>,
-    /// Failures per upstream during this run: the relay's own ordering penalty.
+    /// Failures and lost races per upstream during this run: the relay's own ordering penalty.
     penalty: Mutex<HashMap<usize, u32>>,
+    /// Upstreams that looked down, until when they are skipped, and why.
+    down_until: Mutex<HashMap<usize, (Instant, ErrorClass)>>,
     /// Upstreams found to serve the checksum database during this run.
     sumdb_learned: Mutex<HashSet<usize>>,
 }
@@ -126,30 +175,66 @@ fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Shared {
-    fn client(&self) -> &reqwest::Client {
-        self.client.get_or_init(|| {
-            let tls = crate::tls::client_config(&[b"h2", b"http/1.1"]);
-            reqwest::Client::builder()
-                .tls_backend_preconfigured(tls)
-                .connect_timeout(self.settings.deadlines.connect)
-                .user_agent(concat!("goshim/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .unwrap_or_default()
-        })
+    /// The HTTP client, built on first use; None if it cannot be built.
+    fn client(&self) -> Option<&reqwest::Client> {
+        self.client
+            .get_or_init(|| {
+                let tls = crate::tls::client_config(&[b"h2", b"http/1.1"]);
+                let built = reqwest::Client::builder()
+                    .tls_backend_preconfigured(tls)
+                    .connect_timeout(self.settings.deadlines.connect)
+                    .user_agent(concat!("goshim/", env!("CARGO_PKG_VERSION")))
+                    .build();
+                if let Err(e) = &built {
+                    debug!("relay: cannot build its HTTP client: {e}");
+                }
+                built.ok()
+            })
+            .as_ref()
+    }
+
+    fn upstream(&self, i: usize) -> &Upstream {
+        &self.settings.upstreams[i]
     }
 
     fn note_ok(&self, i: usize, first_byte_ms: f64) {
         let mut tally = locked(&self.tally);
         let t = tally.entry(i).or_default();
+        t.served += 1;
         t.first_byte_ms.push(first_byte_ms);
     }
 
-    fn note_failure(&self, i: usize, class: &str) {
+    fn note_failure(&self, i: usize, class: ErrorClass) {
         *locked(&self.penalty).entry(i).or_default() += 1;
+        if class.means_down() {
+            locked(&self.down_until).insert(i, (Instant::now() + DOWN_FOR, class));
+        }
         let mut tally = locked(&self.tally);
         let t = tally.entry(i).or_default();
         t.failures += 1;
-        t.last_error = Some(class.to_string());
+        t.last_error = Some(class);
+    }
+
+    /// Lost a race after `waited`: slow, not down. Its wait counts as a
+    /// (lower bound of a) first-byte time, so the score sees the slowness.
+    fn note_slow(&self, i: usize, waited: Duration) {
+        *locked(&self.penalty).entry(i).or_default() += 1;
+        let mut tally = locked(&self.tally);
+        let t = tally.entry(i).or_default();
+        t.slow += 1;
+        t.first_byte_ms.push(waited.as_secs_f64() * 1000.0);
+    }
+
+    fn is_down(&self, i: usize) -> bool {
+        self.down_class(i).is_some()
+    }
+
+    /// Why the upstream is being skipped, while it is.
+    fn down_class(&self, i: usize) -> Option<ErrorClass> {
+        locked(&self.down_until)
+            .get(&i)
+            .filter(|(until, _)| Instant::now() < *until)
+            .map(|(_, class)| *class)
     }
 
     fn note_served(&self, rel: &str, i: usize) {
@@ -164,7 +249,26 @@ impl Shared {
         if locked(&self.sumdb_learned).contains(&i) {
             return Some(true);
         }
-        self.settings.upstreams[i].sumdb
+        self.upstream(i).sumdb
+    }
+
+    /// Each upstream that failed in this run, with what it did last, for a person.
+    fn failure_account(&self) -> Vec<String> {
+        let d = self.settings.deadlines;
+        let tally = locked(&self.tally);
+        self.settings
+            .upstreams
+            .iter()
+            .enumerate()
+            .filter_map(|(i, up)| {
+                let class = tally.get(&i)?.last_error?;
+                Some(format!(
+                    "{} {}",
+                    up.key,
+                    class.describe(d.response, d.stall)
+                ))
+            })
+            .collect()
     }
 }
 
@@ -175,8 +279,14 @@ pub struct Relay {
 }
 
 impl Relay {
-    /// Binds 127.0.0.1 on a random port and starts accepting in a thread.
+    /// Binds 127.0.0.1 on a random port, builds the (single-threaded) async
+    /// runtime and starts serving in a thread. Any failure here leaves go
+    /// with the GOPROXY list instead, before go ever sees the relay.
     pub fn start(settings: Settings) -> std::io::Result<Relay> {
+        if settings.inject.as_deref() == Some("relay_start") {
+            return Err(std::io::Error::other("injected relay start failure"));
+        }
+        let runtime = server::runtime(settings.inject.as_deref())?;
         let listener = TcpListener::bind(("127.0.0.1", 0))?;
         let port = listener.local_addr()?.port();
         let shared = Arc::new(Shared {
@@ -186,9 +296,10 @@ impl Relay {
             tally: Mutex::default(),
             served: Mutex::default(),
             penalty: Mutex::default(),
+            down_until: Mutex::default(),
             sumdb_learned: Mutex::default(),
         });
-        server::spawn(listener, shared.clone())?;
+        server::spawn(runtime, listener, shared.clone())?;
         Ok(Relay { port, shared })
     }
 
@@ -220,10 +331,26 @@ impl Relay {
         for rel in rel_paths {
             let served = locked(&self.shared.served).get(rel).copied();
             if let Some(i) = served {
-                self.shared.note_failure(i, "bad_content");
+                self.shared.note_failure(i, ErrorClass::BadContent);
                 *locked(&self.shared.penalty).entry(i).or_default() += 10;
             }
         }
+    }
+
+    /// True when no upstream served anything in this run and each one failed:
+    /// running go again now would only fail again.
+    pub fn all_failed(&self) -> bool {
+        let tally = locked(&self.shared.tally);
+        (0..self.shared.settings.upstreams.len()).all(|i| {
+            tally
+                .get(&i)
+                .is_some_and(|t| t.served == 0 && t.failures > 0)
+        })
+    }
+
+    /// `<upstream> <what it did>` for each upstream that failed in this run.
+    pub fn failure_account(&self) -> Vec<String> {
+        self.shared.failure_account()
     }
 
     /// Failed requests per upstream so far (each one sent the request to the
@@ -239,6 +366,7 @@ impl Relay {
     }
 
     /// What this run learned about each upstream it used, then forgets it.
+    /// A lost race is no failure: it shows as a slow first byte.
     pub fn take_observations(&self) -> Vec<Observation> {
         let mut tally = locked(&self.shared.tally);
         let ups = &self.shared.settings.upstreams;
@@ -246,8 +374,8 @@ impl Relay {
             .drain()
             .filter_map(|(i, t)| {
                 let up = ups.get(i)?;
-                let result = match (&t.last_error, t.failures) {
-                    (Some(class), f) if f > 0 => Err(class.clone()),
+                let result = match t.last_error {
+                    Some(class) if t.failures > 0 => Err(class.name()),
                     _ => Ok(()),
                 };
                 let latency = median(&t.first_byte_ms).map(|ms| Latency {
@@ -279,11 +407,25 @@ fn random_token() -> std::io::Result<String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// The upstreams for the relay: the plan's order, each knowing its place in the user's list.
+/// A relay URL as goshim hands it to go: `http://127.0.0.1:<port>/<32 hex>`.
+/// A go that finds one as its GOPROXY runs under a supervising goshim.
+pub fn is_relay_url(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://127.0.0.1:") else {
+        return false;
+    };
+    let Some((port, token)) = rest.split_once('/') else {
+        return false;
+    };
+    port.parse::<u16>().is_ok() && token.len() == 32 && token.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The upstreams for the relay: the plan's order, each knowing its place in
+/// the user's list and its hedge delay.
 pub fn upstreams(
     order: &[Proxy],
     user: &ProxyList,
-    sumdb_of: impl Fn(&str) -> Option<bool>,
+    hedge: Hedge,
+    health_of: impl Fn(&str) -> Option<(Option<bool>, Option<f64>)>,
 ) -> Vec<Upstream> {
     let logins = netrc::load();
     order
@@ -294,7 +436,38 @@ pub fn upstreams(
                 .iter()
                 .position(|u| u.key() == p.key())
                 .map(|i| (i, user.fallback[i]));
-            Upstream::new(p, slot, sumdb_of(&p.key()), &logins)
+            let (sumdb, first_byte_ms) = health_of(&p.key()).unwrap_or((None, None));
+            let mut up = Upstream::new(p, slot, sumdb, &logins);
+            up.hedge_after = hedge.delay(first_byte_ms);
+            up
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hedge_delay_adapts_to_known_latency() {
+        let a = Hedge::Adaptive;
+        assert_eq!(a.delay(None), Some(Duration::from_secs(1)));
+        assert_eq!(a.delay(Some(100.0)), Some(Duration::from_millis(400)));
+        assert_eq!(a.delay(Some(10.0)), Some(Duration::from_millis(250)));
+        assert_eq!(a.delay(Some(5000.0)), Some(Duration::from_secs(2)));
+        assert_eq!(Hedge::from_ms(0).delay(Some(100.0)), None);
+        assert_eq!(
+            Hedge::from_ms(300).delay(None),
+            Some(Duration::from_millis(300))
+        );
+    }
+
+    #[test]
+    fn recognises_relay_urls() {
+        assert!(is_relay_url(
+            "http://127.0.0.1:4000/0123456789abcdef0123456789abcdef"
+        ));
+        assert!(!is_relay_url("http://127.0.0.1:4000/short"));
+        assert!(!is_relay_url("https://goproxy.cn"));
+    }
 }

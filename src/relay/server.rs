@@ -1,50 +1,57 @@
-//! Accepting go's connections: a plain thread blocks in accept(), and the async
-//! runtime (with the HTTP client) is built only when the first connection arrives.
+//! Serving go's connections: one thread running a single-threaded async
+//! runtime. The runtime is built before go is given the relay's URL, so a
+//! failure there falls back to the GOPROXY list instead of failing go; the
+//! HTTP client (TLS roots and all) is built only on go's first request.
 
 use std::convert::Infallible;
 use std::net::TcpListener;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use hyper::service::service_fn;
 use hyper::{Request, StatusCode};
 use hyper_util::rt::TokioIo;
+use tokio::runtime::Runtime;
 
 use super::Shared;
 use super::forward::{self, Body};
 
-/// Worker threads for the relay: downloads are I/O bound.
-const WORKERS: usize = 2;
+/// The relay's runtime. One thread is plenty: the relay only moves bytes.
+pub fn runtime(inject: Option<&str>) -> std::io::Result<Runtime> {
+    if inject == Some("runtime") {
+        return Err(std::io::Error::other("injected runtime failure"));
+    }
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+}
 
-pub fn spawn(listener: TcpListener, shared: Arc<Shared>) -> std::io::Result<()> {
+pub fn spawn(runtime: Runtime, listener: TcpListener, shared: Arc<Shared>) -> std::io::Result<()> {
+    listener.set_nonblocking(true)?;
     std::thread::Builder::new()
         .name("goshim-relay".into())
-        .spawn(move || {
-            let runtime: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-            for conn in listener.incoming() {
-                let Ok(conn) = conn else { continue };
-                let rt = runtime.get_or_init(|| {
-                    tokio::runtime::Builder::new_multi_thread()
-                        .worker_threads(WORKERS)
-                        .thread_name("goshim-relay-io")
-                        .enable_all()
-                        .build()
-                        .expect("tokio runtime")
-                });
-                let shared = shared.clone();
-                rt.spawn(async move {
-                    let _ = conn.set_nonblocking(true);
-                    let _ = conn.set_nodelay(true);
-                    let Ok(tcp) = tokio::net::TcpStream::from_std(conn) else {
-                        return;
-                    };
-                    let service = service_fn(move |req| handle(shared.clone(), req));
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(tcp), service)
-                        .await;
-                });
-            }
-        })?;
+        .spawn(move || runtime.block_on(serve(listener, shared)))?;
     Ok(())
+}
+
+async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+        return;
+    };
+    loop {
+        let Ok((tcp, _)) = listener.accept().await else {
+            // Out of file descriptors, most likely: wait instead of spinning.
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            continue;
+        };
+        let _ = tcp.set_nodelay(true);
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| handle(shared.clone(), req));
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(tcp), service)
+                .await;
+        });
+    }
 }
 
 async fn handle(

@@ -1,0 +1,190 @@
+//! One vocabulary for what went wrong with an upstream proxy, shared by the
+//! relay, the probes and the reading of go's stderr. The serialized names
+//! (`timeout`, `http_502`, ...) are what health.json, `goshim status` and the
+//! metrics have always shown.
+
+use std::fmt;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorClass {
+    /// No response headers within the response deadline.
+    Timeout,
+    /// No TCP connection within the connect deadline.
+    ConnectTimeout,
+    Refused,
+    Reset,
+    Dns,
+    TlsCertificate,
+    /// Another connection failure.
+    Connect,
+    /// Another transport failure.
+    Io,
+    /// An error status: 5xx and 429 are transient, others are answers.
+    Http(u16),
+    /// A body that stopped arriving for the stall deadline.
+    Stall,
+    /// A body that ended before its Content-Length.
+    ShortBody,
+    /// A `.zip` body that is not a whole zip.
+    BadZip,
+    /// go rejected what this upstream served.
+    BadContent,
+    /// A second copy of a body that disagrees with the first.
+    Mismatch,
+    /// Lost a race to a faster upstream (slow, not down).
+    Slow,
+    /// go's `unexpected EOF` on a body.
+    Eof,
+    /// An HTTP/2 stream error.
+    StreamError,
+}
+
+impl ErrorClass {
+    /// The serialized name.
+    pub fn name(self) -> String {
+        let fixed = match self {
+            ErrorClass::Http(code) => return format!("http_{code}"),
+            ErrorClass::Timeout => "timeout",
+            ErrorClass::ConnectTimeout => "connect_timeout",
+            ErrorClass::Refused => "refused",
+            ErrorClass::Reset => "reset",
+            ErrorClass::Dns => "dns",
+            ErrorClass::TlsCertificate => "tls_certificate",
+            ErrorClass::Connect => "connect",
+            ErrorClass::Io => "io",
+            ErrorClass::Stall => "stall",
+            ErrorClass::ShortBody => "short_body",
+            ErrorClass::BadZip => "bad_zip",
+            ErrorClass::BadContent => "bad_content",
+            ErrorClass::Mismatch => "mismatch",
+            ErrorClass::Slow => "slow",
+            ErrorClass::Eof => "eof",
+            ErrorClass::StreamError => "stream_error",
+        };
+        fixed.to_string()
+    }
+
+    /// Parses a serialized name (health.json, metrics).
+    pub fn parse(name: &str) -> Option<ErrorClass> {
+        if let Some(code) = name.strip_prefix("http_") {
+            return code.parse().ok().map(ErrorClass::Http);
+        }
+        const ALL: [ErrorClass; 16] = [
+            ErrorClass::Timeout,
+            ErrorClass::ConnectTimeout,
+            ErrorClass::Refused,
+            ErrorClass::Reset,
+            ErrorClass::Dns,
+            ErrorClass::TlsCertificate,
+            ErrorClass::Connect,
+            ErrorClass::Io,
+            ErrorClass::Stall,
+            ErrorClass::ShortBody,
+            ErrorClass::BadZip,
+            ErrorClass::BadContent,
+            ErrorClass::Mismatch,
+            ErrorClass::Slow,
+            ErrorClass::Eof,
+            ErrorClass::StreamError,
+        ];
+        ALL.into_iter().find(|c| c.name() == name)
+    }
+
+    /// Worth trying another upstream or another run (unlike 401/403/404).
+    pub fn is_transient(self) -> bool {
+        match self {
+            ErrorClass::Http(code) => code == 429 || (500..=599).contains(&code),
+            _ => true,
+        }
+    }
+
+    /// Evidence that the upstream cannot serve at all right now (not just one
+    /// bad answer): the relay stops sending it requests for a while.
+    pub fn means_down(self) -> bool {
+        matches!(
+            self,
+            ErrorClass::Timeout
+                | ErrorClass::ConnectTimeout
+                | ErrorClass::Refused
+                | ErrorClass::Dns
+                | ErrorClass::TlsCertificate
+                | ErrorClass::Connect
+                | ErrorClass::Stall
+        )
+    }
+
+    /// What the upstream did, for a person: `deadlines` gives the waits.
+    pub fn describe(self, response: Duration, stall: Duration) -> String {
+        let secs = |d: Duration| format!("{:.3}", d.as_secs_f64());
+        let secs = |d: Duration| {
+            secs(d)
+                .trim_end_matches('0')
+                .trim_end_matches('.')
+                .to_string()
+        };
+        match self {
+            ErrorClass::Http(code) => format!("answered {code} {}", reason(code)),
+            ErrorClass::Timeout => format!("sent no response within {} s", secs(response)),
+            ErrorClass::ConnectTimeout => "did not accept a connection in time".into(),
+            ErrorClass::Refused => "refused the connection".into(),
+            ErrorClass::Reset => "reset the connection".into(),
+            ErrorClass::Dns => "host name not found (DNS)".into(),
+            ErrorClass::TlsCertificate => "presented a certificate that is not trusted".into(),
+            ErrorClass::Connect => "could not be connected to".into(),
+            ErrorClass::Io => "failed in transfer".into(),
+            ErrorClass::Stall => format!("stopped sending the body for {} s", secs(stall)),
+            ErrorClass::ShortBody | ErrorClass::Eof => "cut the body short".into(),
+            ErrorClass::BadZip => "sent a broken zip".into(),
+            ErrorClass::BadContent => "sent content go rejected".into(),
+            ErrorClass::Mismatch => "sent a different body than another proxy".into(),
+            ErrorClass::Slow => "was too slow".into(),
+            ErrorClass::StreamError => "broke an HTTP/2 stream".into(),
+        }
+    }
+}
+
+fn reason(code: u16) -> &'static str {
+    hyper::StatusCode::from_u16(code)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("")
+}
+
+impl fmt::Display for ErrorClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for name in ["timeout", "http_502", "refused", "stall", "slow", "bad_zip"] {
+            assert_eq!(
+                ErrorClass::parse(name).map(ErrorClass::name).as_deref(),
+                Some(name)
+            );
+        }
+        assert_eq!(ErrorClass::parse("nonsense"), None);
+    }
+
+    #[test]
+    fn describes_for_people() {
+        let d = Duration::from_secs(15);
+        assert_eq!(
+            ErrorClass::Http(503).describe(d, d),
+            "answered 503 Service Unavailable"
+        );
+        assert_eq!(
+            ErrorClass::Timeout.describe(Duration::from_millis(1500), d),
+            "sent no response within 1.5 s"
+        );
+        assert!(ErrorClass::Http(503).is_transient());
+        assert!(!ErrorClass::Http(403).is_transient());
+        assert!(ErrorClass::Refused.means_down() && !ErrorClass::Http(503).means_down());
+    }
+}
