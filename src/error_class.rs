@@ -1,10 +1,12 @@
 //! One vocabulary for what went wrong with an upstream proxy, shared by the
 //! relay, the probes and the reading of go's stderr. The serialized names
-//! (`timeout`, `http_502`, ...) are what health.json, `goshim status` and the
-//! metrics have always shown.
+//! (`timeout`, `http_502`, ...) are what health.json, `goshim status`, the
+//! doctor's JSON and the metrics have always shown.
 
 use std::fmt;
 use std::time::Duration;
+
+use serde::{Serialize, Serializer};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorClass {
@@ -38,7 +40,62 @@ pub enum ErrorClass {
     Eof,
     /// An HTTP/2 stream error.
     StreamError,
+    /// No DNS answer within the deadline (probes).
+    DnsTimeout,
+    /// No TLS handshake within the deadline (probes).
+    TlsTimeout,
+    /// A TLS handshake that failed for another reason than the certificate.
+    Tls,
+    TlsCertExpired,
+    TlsCertNotYetValid,
+    /// Issued by no trusted CA (unknown issuer, bad signature).
+    TlsCertUntrusted,
+    /// Not valid for the proxy's host name.
+    TlsCertName,
+    /// An answer that is not HTTP/1.x (probes).
+    BadResponse,
+    /// Broken chunked encoding (probes).
+    BadChunk,
+    /// A body larger than the probe reads.
+    BodyTooLarge,
+    /// A proxy URL the probes cannot use (no http(s) scheme, host or port).
+    BadUrl,
+    /// 404/410 for a module other proxies serve: a dead mirror (the probes'
+    /// circuit breaker).
+    Gone,
 }
+
+/// Every class but `Http`, for [`ErrorClass::parse`].
+const FIXED: [ErrorClass; 28] = [
+    ErrorClass::Timeout,
+    ErrorClass::ConnectTimeout,
+    ErrorClass::Refused,
+    ErrorClass::Reset,
+    ErrorClass::Dns,
+    ErrorClass::TlsCertificate,
+    ErrorClass::Connect,
+    ErrorClass::Io,
+    ErrorClass::Stall,
+    ErrorClass::ShortBody,
+    ErrorClass::BadZip,
+    ErrorClass::BadContent,
+    ErrorClass::Mismatch,
+    ErrorClass::Slow,
+    ErrorClass::Eof,
+    ErrorClass::StreamError,
+    ErrorClass::DnsTimeout,
+    ErrorClass::TlsTimeout,
+    ErrorClass::Tls,
+    ErrorClass::TlsCertExpired,
+    ErrorClass::TlsCertNotYetValid,
+    ErrorClass::TlsCertUntrusted,
+    ErrorClass::TlsCertName,
+    ErrorClass::BadResponse,
+    ErrorClass::BadChunk,
+    ErrorClass::BodyTooLarge,
+    ErrorClass::BadUrl,
+    ErrorClass::Gone,
+];
 
 impl ErrorClass {
     /// The serialized name.
@@ -61,42 +118,61 @@ impl ErrorClass {
             ErrorClass::Slow => "slow",
             ErrorClass::Eof => "eof",
             ErrorClass::StreamError => "stream_error",
+            ErrorClass::DnsTimeout => "dns_timeout",
+            ErrorClass::TlsTimeout => "tls_timeout",
+            ErrorClass::Tls => "tls",
+            ErrorClass::TlsCertExpired => "tls_cert_expired",
+            ErrorClass::TlsCertNotYetValid => "tls_cert_not_yet_valid",
+            ErrorClass::TlsCertUntrusted => "tls_cert_untrusted",
+            ErrorClass::TlsCertName => "tls_cert_name",
+            ErrorClass::BadResponse => "bad_response",
+            ErrorClass::BadChunk => "bad_chunk",
+            ErrorClass::BodyTooLarge => "body_too_large",
+            ErrorClass::BadUrl => "bad_url",
+            ErrorClass::Gone => "gone",
         };
         fixed.to_string()
     }
 
-    /// Parses a serialized name (health.json, metrics).
+    /// Parses a serialized name (health.json, metrics). Nothing reads the
+    /// names back since observations carry the class itself; kept as the
+    /// reverse of `name`, which the tests hold to.
+    #[allow(dead_code)]
     pub fn parse(name: &str) -> Option<ErrorClass> {
         if let Some(code) = name.strip_prefix("http_") {
             return code.parse().ok().map(ErrorClass::Http);
         }
-        const ALL: [ErrorClass; 16] = [
-            ErrorClass::Timeout,
-            ErrorClass::ConnectTimeout,
-            ErrorClass::Refused,
-            ErrorClass::Reset,
-            ErrorClass::Dns,
-            ErrorClass::TlsCertificate,
-            ErrorClass::Connect,
-            ErrorClass::Io,
-            ErrorClass::Stall,
-            ErrorClass::ShortBody,
-            ErrorClass::BadZip,
-            ErrorClass::BadContent,
-            ErrorClass::Mismatch,
-            ErrorClass::Slow,
-            ErrorClass::Eof,
-            ErrorClass::StreamError,
-        ];
-        ALL.into_iter().find(|c| c.name() == name)
+        FIXED.into_iter().find(|c| c.name() == name)
     }
 
     /// Worth trying another upstream or another run (unlike 401/403/404).
     pub fn is_transient(self) -> bool {
         match self {
             ErrorClass::Http(code) => code == 429 || (500..=599).contains(&code),
-            _ => true,
+            other => !other.is_permanent(),
         }
+    }
+
+    /// Will not go away by itself: a dead mirror, a bad URL, a certificate.
+    pub fn is_permanent(self) -> bool {
+        matches!(self, ErrorClass::Gone | ErrorClass::BadUrl) || self.is_certificate()
+    }
+
+    /// The TLS handshake failed (or timed out), whatever the reason.
+    pub fn is_tls(self) -> bool {
+        matches!(self, ErrorClass::Tls | ErrorClass::TlsTimeout) || self.is_certificate()
+    }
+
+    /// The server's certificate was rejected.
+    pub fn is_certificate(self) -> bool {
+        matches!(
+            self,
+            ErrorClass::TlsCertificate
+                | ErrorClass::TlsCertExpired
+                | ErrorClass::TlsCertNotYetValid
+                | ErrorClass::TlsCertUntrusted
+                | ErrorClass::TlsCertName
+        )
     }
 
     /// Evidence that the upstream cannot serve at all right now (not just one
@@ -111,7 +187,11 @@ impl ErrorClass {
                 | ErrorClass::TlsCertificate
                 | ErrorClass::Connect
                 | ErrorClass::Stall
-        )
+                | ErrorClass::DnsTimeout
+                | ErrorClass::TlsTimeout
+                | ErrorClass::Tls
+                | ErrorClass::BadUrl
+        ) || self.is_certificate()
     }
 
     /// What the upstream did, for a person: `deadlines` gives the waits.
@@ -140,6 +220,18 @@ impl ErrorClass {
             ErrorClass::Mismatch => "sent a different body than another proxy".into(),
             ErrorClass::Slow => "was too slow".into(),
             ErrorClass::StreamError => "broke an HTTP/2 stream".into(),
+            ErrorClass::DnsTimeout => "host name not resolved in time (DNS)".into(),
+            ErrorClass::TlsTimeout => "did not complete the TLS handshake in time".into(),
+            ErrorClass::Tls => "failed the TLS handshake".into(),
+            ErrorClass::TlsCertExpired => "presented an expired certificate".into(),
+            ErrorClass::TlsCertNotYetValid => "presented a certificate not valid yet".into(),
+            ErrorClass::TlsCertUntrusted => "presented a certificate from no trusted CA".into(),
+            ErrorClass::TlsCertName => "presented a certificate for another name".into(),
+            ErrorClass::BadResponse => "answered something that is not HTTP".into(),
+            ErrorClass::BadChunk => "sent broken chunked encoding".into(),
+            ErrorClass::BodyTooLarge => "sent a body too large to read".into(),
+            ErrorClass::BadUrl => "has a URL goshim cannot use".into(),
+            ErrorClass::Gone => "lacks modules other proxies serve".into(),
         }
     }
 }
@@ -157,19 +249,61 @@ impl fmt::Display for ErrorClass {
     }
 }
 
+/// As the serialized name (the doctor's JSON).
+impl Serialize for ErrorClass {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.name())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn names_round_trip() {
-        for name in ["timeout", "http_502", "refused", "stall", "slow", "bad_zip"] {
+        for class in FIXED {
+            assert_eq!(ErrorClass::parse(&class.name()), Some(class));
+        }
+        // The names health.json, status, doctor and metrics have always shown.
+        let names = [
+            "timeout",
+            "http_502",
+            "refused",
+            "stall",
+            "slow",
+            "bad_zip",
+            "dns_timeout",
+            "tls_timeout",
+            "tls",
+            "tls_cert_expired",
+            "tls_cert_not_yet_valid",
+            "tls_cert_untrusted",
+            "tls_cert_name",
+            "tls_certificate",
+            "bad_response",
+            "bad_chunk",
+            "body_too_large",
+            "short_body",
+            "eof",
+            "io",
+            "reset",
+            "dns",
+            "connect_timeout",
+            "bad_url",
+            "gone",
+        ];
+        for name in names {
             assert_eq!(
                 ErrorClass::parse(name).map(ErrorClass::name).as_deref(),
                 Some(name)
             );
         }
         assert_eq!(ErrorClass::parse("nonsense"), None);
+        assert_eq!(
+            serde_json::to_string(&ErrorClass::TlsCertName).unwrap(),
+            "\"tls_cert_name\""
+        );
     }
 
     #[test]
@@ -186,5 +320,7 @@ mod tests {
         assert!(ErrorClass::Http(503).is_transient());
         assert!(!ErrorClass::Http(403).is_transient());
         assert!(ErrorClass::Refused.means_down() && !ErrorClass::Http(503).means_down());
+        assert!(ErrorClass::TlsCertificate.is_permanent() && ErrorClass::Gone.is_permanent());
+        assert!(ErrorClass::TlsTimeout.is_tls() && !ErrorClass::TlsTimeout.is_permanent());
     }
 }

@@ -129,6 +129,7 @@ fn patterns(value: &str) -> impl Iterator<Item = &str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error_class::ErrorClass;
     use crate::health::Observation;
 
     fn env(goproxy: &str) -> GoEnv {
@@ -178,7 +179,7 @@ mod tests {
     fn down_proxies_go_last_but_stay() {
         let mut snap = Snapshot::default();
         for (url, result) in [
-            ("https://a.example", Err("http_502".to_string())),
+            ("https://a.example", Err(ErrorClass::Http(502))),
             ("https://b.example", Ok(())),
         ] {
             snap = crate::health::snapshot::tests_apply(

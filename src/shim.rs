@@ -245,9 +245,7 @@ impl Runner<'_> {
                 crate::metrics::count_failovers(&relay.failure_counts());
                 relay.blame(&failover::rejected_paths(stderr, &relay.url()));
                 for obs in relay.take_observations() {
-                    if let Some(class) =
-                        obs.result.as_ref().err().and_then(|c| ErrorClass::parse(c))
-                    {
+                    if let Err(class) = obs.result {
                         blamed.push((obs.url.clone(), class));
                     }
                     observations.push(obs);
@@ -263,7 +261,7 @@ impl Runner<'_> {
                 }
                 observations.extend(blamed.iter().map(|(url, class)| Observation {
                     url: url.clone(),
-                    result: Err(class.name()),
+                    result: Err(*class),
                     latency: None,
                     sumdb: None,
                 }));

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::error_class::ErrorClass;
 use crate::health;
 use crate::health::snapshot::now_secs;
 use crate::probe::{cert, freshness, measure as probe};
@@ -106,8 +107,8 @@ pub fn probe(candidates: &[Candidate], settings: &Settings) -> Probed {
         .map(|((c, m), (f, obs))| {
             let (state, score) = report::state_and_score(obs, snap.as_ref());
             let tls = tls_report(m, now);
-            let error = obs.result.clone().err();
-            let error_detail = error.as_deref().map(|class| {
+            let error = obs.result.err();
+            let error_detail = error.map(|class| {
                 report::describe(class, m, f, settings.modules, deadline_ms, tls.as_ref())
             });
             let compared: Vec<_> = f.iter().filter(|x| x.missing.is_some()).collect();
@@ -146,12 +147,12 @@ pub fn probe(candidates: &[Candidate], settings: &Settings) -> Probed {
 fn tls_report(m: &probe::Measured, now: i64) -> Option<TlsReport> {
     let seen = m.tls.as_ref()?;
     let leaf = seen.leaf.as_ref();
-    let error = match (&m.health, seen.verified) {
-        (Err(class), false) => Some(class.clone()),
+    let error = match (m.health, seen.verified) {
+        (Err(class), false) => Some(class),
         _ => None,
     };
     let days = leaf.map(|l| l.days_to_expiry(now));
-    let reason = match error.as_deref() {
+    let reason = match error {
         None => days
             .filter(|d| *d < report::EXPIRY_WARNING_DAYS)
             .map(|d| format!("certificate expires in {d} days")),
@@ -172,37 +173,39 @@ fn tls_report(m: &probe::Measured, now: i64) -> Option<TlsReport> {
 }
 
 fn tls_reason(
-    class: &str,
+    class: ErrorClass,
     leaf: Option<&cert::CertInfo>,
     days: Option<i64>,
     proxy: &Proxy,
 ) -> String {
     let issuer = leaf.map_or_else(|| "an unknown issuer".to_string(), |l| l.issuer.clone());
     match class {
-        "tls_cert_expired" => match (leaf, days) {
+        ErrorClass::TlsCertExpired => match (leaf, days) {
             (Some(l), Some(d)) => format!(
                 "certificate expired {} day(s) ago ({}), issued by {issuer}",
                 -d, l.not_after
             ),
             _ => "certificate expired".into(),
         },
-        "tls_cert_not_yet_valid" => format!("certificate issued by {issuer} is not valid yet"),
-        "tls_cert_untrusted" if leaf.is_some_and(|l| l.self_signed) => {
+        ErrorClass::TlsCertNotYetValid => {
+            format!("certificate issued by {issuer} is not valid yet")
+        }
+        ErrorClass::TlsCertUntrusted if leaf.is_some_and(|l| l.self_signed) => {
             "self-signed certificate, not trusted (add it to SSL_CERT_FILE only if it is your own)"
                 .into()
         }
-        "tls_cert_untrusted" => format!(
+        ErrorClass::TlsCertUntrusted => format!(
             "certificate issued by {issuer}, which is not a trusted CA (a company CA belongs in SSL_CERT_FILE)"
         ),
-        "tls_cert_name" => {
+        ErrorClass::TlsCertName => {
             let host = crate::proxy_list::redact(&proxy.url);
             let names = leaf.map(|l| l.names.join(", ")).unwrap_or_default();
             format!("certificate is for {names}, not for {host}")
         }
-        "tls_certificate" if leaf.is_some_and(|l| l.self_signed) => {
+        ErrorClass::TlsCertificate if leaf.is_some_and(|l| l.self_signed) => {
             "self-signed certificate was rejected".into()
         }
-        "tls_certificate" => format!("certificate issued by {issuer} was rejected"),
+        ErrorClass::TlsCertificate => format!("certificate issued by {issuer} was rejected"),
         _ => "TLS handshake failed".into(),
     }
 }

@@ -5,6 +5,7 @@ use std::fmt::Write;
 use super::Report;
 use super::report::ProxyReport;
 use super::setup::Status;
+use crate::error_class::ErrorClass;
 
 /// Width of the latency bar, in characters.
 const BAR: usize = 12;
@@ -90,13 +91,13 @@ fn table(out: &mut String, proxies: &[ProxyReport]) {
                 Some(d) => format!("ok {d}d"),
                 None => "ok".to_string(),
             },
-            Some(t) => match t.error.as_deref() {
-                Some("tls_cert_expired") => "EXPIRED".into(),
-                Some("tls_cert_not_yet_valid") => "NOT YET VALID".into(),
-                Some("tls_cert_name") => "WRONG NAME".into(),
+            Some(t) => match t.error {
+                Some(ErrorClass::TlsCertExpired) => "EXPIRED".into(),
+                Some(ErrorClass::TlsCertNotYetValid) => "NOT YET VALID".into(),
+                Some(ErrorClass::TlsCertName) => "WRONG NAME".into(),
                 _ if t.self_signed == Some(true) => "SELF-SIGNED".into(),
-                Some("tls_cert_untrusted") => "UNTRUSTED".into(),
-                Some("tls_certificate") => "REJECTED".into(),
+                Some(ErrorClass::TlsCertUntrusted) => "UNTRUSTED".into(),
+                Some(ErrorClass::TlsCertificate) => "REJECTED".into(),
                 _ => "TLS ERROR".into(),
             },
         };

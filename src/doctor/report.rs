@@ -5,6 +5,7 @@ use std::cmp::Ordering;
 
 use serde::Serialize;
 
+use crate::error_class::ErrorClass;
 use crate::health::snapshot::Latency;
 use crate::health::{Observation, Snapshot, State, score};
 use crate::probe::freshness::ModuleFreshness;
@@ -45,8 +46,8 @@ pub struct ProxyReport {
     pub in_use: bool,
     pub state: &'static str,
     pub score: f64,
-    /// Error class of the health verdict (as stored in the snapshot).
-    pub error: Option<String>,
+    /// Error class of the health verdict (its name, as stored in the snapshot).
+    pub error: Option<ErrorClass>,
     /// The error in words.
     pub error_detail: Option<String>,
     /// The health check's timings in ms (the first sample module's `@v/list`, body included).
@@ -73,7 +74,7 @@ pub struct Freshness {
 pub struct TlsReport {
     /// The chain verified against the web PKI roots and SSL_CERT_FILE.
     pub valid: bool,
-    pub error: Option<String>,
+    pub error: Option<ErrorClass>,
     /// Why it is not valid, or a warning (expires soon).
     pub reason: Option<String>,
     pub subject: Option<String>,
@@ -109,18 +110,14 @@ pub fn state_and_score(obs: &Observation, snap: Option<&Snapshot>) -> (State, f6
     }
 }
 
-/// Errors that will not go away by themselves rank below transient ones.
-fn is_permanent(class: &str) -> bool {
-    class == "gone" || class == "bad_url" || class.starts_with("tls_cert")
-}
-
-/// Best first: up, degraded, down (transient errors before permanent ones),
+/// Best first: up, degraded, down (errors that may go away by themselves
+/// before permanent ones),
 /// then higher score, then lower latency, then input order.
 pub fn rank(reports: &mut [ProxyReport]) {
     let state_rank = |r: &ProxyReport| match r.state {
         "up" => 0,
         "degraded" => 1,
-        _ if r.error.as_deref().is_some_and(is_permanent) => 3,
+        _ if r.error.is_some_and(ErrorClass::is_permanent) => 3,
         _ => 2,
     };
     let latency = |r: &ProxyReport| {
@@ -144,9 +141,9 @@ pub fn rank(reports: &mut [ProxyReport]) {
     }
 }
 
-/// The error in words.
+/// The error in words, for this probe (module, deadline, certificate).
 pub fn describe(
-    class: &str,
+    class: ErrorClass,
     m: &Measured,
     fresh: &[ModuleFreshness],
     modules: &[String],
@@ -156,40 +153,38 @@ pub fn describe(
     let first = modules.first().map_or("", String::as_str);
     if let Some(reason) = tls
         .and_then(|t| t.reason.as_ref())
-        .filter(|_| class.starts_with("tls"))
+        .filter(|_| class.is_tls())
     {
         return format!("TLS: {reason}");
     }
-    if class == "gone" {
-        let gone: Vec<&str> = fresh
-            .iter()
-            .filter(|f| f.gone)
-            .map(|f| f.module.as_str())
-            .collect();
-        return format!(
-            "answers 404/410 for {}, which other proxies serve: dead mirror",
-            gone.join(", ")
-        );
-    }
-    if let Some(code) = class.strip_prefix("http_") {
-        return format!("HTTP {code} for {first}/@v/list");
-    }
     let stage_timeout = |stage: &str| format!("no {stage} within {deadline_ms} ms");
     match class {
-        "refused" => "connection refused".into(),
-        "reset" => "connection reset".into(),
-        "eof" => "connection closed before an answer".into(),
-        "dns" => "host name not found (DNS)".into(),
-        "dns_timeout" => stage_timeout("DNS answer"),
-        "connect_timeout" => stage_timeout("connection"),
-        "tls_timeout" => stage_timeout("TLS handshake"),
-        "timeout" => stage_timeout("answer"),
-        "tls" => "TLS handshake failed".into(),
-        "bad_url" => format!("'{}' is not a URL goshim can probe", m.proxy.key()),
-        "bad_response" => "the answer is not HTTP".into(),
-        "short_body" => "the answer was cut short".into(),
-        "bad_chunk" => "broken chunked encoding".into(),
-        "body_too_large" => format!("{first}/@v/list is larger than 1 MiB"),
-        other => other.to_string(),
+        ErrorClass::Gone => {
+            let gone: Vec<&str> = fresh
+                .iter()
+                .filter(|f| f.gone)
+                .map(|f| f.module.as_str())
+                .collect();
+            format!(
+                "answers 404/410 for {}, which other proxies serve: dead mirror",
+                gone.join(", ")
+            )
+        }
+        ErrorClass::Http(code) => format!("HTTP {code} for {first}/@v/list"),
+        ErrorClass::Refused => "connection refused".into(),
+        ErrorClass::Reset => "connection reset".into(),
+        ErrorClass::Eof => "connection closed before an answer".into(),
+        ErrorClass::Dns => "host name not found (DNS)".into(),
+        ErrorClass::DnsTimeout => stage_timeout("DNS answer"),
+        ErrorClass::ConnectTimeout => stage_timeout("connection"),
+        ErrorClass::TlsTimeout => stage_timeout("TLS handshake"),
+        ErrorClass::Timeout => stage_timeout("answer"),
+        ErrorClass::Tls => "TLS handshake failed".into(),
+        ErrorClass::BadUrl => format!("'{}' is not a URL goshim can probe", m.proxy.key()),
+        ErrorClass::BadResponse => "the answer is not HTTP".into(),
+        ErrorClass::ShortBody => "the answer was cut short".into(),
+        ErrorClass::BadChunk => "broken chunked encoding".into(),
+        ErrorClass::BodyTooLarge => format!("{first}/@v/list is larger than 1 MiB"),
+        other => other.name(),
     }
 }

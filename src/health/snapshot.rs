@@ -12,6 +12,7 @@ use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
 use super::score;
+use crate::error_class::ErrorClass;
 use crate::{paths, state_file};
 
 pub const VERSION: u32 = 1;
@@ -57,7 +58,9 @@ pub struct ProxyHealth {
     pub state: State,
     pub score: f64,
     pub latency: Option<Latency>,
-    /// Error class of the last failure, if the last check failed.
+    /// Error class of the last failure, if the last check failed: its
+    /// serialized name, kept as text so that a name from another goshim
+    /// version does not make the whole snapshot unreadable.
     pub last_error: Option<String>,
     /// When this proxy was last checked (probe or observed failure), Unix seconds.
     pub checked_at: u64,
@@ -81,8 +84,8 @@ pub struct Snapshot {
 pub struct Observation {
     /// Redacted URL.
     pub url: String,
-    /// Ok, or the error class (e.g. "timeout", "http_502", "refused").
-    pub result: Result<(), String>,
+    /// Ok, or what went wrong (stored by its name: "timeout", "http_502", ...).
+    pub result: Result<(), ErrorClass>,
     pub latency: Option<Latency>,
     pub sumdb: Option<bool>,
 }
@@ -158,7 +161,7 @@ impl Snapshot {
         match &obs.result {
             Ok(()) => p.last_error = None,
             Err(class) => {
-                p.last_error = Some(class.clone());
+                p.last_error = Some(class.name());
                 p.last_failure_at = Some(now);
             }
         }
@@ -234,7 +237,7 @@ mod tests {
         assert_eq!(snap.get("https://a").unwrap().state, State::Up);
         let fail = Observation {
             url: "https://a".into(),
-            result: Err("http_502".into()),
+            result: Err(ErrorClass::Http(502)),
             latency: None,
             sumdb: None,
         };

@@ -12,6 +12,7 @@ use tokio::net::TcpStream;
 use tokio::time::timeout;
 
 use crate::basic_auth;
+use crate::error_class::ErrorClass;
 use crate::health::snapshot::Latency;
 use crate::proxy_list::UrlParts;
 
@@ -82,7 +83,7 @@ fn split_host_port(hostport: &str, default: u16) -> Result<(String, u16), String
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Extras {
     /// Read the body (chunked encoding decoded) and return it; a body larger
-    /// than this many bytes fails the request with "body_too_large".
+    /// than this many bytes fails the request with `BodyTooLarge`.
     pub body_limit: Option<usize>,
     /// Return the certificate chain the server presented (https only).
     pub peer_certs: bool,
@@ -103,7 +104,7 @@ pub struct Answer {
 /// A failed exchange: the error class and the stages measured before it failed.
 #[derive(Debug)]
 pub struct Failure {
-    pub class: String,
+    pub class: ErrorClass,
     pub latency: Latency,
 }
 
@@ -128,8 +129,8 @@ pub async fn get_with(
 ) -> Result<Answer, Failure> {
     let start = Instant::now();
     let mut lat = Latency::default();
-    let fail = |class: &str, lat: &Latency| Failure {
-        class: class.to_string(),
+    let fail = |class: ErrorClass, lat: &Latency| Failure {
+        class,
         latency: Latency {
             total_ms: ms(start.elapsed()),
             ..lat.clone()
@@ -179,24 +180,30 @@ pub async fn get_with(
 /// The certificate chain the server presents (leaf first), read through a
 /// handshake that accepts any certificate. For reporting on a chain that
 /// failed verification: only the handshake happens, no request is sent.
-pub async fn peer_chain(
-    target: &Target,
-    deadline: Duration,
-) -> Result<Vec<CertificateDer<'static>>, String> {
+/// Empty when there is none to read (plain http, no connection).
+pub async fn peer_chain(target: &Target, deadline: Duration) -> Vec<CertificateDer<'static>> {
     if !target.tls {
-        return Err("not an https proxy".into());
+        return Vec::new();
     }
     let start = Instant::now();
     let left = || deadline.saturating_sub(start.elapsed());
     let mut lat = Latency::default();
-    let tcp = connect(target, &mut lat, left).await?;
+    let Ok(tcp) = connect(target, &mut lat, left).await else {
+        return Vec::new();
+    };
     static READER: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
     let config = READER
         .get_or_init(|| Arc::new(crate::tls::certificate_reader_config()))
         .clone();
-    let stream = handshake(target, tcp, config, left()).await?;
-    let certs = stream.get_ref().1.peer_certificates().unwrap_or_default();
-    Ok(certs.to_vec())
+    match handshake(target, tcp, config, left()).await {
+        Ok(stream) => stream
+            .get_ref()
+            .1
+            .peer_certificates()
+            .unwrap_or_default()
+            .to_vec(),
+        Err(_) => Vec::new(),
+    }
 }
 
 /// Resolves the host and connects to its first address, timing both stages.
@@ -204,7 +211,7 @@ async fn connect(
     target: &Target,
     lat: &mut Latency,
     left: impl Fn() -> Duration,
-) -> Result<TcpStream, &'static str> {
+) -> Result<TcpStream, ErrorClass> {
     let t = Instant::now();
     let addrs = match timeout(
         left(),
@@ -212,18 +219,18 @@ async fn connect(
     )
     .await
     {
-        Err(_) => return Err("dns_timeout"),
-        Ok(Err(_)) => return Err("dns"),
+        Err(_) => return Err(ErrorClass::DnsTimeout),
+        Ok(Err(_)) => return Err(ErrorClass::Dns),
         Ok(Ok(a)) => a.collect::<Vec<_>>(),
     };
     lat.dns_ms = Some(ms(t.elapsed()));
     let Some(addr) = addrs.first().copied() else {
-        return Err("dns");
+        return Err(ErrorClass::Dns);
     };
 
     let t = Instant::now();
     let tcp = match timeout(left(), TcpStream::connect(addr)).await {
-        Err(_) => return Err("connect_timeout"),
+        Err(_) => return Err(ErrorClass::ConnectTimeout),
         Ok(Err(e)) => return Err(io_class(&e)),
         Ok(Ok(s)) => s,
     };
@@ -237,11 +244,11 @@ async fn handshake(
     tcp: TcpStream,
     config: Arc<rustls::ClientConfig>,
     left: Duration,
-) -> Result<tokio_rustls::client::TlsStream<TcpStream>, &'static str> {
-    let name = ServerName::try_from(target.host.clone()).map_err(|_| "tls")?;
+) -> Result<tokio_rustls::client::TlsStream<TcpStream>, ErrorClass> {
+    let name = ServerName::try_from(target.host.clone()).map_err(|_| ErrorClass::Tls)?;
     let connector = tokio_rustls::TlsConnector::from(config);
     match timeout(left, connector.connect(name, tcp)).await {
-        Err(_) => Err("tls_timeout"),
+        Err(_) => Err(ErrorClass::TlsTimeout),
         Ok(Err(e)) => Err(tls_class(&e)),
         Ok(Ok(s)) => Ok(s),
     }
@@ -263,7 +270,7 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     rel: &str,
     left: impl Fn() -> Duration,
     body_limit: Option<usize>,
-) -> Result<Reply, &'static str> {
+) -> Result<Reply, ErrorClass> {
     let mut req = format!(
         "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: goshim/{}\r\nAccept: */*\r\nConnection: close\r\n",
         target.request_path(rel),
@@ -275,7 +282,7 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     }
     req.push_str("\r\n");
     match timeout(left(), stream.write_all(req.as_bytes())).await {
-        Err(_) => return Err("timeout"),
+        Err(_) => return Err(ErrorClass::Timeout),
         Ok(Err(e)) => return Err(io_class(&e)),
         Ok(Ok(())) => {}
     }
@@ -293,10 +300,10 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
             break i + end_marker.len();
         }
         if buf.len() > MAX_HEAD {
-            return Err("bad_response");
+            return Err(ErrorClass::BadResponse);
         }
         if read_more(&mut stream, &mut buf, left()).await? == 0 {
-            return Err("eof");
+            return Err(ErrorClass::Eof);
         }
         first_byte.get_or_insert_with(|| sent.elapsed());
     };
@@ -305,7 +312,7 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         .strip_prefix("HTTP/1.")
         .and_then(|r| r.get(2..5))
         .and_then(|s| s.parse().ok())
-        .ok_or("bad_response")?;
+        .ok_or(ErrorClass::BadResponse)?;
     let body = match body_limit {
         None => None,
         Some(limit) => {
@@ -325,10 +332,10 @@ async fn read_more<S: AsyncRead + Unpin>(
     stream: &mut S,
     buf: &mut Vec<u8>,
     left: Duration,
-) -> Result<usize, &'static str> {
+) -> Result<usize, ErrorClass> {
     let mut chunk = [0u8; 8192];
     match timeout(left, stream.read(&mut chunk)).await {
-        Err(_) => Err("timeout"),
+        Err(_) => Err(ErrorClass::Timeout),
         Ok(Err(e)) => Err(io_class(&e)),
         Ok(Ok(n)) => {
             buf.extend_from_slice(&chunk[..n]);
@@ -346,7 +353,7 @@ async fn read_body<S: AsyncRead + Unpin>(
     mut raw: Vec<u8>,
     limit: usize,
     left: impl Fn() -> Duration,
-) -> Result<Vec<u8>, &'static str> {
+) -> Result<Vec<u8>, ErrorClass> {
     if matches!(status, 100..=199 | 204 | 304) {
         return Ok(Vec::new());
     }
@@ -362,11 +369,11 @@ async fn read_body<S: AsyncRead + Unpin>(
             .any(|t| t.trim() == "chunked")
     });
     let length: Option<usize> = match header("content-length") {
-        Some(v) if !chunked => Some(v.parse().map_err(|_| "bad_response")?),
+        Some(v) if !chunked => Some(v.parse().map_err(|_| ErrorClass::BadResponse)?),
         _ => None,
     };
     if length.is_some_and(|n| n > limit) {
-        return Err("body_too_large");
+        return Err(ErrorClass::BodyTooLarge);
     }
     loop {
         if chunked {
@@ -381,29 +388,29 @@ async fn read_body<S: AsyncRead + Unpin>(
         }
         // Chunk framing costs a few bytes per chunk: allow some slack.
         if raw.len() > limit.saturating_mul(2).saturating_add(4096) {
-            return Err("body_too_large");
+            return Err(ErrorClass::BodyTooLarge);
         }
         if read_more(stream, &mut raw, left()).await? == 0 {
             return match (chunked, length) {
                 (false, None) if raw.len() <= limit => Ok(raw),
-                (false, None) => Err("body_too_large"),
-                _ => Err("short_body"),
+                (false, None) => Err(ErrorClass::BodyTooLarge),
+                _ => Err(ErrorClass::ShortBody),
             };
         }
     }
 }
 
 /// Decodes a complete chunked body; Ok(None) while more bytes are needed.
-fn dechunk(raw: &[u8], limit: usize) -> Result<Option<Vec<u8>>, &'static str> {
+fn dechunk(raw: &[u8], limit: usize) -> Result<Option<Vec<u8>>, ErrorClass> {
     let mut body = Vec::new();
     let mut pos = 0;
     loop {
         let Some(eol) = find(&raw[pos..], b"\r\n") else {
             return Ok(None);
         };
-        let line = std::str::from_utf8(&raw[pos..pos + eol]).map_err(|_| "bad_chunk")?;
+        let line = std::str::from_utf8(&raw[pos..pos + eol]).map_err(|_| ErrorClass::BadChunk)?;
         let size_text = line.split(';').next().unwrap_or("").trim();
-        let size = usize::from_str_radix(size_text, 16).map_err(|_| "bad_chunk")?;
+        let size = usize::from_str_radix(size_text, 16).map_err(|_| ErrorClass::BadChunk)?;
         pos += eol + 2;
         if size == 0 {
             // Trailers, each ending in CRLF, then an empty line.
@@ -418,7 +425,7 @@ fn dechunk(raw: &[u8], limit: usize) -> Result<Option<Vec<u8>>, &'static str> {
             }
         }
         if body.len().saturating_add(size) > limit {
-            return Err("body_too_large");
+            return Err(ErrorClass::BodyTooLarge);
         }
         if raw.len() < pos.saturating_add(size).saturating_add(2) {
             return Ok(None);
@@ -426,7 +433,7 @@ fn dechunk(raw: &[u8], limit: usize) -> Result<Option<Vec<u8>>, &'static str> {
         body.extend_from_slice(&raw[pos..pos + size]);
         pos += size;
         if &raw[pos..pos + 2] != b"\r\n" {
-            return Err("bad_chunk");
+            return Err(ErrorClass::BadChunk);
         }
         pos += 2;
     }
@@ -450,36 +457,38 @@ fn host_header(t: &Target) -> String {
     }
 }
 
-fn io_class(e: &std::io::Error) -> &'static str {
+fn io_class(e: &std::io::Error) -> ErrorClass {
     use std::io::ErrorKind::*;
     match e.kind() {
-        ConnectionRefused => "refused",
-        ConnectionReset | ConnectionAborted | BrokenPipe => "reset",
-        TimedOut => "timeout",
-        UnexpectedEof => "eof",
-        _ => "io",
+        ConnectionRefused => ErrorClass::Refused,
+        ConnectionReset | ConnectionAborted | BrokenPipe => ErrorClass::Reset,
+        TimedOut => ErrorClass::Timeout,
+        UnexpectedEof => ErrorClass::Eof,
+        _ => ErrorClass::Io,
     }
 }
 
 /// The error class of a failed handshake: certificate problems get a class
-/// of their own (`tls_cert_expired`, `tls_cert_untrusted`, `tls_cert_name`,
-/// other `tls_certificate`), anything else is `tls`.
-fn tls_class(e: &std::io::Error) -> &'static str {
+/// of their own (expired, not yet valid, untrusted, wrong name, other
+/// `TlsCertificate`), anything else is `Tls`.
+fn tls_class(e: &std::io::Error) -> ErrorClass {
     use rustls::CertificateError as C;
     match e
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>())
     {
         Some(rustls::Error::InvalidCertificate(cert)) => match cert {
-            C::Expired | C::ExpiredContext { .. } => "tls_cert_expired",
-            C::NotValidYet | C::NotValidYetContext { .. } => "tls_cert_not_yet_valid",
-            C::UnknownIssuer | C::BadSignature => "tls_cert_untrusted",
-            C::NotValidForName | C::NotValidForNameContext { .. } => "tls_cert_name",
-            _ => "tls_certificate",
+            C::Expired | C::ExpiredContext { .. } => ErrorClass::TlsCertExpired,
+            C::NotValidYet | C::NotValidYetContext { .. } => ErrorClass::TlsCertNotYetValid,
+            C::UnknownIssuer | C::BadSignature => ErrorClass::TlsCertUntrusted,
+            C::NotValidForName | C::NotValidForNameContext { .. } => ErrorClass::TlsCertName,
+            _ => ErrorClass::TlsCertificate,
         },
-        Some(_) => "tls",
-        None if e.to_string().to_ascii_lowercase().contains("certificate") => "tls_certificate",
-        None => "tls",
+        Some(_) => ErrorClass::Tls,
+        None if e.to_string().to_ascii_lowercase().contains("certificate") => {
+            ErrorClass::TlsCertificate
+        }
+        None => ErrorClass::Tls,
     }
 }
 
@@ -508,7 +517,7 @@ mod tests {
         assert!(Target::parse("ftp://x").is_err());
     }
 
-    fn body_of(head: &str, rest: &[u8], limit: usize) -> Result<Vec<u8>, &'static str> {
+    fn body_of(head: &str, rest: &[u8], limit: usize) -> Result<Vec<u8>, ErrorClass> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -527,13 +536,16 @@ mod tests {
         let chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
         let body = b"7\r\nv1.0.0\n\r\n7;ext=1\r\nv1.1.0\n\r\n0\r\nX-T: 1\r\n\r\n";
         assert_eq!(body_of(chunked, body, 100).unwrap(), b"v1.0.0\nv1.1.0\n");
-        assert_eq!(body_of(chunked, body, 10), Err("body_too_large"));
-        assert_eq!(body_of(chunked, b"7\r\nv1.0", 100), Err("short_body"));
-        assert_eq!(body_of(chunked, b"zz\r\n", 100), Err("bad_chunk"));
+        assert_eq!(body_of(chunked, body, 10), Err(ErrorClass::BodyTooLarge));
+        assert_eq!(
+            body_of(chunked, b"7\r\nv1.0", 100),
+            Err(ErrorClass::ShortBody)
+        );
+        assert_eq!(body_of(chunked, b"zz\r\n", 100), Err(ErrorClass::BadChunk));
         let sized = "HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\n";
         assert_eq!(body_of(sized, b"abcdEXTRA", 100).unwrap(), b"abcd");
-        assert_eq!(body_of(sized, b"ab", 100), Err("short_body"));
-        assert_eq!(body_of(sized, b"abcd", 3), Err("body_too_large"));
+        assert_eq!(body_of(sized, b"ab", 100), Err(ErrorClass::ShortBody));
+        assert_eq!(body_of(sized, b"abcd", 3), Err(ErrorClass::BodyTooLarge));
         let open = "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n";
         assert_eq!(
             body_of(open, b"until the end", 100).unwrap(),

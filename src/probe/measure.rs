@@ -6,6 +6,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use super::http::{self, Extras, Target};
+use crate::error_class::ErrorClass;
 use crate::health::Observation;
 use crate::health::snapshot::Latency;
 use crate::module_path;
@@ -34,7 +35,7 @@ pub struct Plan<'a> {
 pub struct Measured {
     pub proxy: Proxy,
     /// The health check (first module): status and timings, or the error class.
-    pub health: Result<u16, String>,
+    pub health: Result<u16, ErrorClass>,
     pub latency: Option<Latency>,
     /// Per sample module, in plan order.
     pub listings: Vec<Listing>,
@@ -103,7 +104,7 @@ async fn measure(
 ) -> Measured {
     let mut m = Measured {
         proxy,
-        health: Err("bad_url".into()),
+        health: Err(ErrorClass::BadUrl),
         latency: None,
         listings: vec![Listing::Unknown; modules.len()],
         sumdb: None,
@@ -144,12 +145,10 @@ async fn measure(
             true
         }
         Err(failure) => {
-            if failure.class.starts_with("tls") {
+            if failure.class.is_tls() {
                 // Say who issued the rejected chain and until when: read it
                 // through a handshake that accepts it, sending nothing.
-                let chain = http::peer_chain(&target, deadline)
-                    .await
-                    .unwrap_or_default();
+                let chain = http::peer_chain(&target, deadline).await;
                 m.tls = Some(TlsSeen {
                     verified: false,
                     leaf: chain.first().and_then(|c| cert::parse(c)),
@@ -197,12 +196,12 @@ fn listing(status: u16, body: Option<&[u8]>) -> Listing {
 
 /// The health verdict of one proxy: its probe module's answer, and the
 /// circuit breaker (404/410 for a module another proxy lists: "gone").
-pub fn verdict(m: &Measured, fresh: &[ModuleFreshness]) -> Result<(), String> {
-    match &m.health {
-        Err(class) => Err(class.clone()),
-        Ok(_) if fresh.iter().any(|f| f.gone) => Err("gone".into()),
+pub fn verdict(m: &Measured, fresh: &[ModuleFreshness]) -> Result<(), ErrorClass> {
+    match m.health {
+        Err(class) => Err(class),
+        Ok(_) if fresh.iter().any(|f| f.gone) => Err(ErrorClass::Gone),
         Ok(200..=399 | 404 | 410) => Ok(()),
-        Ok(status) => Err(format!("http_{status}")),
+        Ok(status) => Err(ErrorClass::Http(status)),
     }
 }
 

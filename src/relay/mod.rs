@@ -375,7 +375,7 @@ impl Relay {
             .filter_map(|(i, t)| {
                 let up = ups.get(i)?;
                 let result = match t.last_error {
-                    Some(class) if t.failures > 0 => Err(class.name()),
+                    Some(class) if t.failures > 0 => Err(class),
                     _ => Ok(()),
                 };
                 let latency = median(&t.first_byte_ms).map(|ms| Latency {
