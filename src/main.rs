@@ -7,7 +7,9 @@
 //! `shim` (the go personality), `cli` (the goshim personality),
 //! `presets` (well-known public mirrors), `config_edit` (`goshim use`),
 //! `doctor` (ranking, freshness, TLS and setup checks), `metrics` (counters
-//! and the Prometheus text format).
+//! and the Prometheus text format), `upstream` (one proxy endpoint: URL and
+//! credentials, for the relay and the probes alike), `error_class` (what went
+//! wrong with a proxy).
 
 mod basic_auth;
 mod child;
@@ -35,6 +37,7 @@ mod select;
 mod shim;
 mod state_file;
 mod tls;
+mod upstream;
 
 use std::ffi::OsString;
 use std::path::Path;

@@ -11,73 +11,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
-use crate::basic_auth;
 use crate::error_class::ErrorClass;
 use crate::health::snapshot::Latency;
-use crate::proxy_list::UrlParts;
-
-/// Where a proxy lives, split out of its URL.
-#[derive(Debug, Clone)]
-pub struct Target {
-    tls: bool,
-    host: String,
-    port: u16,
-    /// Path prefix without trailing slash, e.g. "/goproxy".
-    prefix: String,
-    /// Query string to repeat on every request (tokens), without '?'.
-    query: Option<String>,
-    /// `Authorization: Basic` value from userinfo.
-    basic_auth: Option<String>,
-}
-
-impl Target {
-    pub fn parse(url: &str) -> Result<Target, String> {
-        let parts = UrlParts::parse(url);
-        let scheme = parts.scheme.ok_or("not a URL")?;
-        let tls = match scheme {
-            "https" => true,
-            "http" => false,
-            _ => return Err(format!("unsupported scheme {scheme}")),
-        };
-        let (host, port) = split_host_port(parts.hostport, if tls { 443 } else { 80 })?;
-        Ok(Target {
-            tls,
-            host,
-            port,
-            prefix: parts.path.to_string(),
-            query: parts.query.map(str::to_string),
-            // Like go, never send credentials over plain http.
-            basic_auth: parts
-                .userinfo
-                .filter(|_| tls)
-                .map(basic_auth::from_userinfo),
-        })
-    }
-
-    /// The request path for a proxy-relative path like "/golang.org/x/text/@v/list".
-    fn request_path(&self, rel: &str) -> String {
-        match &self.query {
-            Some(q) => format!("{}{rel}?{q}", self.prefix),
-            None => format!("{}{rel}", self.prefix),
-        }
-    }
-}
-
-fn split_host_port(hostport: &str, default: u16) -> Result<(String, u16), String> {
-    if let Some(rest) = hostport.strip_prefix('[') {
-        let (host, after) = rest.split_once(']').ok_or("bad IPv6 host")?;
-        let port = match after.strip_prefix(':') {
-            Some(p) => p.parse().map_err(|_| "bad port")?,
-            None => default,
-        };
-        return Ok((host.to_string(), port));
-    }
-    match hostport.rsplit_once(':') {
-        Some((h, p)) => Ok((h.to_string(), p.parse().map_err(|_| "bad port")?)),
-        None if hostport.is_empty() => Err("no host".into()),
-        None => Ok((hostport.to_string(), default)),
-    }
-}
+use crate::upstream::{Endpoint, Origin};
 
 /// What to collect besides the status and the stage timings.
 #[derive(Debug, Clone, Copy, Default)]
@@ -115,14 +51,15 @@ fn ms(d: Duration) -> f64 {
 /// Largest response head accepted.
 const MAX_HEAD: usize = 16 * 1024;
 
-/// GETs `rel` from the proxy within `deadline`, timing each stage.
-pub async fn get(target: &Target, rel: &str, deadline: Duration) -> Result<Answer, Failure> {
-    get_with(target, rel, deadline, Extras::default()).await
+/// GETs `rel` (proxy-relative, no leading slash) within `deadline`, timing
+/// each stage; with the endpoint's query and `Authorization`, as the relay sends them.
+pub async fn get(endpoint: &Endpoint, rel: &str, deadline: Duration) -> Result<Answer, Failure> {
+    get_with(endpoint, rel, deadline, Extras::default()).await
 }
 
 /// [`get`], also collecting what `extras` asks for.
 pub async fn get_with(
-    target: &Target,
+    endpoint: &Endpoint,
     rel: &str,
     deadline: Duration,
     extras: Extras,
@@ -138,13 +75,16 @@ pub async fn get_with(
     };
     let left = || deadline.saturating_sub(start.elapsed());
 
-    let tcp = match connect(target, &mut lat, left).await {
+    let Some(origin) = endpoint.origin() else {
+        return Err(fail(ErrorClass::BadUrl, &lat));
+    };
+    let tcp = match connect(origin, &mut lat, left).await {
         Ok(tcp) => tcp,
         Err(class) => return Err(fail(class, &lat)),
     };
-    let exchanged = if target.tls {
+    let exchanged = if origin.tls {
         let t = Instant::now();
-        let stream = match handshake(target, tcp, tls_config(), left()).await {
+        let stream = match handshake(origin, tcp, tls_config(), left()).await {
             Ok(s) => s,
             Err(class) => return Err(fail(class, &lat)),
         };
@@ -154,11 +94,11 @@ pub async fn get_with(
             false => &[],
         }
         .to_vec();
-        exchange(stream, target, rel, left, extras.body_limit)
+        exchange(stream, endpoint, rel, left, extras.body_limit)
             .await
             .map(|reply| (reply, certs))
     } else {
-        exchange(tcp, target, rel, left, extras.body_limit)
+        exchange(tcp, endpoint, rel, left, extras.body_limit)
             .await
             .map(|reply| (reply, Vec::new()))
     };
@@ -181,21 +121,21 @@ pub async fn get_with(
 /// handshake that accepts any certificate. For reporting on a chain that
 /// failed verification: only the handshake happens, no request is sent.
 /// Empty when there is none to read (plain http, no connection).
-pub async fn peer_chain(target: &Target, deadline: Duration) -> Vec<CertificateDer<'static>> {
-    if !target.tls {
+pub async fn peer_chain(endpoint: &Endpoint, deadline: Duration) -> Vec<CertificateDer<'static>> {
+    let Some(origin) = endpoint.origin().filter(|o| o.tls) else {
         return Vec::new();
-    }
+    };
     let start = Instant::now();
     let left = || deadline.saturating_sub(start.elapsed());
     let mut lat = Latency::default();
-    let Ok(tcp) = connect(target, &mut lat, left).await else {
+    let Ok(tcp) = connect(origin, &mut lat, left).await else {
         return Vec::new();
     };
     static READER: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
     let config = READER
         .get_or_init(|| Arc::new(crate::tls::certificate_reader_config()))
         .clone();
-    match handshake(target, tcp, config, left()).await {
+    match handshake(origin, tcp, config, left()).await {
         Ok(stream) => stream
             .get_ref()
             .1
@@ -208,14 +148,14 @@ pub async fn peer_chain(target: &Target, deadline: Duration) -> Vec<CertificateD
 
 /// Resolves the host and connects to its first address, timing both stages.
 async fn connect(
-    target: &Target,
+    origin: &Origin,
     lat: &mut Latency,
     left: impl Fn() -> Duration,
 ) -> Result<TcpStream, ErrorClass> {
     let t = Instant::now();
     let addrs = match timeout(
         left(),
-        tokio::net::lookup_host((target.host.as_str(), target.port)),
+        tokio::net::lookup_host((origin.host.as_str(), origin.port)),
     )
     .await
     {
@@ -240,12 +180,12 @@ async fn connect(
 }
 
 async fn handshake(
-    target: &Target,
+    origin: &Origin,
     tcp: TcpStream,
     config: Arc<rustls::ClientConfig>,
     left: Duration,
 ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, ErrorClass> {
-    let name = ServerName::try_from(target.host.clone()).map_err(|_| ErrorClass::Tls)?;
+    let name = ServerName::try_from(origin.host.clone()).map_err(|_| ErrorClass::Tls)?;
     let connector = tokio_rustls::TlsConnector::from(config);
     match timeout(left, connector.connect(name, tcp)).await {
         Err(_) => Err(ErrorClass::TlsTimeout),
@@ -266,19 +206,19 @@ struct Reply {
 /// when `body_limit` asks for the body.
 async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
-    target: &Target,
+    endpoint: &Endpoint,
     rel: &str,
     left: impl Fn() -> Duration,
     body_limit: Option<usize>,
 ) -> Result<Reply, ErrorClass> {
+    let host = endpoint.origin().map(host_header).unwrap_or_default();
     let mut req = format!(
-        "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: goshim/{}\r\nAccept: */*\r\nConnection: close\r\n",
-        target.request_path(rel),
-        host_header(target),
+        "GET {} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: goshim/{}\r\nAccept: */*\r\nConnection: close\r\n",
+        endpoint.target_for(rel),
         env!("CARGO_PKG_VERSION"),
     );
-    if let Some(auth) = &target.basic_auth {
-        req.push_str(&format!("Authorization: Basic {auth}\r\n"));
+    if let Some(auth) = &endpoint.auth {
+        req.push_str(&format!("Authorization: {auth}\r\n"));
     }
     req.push_str("\r\n");
     match timeout(left(), stream.write_all(req.as_bytes())).await {
@@ -443,17 +383,17 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-fn host_header(t: &Target) -> String {
-    let default = if t.tls { 443 } else { 80 };
-    let host = if t.host.contains(':') {
-        format!("[{}]", t.host)
+fn host_header(o: &Origin) -> String {
+    let default = if o.tls { 443 } else { 80 };
+    let host = if o.host.contains(':') {
+        format!("[{}]", o.host)
     } else {
-        t.host.clone()
+        o.host.clone()
     };
-    if t.port == default {
+    if o.port == default {
         host
     } else {
-        format!("{host}:{}", t.port)
+        format!("{host}:{}", o.port)
     }
 }
 
@@ -502,20 +442,6 @@ fn tls_config() -> Arc<rustls::ClientConfig> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_proxy_urls() {
-        let t =
-            Target::parse("https://us%40r:p%3Ass@mirror.example:8443/goproxy/?token=x").unwrap();
-        assert!(t.tls);
-        assert_eq!((t.host.as_str(), t.port), ("mirror.example", 8443));
-        assert_eq!(t.request_path("/m/@v/list"), "/goproxy/m/@v/list?token=x");
-        assert_eq!(t.basic_auth.as_deref(), Some("dXNAcjpwOnNz"));
-        let t = Target::parse("http://u:p@127.0.0.1:9/").unwrap();
-        assert_eq!(t.request_path("/x"), "/x");
-        assert_eq!(t.basic_auth, None);
-        assert!(Target::parse("ftp://x").is_err());
-    }
 
     fn body_of(head: &str, rest: &[u8], limit: usize) -> Result<Vec<u8>, ErrorClass> {
         let rt = tokio::runtime::Builder::new_current_thread()

@@ -5,12 +5,13 @@
 use std::io::Write;
 use std::time::Duration;
 
-use super::http::{self, Extras, Target};
+use super::http::{self, Extras};
 use crate::error_class::ErrorClass;
 use crate::health::Observation;
 use crate::health::snapshot::Latency;
-use crate::module_path;
 use crate::proxy_list::Proxy;
+use crate::upstream::Endpoint;
+use crate::{module_path, netrc};
 
 use super::cert::{self, CertInfo};
 use super::freshness::{self, Listing, ModuleFreshness};
@@ -62,14 +63,21 @@ pub fn measure_all(proxies: &[Proxy], plan: &Plan) -> Vec<Measured> {
     else {
         return Vec::new();
     };
+    // The same credentials the relay sends (userinfo or .netrc, https only):
+    // without them a proxy that needs them would look down.
+    let logins = netrc::load();
     runtime.block_on(async {
         let mut set = tokio::task::JoinSet::new();
         for (i, proxy) in proxies.iter().enumerate() {
+            let endpoint = Endpoint::new(proxy, &logins);
             let proxy = proxy.clone();
             let modules = plan.modules.to_vec();
             let sumdb = plan.sumdb.map(str::to_string);
             let deadline = plan.deadline;
-            set.spawn(async move { (i, measure(proxy, &modules, sumdb, deadline).await) });
+            set.spawn(async move {
+                let m = measure(proxy, &endpoint, &modules, sumdb, deadline).await;
+                (i, m)
+            });
         }
         let total = proxies.len();
         let mut out: Vec<(usize, Measured)> = Vec::with_capacity(total);
@@ -98,6 +106,7 @@ fn progress(on: bool, done: usize, total: usize) {
 
 async fn measure(
     proxy: Proxy,
+    endpoint: &Endpoint,
     modules: &[String],
     sumdb: Option<String>,
     deadline: Duration,
@@ -110,10 +119,10 @@ async fn measure(
         sumdb: None,
         tls: None,
     };
-    let Ok(target) = Target::parse(&m.proxy.url) else {
-        return m;
-    };
-    let list_path = |module: &str| format!("/{}/@v/list", module_path::escape(module));
+    if endpoint.origin().is_none() {
+        return m; // bad_url: nothing to ask
+    }
+    let list_path = |module: &str| format!("{}/@v/list", module_path::escape(module));
     let extras = Extras {
         body_limit: Some(LIST_LIMIT),
         peer_certs: true,
@@ -122,10 +131,10 @@ async fn measure(
         return m;
     };
     let first_path = list_path(first);
-    let health = http::get_with(&target, &first_path, deadline, extras);
+    let health = http::get_with(endpoint, &first_path, deadline, extras);
     let sumdb_check = async {
-        let path = format!("/sumdb/{}/supported", sumdb?);
-        let answer = http::get(&target, &path, deadline).await.ok()?;
+        let path = format!("sumdb/{}/supported", sumdb?);
+        let answer = http::get(endpoint, &path, deadline).await.ok()?;
         Some(answer.status == 200)
     };
     let (health, sumdb) = tokio::join!(health, sumdb_check);
@@ -148,7 +157,7 @@ async fn measure(
             if failure.class.is_tls() {
                 // Say who issued the rejected chain and until when: read it
                 // through a handshake that accepts it, sending nothing.
-                let chain = http::peer_chain(&target, deadline).await;
+                let chain = http::peer_chain(endpoint, deadline).await;
                 m.tls = Some(TlsSeen {
                     verified: false,
                     leaf: chain.first().and_then(|c| cert::parse(c)),
@@ -163,14 +172,14 @@ async fn measure(
     if answered && modules.len() > 1 {
         let mut set = tokio::task::JoinSet::new();
         for (i, module) in modules.iter().enumerate().skip(1) {
-            let target = target.clone();
+            let endpoint = endpoint.clone();
             let path = list_path(module);
             set.spawn(async move {
                 let extras = Extras {
                     body_limit: Some(LIST_LIMIT),
                     peer_certs: false,
                 };
-                let l = match http::get_with(&target, &path, deadline, extras).await {
+                let l = match http::get_with(&endpoint, &path, deadline, extras).await {
                     Ok(a) => listing(a.status, a.body.as_deref()),
                     Err(_) => Listing::Unknown,
                 };

@@ -402,7 +402,7 @@ impl Race {
         for (i, class) in &self.failures {
             let line = format!(
                 "{} {}",
-                self.shared.upstream(*i).key,
+                self.shared.upstream(*i).endpoint.key,
                 class.describe(d.response, d.stall)
             );
             if !parts.contains(&line) {

@@ -23,24 +23,19 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::basic_auth;
 use crate::error_class::ErrorClass;
 use crate::health::Observation;
 use crate::health::snapshot::Latency;
 use crate::log::debug;
 use crate::netrc;
-use crate::proxy_list::{Proxy, ProxyList, Tail, UrlParts};
+use crate::proxy_list::{Proxy, ProxyList, Tail};
+use crate::upstream::Endpoint;
 
-/// One upstream proxy as the relay reaches it.
+/// One upstream proxy as the relay reaches it: the endpoint, and what only
+/// the relay needs to know about it.
 #[derive(Debug, Clone)]
 pub struct Upstream {
-    /// Redacted URL: for logs, health and error messages.
-    pub key: String,
-    /// `scheme://host[:port]/path` without userinfo, query or trailing slash.
-    base: String,
-    query: Option<String>,
-    /// `Authorization` header value, from userinfo or netrc.
-    auth: Option<String>,
+    pub endpoint: Endpoint,
     /// Position in the user's own GOPROXY list, and whether go would move past
     /// it on any error there (`|`); None for goshim's extra candidates.
     user_slot: Option<(usize, bool)>,
@@ -57,34 +52,11 @@ impl Upstream {
         sumdb: Option<bool>,
         logins: &[(String, netrc::Login)],
     ) -> Upstream {
-        let parts = UrlParts::parse(&proxy.url);
-        let scheme = parts.scheme.unwrap_or("https");
-        let hostport = parts.hostport;
-        let host = hostport.rsplit_once(':').map_or(hostport, |(h, _)| h);
-        // Like go: credentials only over https.
-        let auth = (scheme == "https")
-            .then(|| {
-                parts.userinfo.map(basic_auth::from_userinfo).or_else(|| {
-                    netrc::find(logins, host).map(|l| basic_auth::from_login(&l.user, &l.password))
-                })
-            })
-            .flatten()
-            .map(|v| format!("Basic {v}"));
         Upstream {
-            key: proxy.key(),
-            base: format!("{scheme}://{hostport}{}", parts.path),
-            query: parts.query.map(str::to_string),
-            auth,
+            endpoint: Endpoint::new(proxy, logins),
             user_slot,
             sumdb,
             hedge_after: None,
-        }
-    }
-
-    fn url_for(&self, rel: &str) -> String {
-        match &self.query {
-            Some(q) => format!("{}/{rel}?{q}", self.base),
-            None => format!("{}/{rel}", self.base),
         }
     }
 }
@@ -264,7 +236,7 @@ impl Shared {
                 let class = tally.get(&i)?.last_error?;
                 Some(format!(
                     "{} {}",
-                    up.key,
+                    up.endpoint.key,
                     class.describe(d.response, d.stall)
                 ))
             })
@@ -322,7 +294,7 @@ impl Relay {
             .settings
             .upstreams
             .iter()
-            .map(|u| u.key.clone())
+            .map(|u| u.endpoint.key.clone())
             .collect()
     }
 
@@ -361,7 +333,7 @@ impl Relay {
         tally
             .iter()
             .filter(|(_, t)| t.failures > 0)
-            .filter_map(|(i, t)| Some((ups.get(*i)?.key.clone(), u64::from(t.failures))))
+            .filter_map(|(i, t)| Some((ups.get(*i)?.endpoint.key.clone(), u64::from(t.failures))))
             .collect()
     }
 
@@ -384,7 +356,7 @@ impl Relay {
                     ..Latency::default()
                 });
                 Some(Observation {
-                    url: up.key.clone(),
+                    url: up.endpoint.key.clone(),
                     result,
                     latency,
                     sumdb: self.shared.serves_sumdb(i),

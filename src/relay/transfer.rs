@@ -180,8 +180,8 @@ pub async fn attempt(shared: &Shared, up: usize, rel: &str, range_from: u64) -> 
         return Answer::Failed(ErrorClass::Io);
     };
     let upstream = shared.upstream(up);
-    let mut req = client.get(upstream.url_for(rel));
-    if let Some(auth) = &upstream.auth {
+    let mut req = client.get(upstream.endpoint.url_for(rel));
+    if let Some(auth) = &upstream.endpoint.auth {
         req = req.header(reqwest::header::AUTHORIZATION, auth);
     }
     if range_from > 0 {

@@ -1,0 +1,206 @@
+//! One upstream proxy as goshim reaches it, parsed once from a GOPROXY entry:
+//! where requests go and which `Authorization` header they carry. The relay
+//! and the probes both build their requests from it, so a proxy that needs
+//! credentials (from the URL or `.netrc`) gets the same ones from both, and a
+//! probe does not report down a proxy that go reaches fine.
+
+use std::fmt;
+
+use crate::basic_auth;
+use crate::netrc;
+use crate::proxy_list::{Proxy, UrlParts};
+
+/// Where the probes' own HTTP client connects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub tls: bool,
+    /// Without the brackets of an IPv6 address.
+    pub host: String,
+    pub port: u16,
+}
+
+#[derive(Clone)]
+pub struct Endpoint {
+    /// Redacted URL: for logs, health and error messages.
+    pub key: String,
+    /// `scheme://host[:port]/path` without userinfo, query or trailing slash.
+    base: String,
+    /// The path part of `base` ("" or "/prefix"), for request lines.
+    path: String,
+    /// Repeated on every request (it may hold a token), without '?'.
+    query: Option<String>,
+    /// `Authorization` header value, from userinfo or netrc.
+    pub auth: Option<String>,
+    /// None when the URL is not http(s) with a host and a valid port.
+    origin: Option<Origin>,
+}
+
+impl Endpoint {
+    /// `logins`: the netrc entries (see [`netrc::load`]), used when the URL has no userinfo.
+    pub fn new(proxy: &Proxy, logins: &[(String, netrc::Login)]) -> Endpoint {
+        let parts = UrlParts::parse(&proxy.url);
+        let scheme = parts.scheme.unwrap_or("https");
+        let hostport = parts.hostport;
+        let host = hostport.rsplit_once(':').map_or(hostport, |(h, _)| h);
+        // Like go: credentials only over https.
+        let auth = (scheme == "https")
+            .then(|| {
+                parts.userinfo.map(basic_auth::from_userinfo).or_else(|| {
+                    netrc::find(logins, host).map(|l| basic_auth::from_login(&l.user, &l.password))
+                })
+            })
+            .flatten()
+            .map(|v| format!("Basic {v}"));
+        Endpoint {
+            key: proxy.key(),
+            base: format!("{scheme}://{hostport}{}", parts.path),
+            path: parts.path.to_string(),
+            query: parts.query.map(str::to_string),
+            auth,
+            origin: origin(&parts),
+        }
+    }
+
+    /// The full URL of `rel` (a proxy-relative path without leading slash).
+    pub fn url_for(&self, rel: &str) -> String {
+        match &self.query {
+            Some(q) => format!("{}/{rel}?{q}", self.base),
+            None => format!("{}/{rel}", self.base),
+        }
+    }
+
+    /// The request target of `rel` (path and query), for an HTTP/1.1 request line.
+    pub fn target_for(&self, rel: &str) -> String {
+        match &self.query {
+            Some(q) => format!("{}/{rel}?{q}", self.path),
+            None => format!("{}/{rel}", self.path),
+        }
+    }
+
+    pub fn origin(&self) -> Option<&Origin> {
+        self.origin.as_ref()
+    }
+}
+
+/// Never shows the credentials or the query (it may hold a token).
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("key", &self.key)
+            .field("query", &self.query.as_ref().map(|_| "<redacted>"))
+            .field("auth", &self.auth.as_ref().map(|_| "<redacted>"))
+            .field("origin", &self.origin)
+            .finish()
+    }
+}
+
+/// Unlike the relay's URL (which assumes https), the probes' client needs an
+/// explicit http or https scheme, a host and a valid port.
+fn origin(parts: &UrlParts) -> Option<Origin> {
+    let tls = match parts.scheme? {
+        "https" => true,
+        "http" => false,
+        _ => return None,
+    };
+    let default = if tls { 443 } else { 80 };
+    let hostport = parts.hostport;
+    let (host, port) = if let Some(rest) = hostport.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        match after.strip_prefix(':') {
+            Some(p) => (host, p.parse().ok()?),
+            None if after.is_empty() => (host, default),
+            None => return None,
+        }
+    } else {
+        match hostport.rsplit_once(':') {
+            Some((h, p)) => (h, p.parse().ok()?),
+            None => (hostport, default),
+        }
+    };
+    (!host.is_empty()).then(|| Origin {
+        tls,
+        host: host.to_string(),
+        port,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint(url: &str, logins: &[(String, netrc::Login)]) -> Endpoint {
+        Endpoint::new(&Proxy { url: url.into() }, logins)
+    }
+
+    fn login(machine: &str, user: &str, password: &str) -> (String, netrc::Login) {
+        let login = netrc::Login {
+            user: user.into(),
+            password: password.into(),
+        };
+        (machine.into(), login)
+    }
+
+    #[test]
+    fn userinfo_query_and_redacted_key() {
+        let logins = [login("mirror.example", "other", "pw")];
+        let e = endpoint(
+            "https://us%40r:p%3Ass@mirror.example:8443/goproxy/?token=x",
+            &logins,
+        );
+        assert_eq!(e.key, "https://mirror.example:8443/goproxy");
+        // Userinfo wins over netrc.
+        assert_eq!(e.auth.as_deref(), Some("Basic dXNAcjpwOnNz"));
+        assert_eq!(
+            e.url_for("m/@v/list"),
+            "https://mirror.example:8443/goproxy/m/@v/list?token=x"
+        );
+        assert_eq!(e.target_for("m/@v/list"), "/goproxy/m/@v/list?token=x");
+        let origin = e.origin().unwrap();
+        assert_eq!(
+            (origin.tls, origin.host.as_str(), origin.port),
+            (true, "mirror.example", 8443)
+        );
+        let shown = format!("{e:?}");
+        assert!(!shown.contains("dXNAcjpwOnNz") && !shown.contains("token=x"));
+    }
+
+    #[test]
+    fn netrc_login_for_the_host_over_https_only() {
+        let logins = [login("mirror.example", "u", "p")];
+        let e = endpoint("https://mirror.example:8443", &logins);
+        assert_eq!(e.auth.as_deref(), Some("Basic dTpw"));
+        assert_eq!(e.url_for("x"), "https://mirror.example:8443/x");
+        assert_eq!(e.target_for("x"), "/x");
+        assert_eq!(endpoint("https://other.example", &logins).auth, None);
+
+        let logins = [login("127.0.0.1", "u", "p")];
+        let e = endpoint("http://u:p@127.0.0.1:9/", &logins);
+        assert_eq!(e.auth, None);
+        assert_eq!(e.key, "http://127.0.0.1:9");
+        assert_eq!(endpoint("http://127.0.0.1:9", &logins).auth, None);
+        let origin = e.origin().unwrap();
+        assert_eq!((origin.tls, origin.port), (false, 9));
+    }
+
+    #[test]
+    fn origins_only_for_http_urls() {
+        let e = endpoint("https://[::1]:8443/x", &[]);
+        assert_eq!(e.origin().unwrap().host, "::1");
+        assert_eq!(endpoint("https://[::1]", &[]).origin().unwrap().port, 443);
+        assert_eq!(endpoint("http://a.example", &[]).origin().unwrap().port, 80);
+        for bad in [
+            "ftp://x",
+            "localhost",
+            "https://h:port",
+            "https://",
+            "https://[::1",
+        ] {
+            assert_eq!(endpoint(bad, &[]).origin(), None, "{bad}");
+        }
+        // The relay still tries a URL without a scheme over https, as before.
+        assert_eq!(
+            endpoint("localhost", &[]).url_for("x"),
+            "https://localhost/x"
+        );
+    }
+}
