@@ -17,6 +17,7 @@ use common::scenario::{
     PASSWORD, TOKEN, assert_cache_has_no_secret, assert_no_secret, entry, files_under, go_lines,
     goshim_lines, health_path, list_world, quiet_status_json as status_json, read_health,
 };
+use common::tls::{TestCa, TlsProxy};
 use common::{
     DEFAULT_TIMEOUT, Fault, ModTree, Running, TestProxy, World, assert_same_outcome, show,
     stderr_text, stdout_text,
@@ -449,6 +450,110 @@ fn credentials_never_show_in_output_or_cache_files() {
     assert!(!shim.status.success(), "{}", show(&shim));
     assert_no_secret("failing download (go env file)", &shim, &lines_of(&direct));
     assert_cache_has_no_secret(&cache);
+}
+
+/// The user name of the Basic-auth tests.
+const USER: &str = "gopher";
+/// `Basic base64("gopher:s3cr3tPASS")`: what the https proxy below requires.
+const BASIC: &str = "Basic Z29waGVyOnMzY3IzdFBBU1M=";
+
+/// Where the Basic credentials come from.
+#[derive(Clone, Copy, Debug)]
+enum CredsFrom {
+    /// A `.netrc` file that NETRC points to.
+    Netrc,
+    /// The proxy URL's userinfo.
+    Userinfo,
+}
+
+/// An https proxy that answers 401 without the right Basic credentials: the
+/// probe sends them as the relay (and go) would, so `goshim probe`, `status`
+/// and `doctor` see it up; a plain-http proxy on the same host gets none of
+/// them; no credential shows in any output or under the cache dir.
+fn probe_sends_basic_credentials(from: CredsFrom) {
+    let tree = ModTree::new(2);
+    let ca = TestCa::new("goshim test CA");
+    let gated = TlsProxy::requiring(&ca.leaf((2020, 1, 1), (2040, 1, 1)), &tree, BASIC);
+    let plain = TestProxy::start(&tree);
+    let goproxy = match from {
+        CredsFrom::Netrc => gated.url(),
+        CredsFrom::Userinfo => format!("https://{USER}:{PASSWORD}@{}", gated.addr()),
+    };
+    let mut world = list_world(&format!("{goproxy}|{}", plain.url()));
+    let bundle = world.write_file("ca.pem", &ca.pem);
+    world.set_env("SSL_CERT_FILE", &bundle);
+    // Same host (127.0.0.1) for both proxies: only the https one may get the login.
+    let netrc = world.write_file(
+        "netrc",
+        format!("machine 127.0.0.1 login {USER} password {PASSWORD}\n"),
+    );
+    if matches!(from, CredsFrom::Netrc) {
+        world.set_env("NETRC", &netrc);
+    }
+    world.set_env("GOSHIM_LOG", "debug");
+    let empty = world.write_file("presets-empty.toml", "");
+    world.set_env("GOSHIM_PRESETS_FILE", &empty);
+    let cache = world.path("goshim-cache");
+
+    let no_secret = |what: &str, out: &Output| {
+        assert_no_secret(what, out, &[]);
+        let text = format!("{}{}", stdout_text(out), stderr_text(out));
+        assert!(
+            !text.contains(&BASIC[6..]),
+            "{what}: the Basic value\n{}",
+            show(out)
+        );
+    };
+    for args in [&["probe"][..], &["probe", "--json"]] {
+        let out = world.run(&mut world.goshim_cmd(args));
+        assert!(out.status.success(), "goshim {args:?}\n{}", show(&out));
+        no_secret(&format!("goshim {args:?}"), &out);
+    }
+    assert!(
+        gated.served() > 0,
+        "the probe never reached the https proxy"
+    );
+    assert_eq!(gated.rejected(), 0, "the probe was answered 401");
+    let probed = plain.requests_ending_with("/example.com/dep0/@v/list");
+    assert!(!probed.is_empty());
+    assert!(
+        probed.iter().all(|r| r.authorization.is_none()),
+        "credentials over plain http: {probed:?}"
+    );
+
+    let status = status_json(&world);
+    let up = entry(&status, &gated.url());
+    assert_eq!(up["state"], "up", "{status:#}");
+    assert_eq!(up["last_error"], Value::Null, "{status:#}");
+
+    let out = run_with_timeout(&mut world.goshim_cmd(["doctor", "--json"]), DEFAULT_TIMEOUT);
+    no_secret("goshim doctor --json", &out);
+    let doc: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("doctor --json is not JSON ({e})\n{}", show(&out)));
+    let report = entry(&doc, &gated.url());
+    assert_eq!(
+        (report["state"].as_str(), &report["error"]),
+        (Some("up"), &Value::Null),
+        "{doc:#}"
+    );
+    assert_eq!(gated.rejected(), 0, "doctor was answered 401");
+
+    assert_cache_has_no_secret(&cache);
+    for path in files_under(&cache) {
+        let bytes = fs::read(&path).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains(&BASIC[6..]), "{}: {text}", path.display());
+    }
+}
+
+#[test]
+fn probe_sends_netrc_credentials_to_an_https_proxy() {
+    probe_sends_basic_credentials(CredsFrom::Netrc);
+}
+
+#[test]
+fn probe_sends_userinfo_credentials_to_an_https_proxy() {
+    probe_sends_basic_credentials(CredsFrom::Userinfo);
 }
 
 // ---------------------------------------------------------------------------

@@ -1,13 +1,14 @@
 //! A minimal HTTPS GOPROXY on 127.0.0.1 with a certificate the test makes
 //! (rcgen): valid (signed by a test CA the client trusts via SSL_CERT_FILE),
 //! expired, or self-signed. It answers `@v/list` and `/sumdb/.../supported`
-//! from a [`ModTree`]'s files, one request per connection.
+//! from a [`ModTree`]'s files, one request per connection; optionally only to
+//! requests with the right `Authorization` header (401 to the others).
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -81,15 +82,36 @@ fn leaf_params(not_before: (i32, u8, u8), not_after: (i32, u8, u8)) -> Certifica
     params
 }
 
+/// What a proxy requires and what it answered.
+#[derive(Default)]
+struct Gate {
+    /// The `Authorization` value a request needs (None: any request is served).
+    expected: Option<String>,
+    /// Requests answered with their file, or 404.
+    served: AtomicUsize,
+    /// Requests answered 401.
+    rejected: AtomicUsize,
+}
+
 /// A running HTTPS proxy; stops when dropped.
 pub struct TlsProxy {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
     acceptor: Option<JoinHandle<()>>,
+    gate: Arc<Gate>,
 }
 
 impl TlsProxy {
     pub fn start(cert: &ServerCert, tree: &ModTree) -> TlsProxy {
+        TlsProxy::start_gated(cert, tree, None)
+    }
+
+    /// A proxy that answers 401 unless the request's `Authorization` header is `authorization`.
+    pub fn requiring(cert: &ServerCert, tree: &ModTree, authorization: &str) -> TlsProxy {
+        TlsProxy::start_gated(cert, tree, Some(authorization.to_string()))
+    }
+
+    fn start_gated(cert: &ServerCert, tree: &ModTree, expected: Option<String>) -> TlsProxy {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.key.clone()));
         let config = rustls::ServerConfig::builder_with_provider(provider)
@@ -104,15 +126,20 @@ impl TlsProxy {
         listener.set_nonblocking(true).expect("non-blocking");
         let addr = listener.local_addr().expect("address");
         let stop = Arc::new(AtomicBool::new(false));
+        let gate = Arc::new(Gate {
+            expected,
+            ..Gate::default()
+        });
         let acceptor = {
-            let stop = stop.clone();
+            let (stop, gate) = (stop.clone(), gate.clone());
             thread::spawn(move || {
                 let mut conns: Vec<JoinHandle<()>> = Vec::new();
                 while !stop.load(Ordering::SeqCst) {
                     match listener.accept() {
                         Ok((stream, _)) => {
                             let (config, files) = (config.clone(), files.clone());
-                            conns.push(thread::spawn(move || serve(stream, config, &files)));
+                            let gate = gate.clone();
+                            conns.push(thread::spawn(move || serve(stream, config, &files, &gate)));
                         }
                         Err(_) => thread::sleep(Duration::from_millis(2)),
                     }
@@ -126,12 +153,27 @@ impl TlsProxy {
             addr,
             stop,
             acceptor: Some(acceptor),
+            gate,
         }
     }
 
     /// `https://127.0.0.1:PORT`
     pub fn url(&self) -> String {
         format!("https://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Requests answered with a file or 404 so far.
+    pub fn served(&self) -> usize {
+        self.gate.served.load(Ordering::SeqCst)
+    }
+
+    /// Requests answered 401 so far.
+    pub fn rejected(&self) -> usize {
+        self.gate.rejected.load(Ordering::SeqCst)
     }
 }
 
@@ -144,7 +186,12 @@ impl Drop for TlsProxy {
     }
 }
 
-fn serve(stream: TcpStream, config: Arc<rustls::ServerConfig>, files: &BTreeMap<String, Vec<u8>>) {
+fn serve(
+    stream: TcpStream,
+    config: Arc<rustls::ServerConfig>,
+    files: &BTreeMap<String, Vec<u8>>,
+    gate: &Gate,
+) {
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
     let _ = stream.set_write_timeout(Some(Duration::from_secs(2)));
@@ -166,7 +213,20 @@ fn serve(stream: TcpStream, config: Arc<rustls::ServerConfig>, files: &BTreeMap<
     let text = String::from_utf8_lossy(&head);
     let path = text.split_whitespace().nth(1).unwrap_or("/");
     let rel = path.trim_start_matches('/');
+    let authorization = text.lines().skip(1).find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.eq_ignore_ascii_case("authorization")
+            .then(|| value.trim())
+    });
+    let allowed = gate.expected.is_none() || gate.expected.as_deref() == authorization;
+    let counter = if allowed {
+        &gate.served
+    } else {
+        &gate.rejected
+    };
+    counter.fetch_add(1, Ordering::SeqCst);
     let (status, body): (&str, Vec<u8>) = match files.get(rel) {
+        _ if !allowed => ("401 Unauthorized", b"unauthorized\n".to_vec()),
         Some(data) => ("200 OK", data.clone()),
         None if rel.starts_with("sumdb/") && rel.ends_with("/supported") => ("200 OK", Vec::new()),
         None => ("404 Not Found", b"not found\n".to_vec()),
