@@ -34,8 +34,6 @@ pub enum ErrorClass {
     BadContent,
     /// A second copy of a body that disagrees with the first.
     Mismatch,
-    /// Lost a race to a faster upstream (slow, not down).
-    Slow,
     /// go's `unexpected EOF` on a body.
     Eof,
     /// An HTTP/2 stream error.
@@ -66,7 +64,7 @@ pub enum ErrorClass {
 }
 
 /// Every class but `Http`, for [`ErrorClass::parse`].
-const FIXED: [ErrorClass; 28] = [
+const FIXED: [ErrorClass; 27] = [
     ErrorClass::Timeout,
     ErrorClass::ConnectTimeout,
     ErrorClass::Refused,
@@ -80,7 +78,6 @@ const FIXED: [ErrorClass; 28] = [
     ErrorClass::BadZip,
     ErrorClass::BadContent,
     ErrorClass::Mismatch,
-    ErrorClass::Slow,
     ErrorClass::Eof,
     ErrorClass::StreamError,
     ErrorClass::DnsTimeout,
@@ -115,7 +112,6 @@ impl ErrorClass {
             ErrorClass::BadZip => "bad_zip",
             ErrorClass::BadContent => "bad_content",
             ErrorClass::Mismatch => "mismatch",
-            ErrorClass::Slow => "slow",
             ErrorClass::Eof => "eof",
             ErrorClass::StreamError => "stream_error",
             ErrorClass::DnsTimeout => "dns_timeout",
@@ -218,7 +214,6 @@ impl ErrorClass {
             ErrorClass::BadZip => "sent a broken zip".into(),
             ErrorClass::BadContent => "sent content go rejected".into(),
             ErrorClass::Mismatch => "sent a different body than another proxy".into(),
-            ErrorClass::Slow => "was too slow".into(),
             ErrorClass::StreamError => "broke an HTTP/2 stream".into(),
             ErrorClass::DnsTimeout => "host name not resolved in time (DNS)".into(),
             ErrorClass::TlsTimeout => "did not complete the TLS handshake in time".into(),
@@ -271,7 +266,6 @@ mod tests {
             "http_502",
             "refused",
             "stall",
-            "slow",
             "bad_zip",
             "dns_timeout",
             "tls_timeout",

@@ -243,7 +243,7 @@ impl Runner<'_> {
         match &self.route {
             Route::Relay(relay, _) => {
                 crate::metrics::count_failovers(&relay.failure_counts());
-                relay.blame(&failover::rejected_paths(stderr, &relay.url()));
+                relay.blame(&failover::rejected_paths(stderr));
                 for obs in relay.take_observations() {
                     if let Err(class) = obs.result {
                         blamed.push((obs.url.clone(), class));

@@ -135,7 +135,8 @@ async fn sumdb_supported(shared: &Arc<Shared>, rel: &str, order: Vec<usize>) -> 
         let started = Instant::now();
         match transfer::attempt(shared, i, rel, 0).await {
             Answer::Body { .. } => {
-                shared.note_ok(i, ms(started.elapsed()));
+                shared.note_first_byte(i, ms(started.elapsed()));
+                shared.note_served_whole(i);
                 shared.note_sumdb(i);
                 return plain(StatusCode::OK, String::new());
             }
@@ -236,7 +237,7 @@ impl Race {
             Event::Started => {
                 let t = &self.transfers[k];
                 let (sent_at, waited) = (t.started, t.started.elapsed());
-                self.shared.note_ok(up, ms(waited));
+                self.shared.note_first_byte(up, ms(waited));
                 self.shared.note_served(&self.rel, up);
                 if self.content_type.is_none() {
                     self.content_type = t.content_type.clone();
@@ -258,6 +259,7 @@ impl Race {
             }
             Event::End => match self.splice.finish() {
                 Ok(held) => {
+                    self.shared.note_served_whole(up);
                     self.complete = true;
                     self.transfers.remove(k);
                     self.cancel_where(|_| true);
@@ -266,8 +268,9 @@ impl Race {
                 Err(class) => self.fail(k, class),
             },
             Event::NotFound(status) => {
-                self.shared
-                    .note_ok(up, ms(self.transfers[k].started.elapsed()));
+                let waited = self.transfers[k].started.elapsed();
+                self.shared.note_first_byte(up, ms(waited));
+                self.shared.note_served_whole(up);
                 self.not_found.get_or_insert(status);
                 self.transfers.remove(k);
                 None

@@ -169,11 +169,18 @@ impl Shared {
         &self.settings.upstreams[i]
     }
 
-    fn note_ok(&self, i: usize, first_byte_ms: f64) {
-        let mut tally = locked(&self.tally);
-        let t = tally.entry(i).or_default();
-        t.served += 1;
-        t.first_byte_ms.push(first_byte_ms);
+    /// An answer began after `first_byte_ms`.
+    fn note_first_byte(&self, i: usize, first_byte_ms: f64) {
+        locked(&self.tally)
+            .entry(i)
+            .or_default()
+            .first_byte_ms
+            .push(first_byte_ms);
+    }
+
+    /// A whole answer: a complete body, or a "not found".
+    fn note_served_whole(&self, i: usize) {
+        locked(&self.tally).entry(i).or_default().served += 1;
     }
 
     fn note_failure(&self, i: usize, class: ErrorClass) {
@@ -309,14 +316,15 @@ impl Relay {
         }
     }
 
-    /// True when no upstream served anything in this run and each one failed:
-    /// running go again now would only fail again.
+    /// True when every upstream is down or failed without serving one whole
+    /// answer in this run: running go again now would only fail again.
     pub fn all_failed(&self) -> bool {
         let tally = locked(&self.shared.tally);
         (0..self.shared.settings.upstreams.len()).all(|i| {
-            tally
-                .get(&i)
-                .is_some_and(|t| t.served == 0 && t.failures > 0)
+            self.shared.is_down(i)
+                || tally
+                    .get(&i)
+                    .is_some_and(|t| t.served == 0 && t.failures > 0)
         })
     }
 

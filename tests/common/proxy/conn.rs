@@ -1,7 +1,7 @@
 //! The proxy's HTTP/1.1 side: accepting, reading requests, writing (faulty) responses.
 //!
 //! All socket waits use short timeouts and re-check the shutdown flag, so that
-//! dropping the proxy ends every thread quickly, even mid-hang or mid-drip.
+//! dropping the proxy ends every thread quickly, even mid-hang, mid-stall or mid-drip.
 
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -248,6 +248,24 @@ fn respond(stream: &mut TcpStream, head: &Head, state: &State) -> bool {
             let _ = stream.flush();
             thread::sleep(Duration::from_millis(20)); // let the partial body leave first
             reset(stream);
+            false
+        }
+        Fault::StallMidBody => {
+            state.record(head, Some(status), &fault);
+            let headers = head_bytes(status, ctype, body.len(), &[]);
+            if !write_fully(stream, &headers, state) {
+                return false;
+            }
+            if is_head {
+                return true;
+            }
+            if !write_fully(stream, &body[..body.len() / 2], state) {
+                return false;
+            }
+            let _ = stream.flush();
+            while !state.stopping() {
+                thread::sleep(TICK);
+            }
             false
         }
         Fault::TruncatedZip if head.path.ends_with(".zip") && status == 200 => {

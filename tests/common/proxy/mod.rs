@@ -4,7 +4,7 @@
 //! Content-Length bodies) plus `/sumdb/<name>/supported`, optionally honours
 //! `Range: bytes=N-` ([`ProxyBuilder::ranges`]), logs every request,
 //! and can misbehave in the ways real proxies do (error statuses, rate limits,
-//! hangs, slow or cut-off bodies). Faults can be switched at runtime, so a test
+//! hangs, slow, stalled or cut-off bodies). Faults can be switched at runtime, so a test
 //! can make a proxy bad and then healthy again, and can target only some paths
 //! (e.g. only `.zip` downloads) through a path-suffix filter.
 //!
@@ -56,6 +56,10 @@ pub enum Fault {
     Delay(Duration),
     /// Send headers with the full Content-Length and half the body, then reset (RST).
     ResetMidBody,
+    /// Send headers with the full Content-Length and half the body, then nothing
+    /// more, keeping the connection open (until the proxy is dropped): a body
+    /// that stalls for good. A HEAD request gets the headers only.
+    StallMidBody,
     /// For `.zip` paths, send only the first half of the zip with a matching
     /// Content-Length (a valid HTTP response carrying a corrupt zip). Other paths are served normally.
     TruncatedZip,
