@@ -26,6 +26,12 @@
 //! - B. The hung primary with no snapshot, through the relay.
 //! - C. A ~50 MB module zip through the relay vs straight from the proxy, and
 //!   the shim's peak memory (VmHWM) while the relay serves it.
+//! - D. Slow and cold: `go build` of 20 modules plus an 8 MB module with no
+//!   snapshot and the default deadlines, per primary fault (hang, answers 3 s
+//!   late, 20 KiB/s drip, stall, reset, truncated zip, 503, 429, every other
+//!   request 503) with a healthy secondary, against the healthy-only build;
+//!   and total outages (hung+503, hung+hung, stalled+refused).
+//!   `FAILOVER_BENCH_ONLY=D` runs this section alone.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -127,6 +133,7 @@ fn main() {
     let started = Instant::now();
     let load_start = loadavg();
     let quick = std::env::var("FAILOVER_BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
+    let only_d = std::env::var("FAILOVER_BENCH_ONLY").is_ok_and(|v| v == "D");
     progress(&format!(
         "real go {} ({}); goshim {}; load {load_start}",
         common::go::real_go().display(),
@@ -142,6 +149,19 @@ fn main() {
     }
 
     let mut other = Vec::new();
+    if only_d {
+        let meter = CpuMeter::start();
+        let d = bench_d();
+        let mut md = String::new();
+        render_d(&mut md, &d);
+        let _ = writeln!(
+            md,
+            "Other work on the machine during D: {:.0}% of all cores.",
+            meter.foreign_share() * 100.0
+        );
+        print!("{md}");
+        return;
+    }
     let meter = CpuMeter::start();
     let a = bench_a(&tree);
     other.push(("A", meter.foreign_share()));
@@ -152,6 +172,9 @@ fn main() {
     let meter = CpuMeter::start();
     let c = bench_c();
     other.push(("C", meter.foreign_share()));
+    let meter = CpuMeter::start();
+    let d = bench_d();
+    other.push(("D", meter.foreign_share()));
 
     let mut md = String::new();
     let _ = writeln!(
@@ -184,6 +207,7 @@ fn main() {
     render_a(&mut md, &a, healthy_ms);
     render_b(&mut md, &b, &a);
     render_c(&mut md, &c, &a);
+    render_d(&mut md, &d);
 
     print!("{md}");
     let out = Path::new(env!("CARGO_TARGET_TMPDIR"))
@@ -365,7 +389,18 @@ fn prepare_shim(world: &World, way: Way, probe: bool) {
 /// Times `go mod download` (through the shim or straight), polling the
 /// started process's VmHWM. Exit is noticed within [`EXIT_POLL`].
 fn measure(world: &World, way: Way, limit: Duration, mem_poll: Duration, what: &str) -> Run {
-    let args = ["mod", "download"];
+    measure_cmd(world, way, &["mod", "download"], limit, mem_poll, what)
+}
+
+/// Times `go <args>` like [`measure`].
+fn measure_cmd(
+    world: &World,
+    way: Way,
+    args: &[&str],
+    limit: Duration,
+    mem_poll: Duration,
+    what: &str,
+) -> Run {
     let mut cmd = if way.is_shim() {
         world.shim_cmd(args)
     } else {
@@ -759,6 +794,199 @@ fn render_c(md: &mut String, c: &CResult, a: &[Scenario]) {
             max / 1024.0,
             median(&kbs).unwrap_or(f64::NAN) / 1024.0
         );
+    }
+    let _ = writeln!(md);
+}
+
+// ---------------------------------------------------------------------------
+// D. Slow and cold.
+
+/// Size of the big module's data file in D.
+const D_BIG_BYTES: usize = 8_000_000;
+
+/// A primary fault of D: (label, fault, only for paths ending with).
+type DFault = (&'static str, Fault, Option<&'static str>);
+
+fn d_faults() -> Vec<DFault> {
+    vec![
+        ("accepts, never answers", Fault::Hang, None),
+        (
+            "answers 3 s late",
+            Fault::Delay(Duration::from_secs(3)),
+            None,
+        ),
+        (
+            "zips at 20 KiB/s",
+            Fault::SlowDrip {
+                bytes_per_chunk: 2048,
+                delay: Duration::from_millis(100),
+            },
+            Some(".zip"),
+        ),
+        (
+            "half a zip, then nothing",
+            Fault::StallMidBody,
+            Some(".zip"),
+        ),
+        ("reset mid-zip", Fault::ResetMidBody, Some(".zip")),
+        ("truncated zip", Fault::TruncatedZip, None),
+        ("503", Fault::Status(503), None),
+        (
+            "429",
+            Fault::Status429 {
+                retry_after_secs: 30,
+            },
+            None,
+        ),
+        (
+            "every other request 503",
+            Fault::EveryNth { n: 2, status: 503 },
+            None,
+        ),
+    ]
+}
+
+struct DResult {
+    healthy_plain: Vec<Run>,
+    healthy_shim: Vec<Run>,
+    faults: Vec<(&'static str, Vec<Run>)>,
+    outages: Vec<(&'static str, Run)>,
+}
+
+/// The 20-module tree plus the big module, and the big module's zip.
+fn d_tree() -> (ModTree, Vec<u8>) {
+    let mut tree = ModTree::new(DEPS);
+    let (big, zip) = common::modtree::big_module(D_BIG_BYTES);
+    tree.modules.extend(big.modules);
+    (tree, zip)
+}
+
+fn d_proxy(tree: &ModTree, zip: &[u8], fault: Option<&DFault>) -> TestProxy {
+    let proxy = TestProxy::start(tree);
+    proxy.insert_file("example.com/big/@v/v1.0.0.zip", zip.to_vec());
+    if let Some((_, f, suffix)) = fault {
+        proxy.add_fault(*suffix, f.clone());
+    }
+    proxy
+}
+
+/// One cold `go build` with `GOPROXY=<primary>,<secondary>` (or the healthy
+/// proxy alone), fresh world, no snapshot, goshim's default deadlines.
+fn d_run(tree: &ModTree, zip: &[u8], fault: Option<&DFault>, way: Way, what: &str) -> Run {
+    let secondary = d_proxy(tree, zip, None);
+    let primary = fault.map(|f| d_proxy(tree, zip, Some(f)));
+    let goproxy = match &primary {
+        Some(p) => format!("{},{}", p.url(), secondary.url()),
+        None => secondary.url(),
+    };
+    let world = bench_world(&goproxy, way);
+    world.write_tree_main_module(tree);
+    prepare_shim(&world, way, false);
+    let run = measure_cmd(
+        &world,
+        way,
+        &["build", "-o", "out/app", "."],
+        LIMIT,
+        MEM_POLL,
+        what,
+    );
+    assert!(run.ok(), "{what}: the build failed");
+    run
+}
+
+fn bench_d() -> DResult {
+    let (tree, zip) = d_tree();
+    let faults = d_faults();
+    let mut result = DResult {
+        healthy_plain: Vec::new(),
+        healthy_shim: Vec::new(),
+        faults: faults.iter().map(|f| (f.0, Vec::new())).collect(),
+        outages: Vec::new(),
+    };
+    for round in 0..SLOW_RUNS {
+        let n = format!("{}/{SLOW_RUNS}", round + 1);
+        let what = format!("D healthy only, plain go {n}");
+        result
+            .healthy_plain
+            .push(d_run(&tree, &zip, None, Way::PlainComma, &what));
+        let what = format!("D healthy only, shim {n}");
+        result
+            .healthy_shim
+            .push(d_run(&tree, &zip, None, Way::ShimRelay, &what));
+        for (k, f) in faults.iter().enumerate() {
+            let what = format!("D primary {}, shim {n}", f.0);
+            result.faults[k]
+                .1
+                .push(d_run(&tree, &zip, Some(f), Way::ShimRelay, &what));
+        }
+    }
+    let small = ModTree::new(DEPS);
+    let outages: [(&'static str, Fault, Option<Fault>); 3] = [
+        ("hung + 503", Fault::Hang, Some(Fault::Status(503))),
+        ("hung + hung", Fault::Hang, Some(Fault::Hang)),
+        ("stalled + refused", Fault::StallMidBody, None),
+    ];
+    for (label, first, second) in outages {
+        let a = TestProxy::faulty(&small, first);
+        let b = second.map(|f| TestProxy::faulty(&small, f));
+        let b_url = b.as_ref().map_or_else(common::refused_url, TestProxy::url);
+        let world = bench_world(&format!("{},{b_url}", a.url()), Way::ShimRelay);
+        world.write_tree_main_module(&small);
+        prepare_shim(&world, Way::ShimRelay, false);
+        let what = format!("D outage {label}");
+        let run = measure(&world, Way::ShimRelay, LIMIT, MEM_POLL, &what);
+        assert!(
+            matches!(run.outcome, Outcome::Failed(_)),
+            "{what}: expected a failure, got {run:?}"
+        );
+        result.outages.push((label, run));
+    }
+    result
+}
+
+fn render_d(md: &mut String, d: &DResult) {
+    let plain = median(&ok_ms(&d.healthy_plain)).unwrap_or(f64::NAN);
+    let healthy = median(&ok_ms(&d.healthy_shim)).unwrap_or(f64::NAN);
+    let _ = writeln!(
+        md,
+        "## D. Slow and cold: `go build`, no snapshot, default deadlines\n\n\
+         {DEPS} modules plus one {:.0} MB module, fresh module cache and no health snapshot \
+         each run, `GOPROXY=p,s` with s healthy, goshim's defaults (hedge 1 s cold, response and \
+         stall deadlines 15 s). Healthy only: plain go {plain:.0} ms ({}), through the shim \
+         {healthy:.0} ms ({}). Median of {SLOW_RUNS} runs per row; \"over healthy\" is the \
+         median minus the shim's healthy-only median. Targets: hang and late answers ≤ +1.5 s, \
+         drip and stall ≤ +3 s.\n",
+        D_BIG_BYTES as f64 / 1e6,
+        all_ms(&d.healthy_plain),
+        all_ms(&d.healthy_shim),
+    );
+    let _ = writeln!(
+        md,
+        "| primary does | median | over healthy | all runs (ms) |"
+    );
+    let _ = writeln!(md, "| --- | ---: | ---: | --- |");
+    for (label, runs) in &d.faults {
+        let m = median(&ok_ms(runs)).unwrap_or(f64::NAN);
+        let _ = writeln!(
+            md,
+            "| {label} | {} | {:+.0} ms | {} |",
+            cell(runs, None),
+            m - healthy,
+            all_ms(runs)
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\nTotal outages (`go mod download` of {DEPS} modules, cold, defaults; the command \
+         must fail, target ≤ 20 s):\n\n| upstreams | ended after | exit |\n| --- | ---: | --- |"
+    );
+    for (label, run) in &d.outages {
+        let exit = match run.outcome {
+            Outcome::Failed(code) => format!("{code:?}"),
+            Outcome::Ok => "0 (unexpected)".into(),
+            Outcome::Killed(_) => "killed (hangs)".into(),
+        };
+        let _ = writeln!(md, "| {label} | {:.1} s | {exit} |", run.ms / 1000.0);
     }
     let _ = writeln!(md);
 }

@@ -342,7 +342,7 @@ impl Race {
 
     /// Starts the next upstream when none is working on the request, when the
     /// only one has not answered within its hedge delay, or when its body
-    /// arrives below the throughput floor.
+    /// stopped for a second or arrives below the throughput floor.
     fn launch_if_needed(&mut self, now: Instant) {
         if self.complete || self.stopped {
             return;
@@ -353,8 +353,10 @@ impl Race {
                 let hedge = self.shared.upstream(self.transfers[0].up).hedge_after;
                 let t = &mut self.transfers[0];
                 if t.has_body() {
-                    t.throughput(now, RATE_WINDOW)
-                        .is_some_and(|rate| rate < FLOOR_BYTES_PER_SEC)
+                    // Stopped for a window, or trickling below the floor.
+                    now.saturating_duration_since(t.last_progress) >= RATE_WINDOW
+                        || t.throughput(now, RATE_WINDOW)
+                            .is_some_and(|rate| rate < FLOOR_BYTES_PER_SEC)
                 } else {
                     hedge.is_some_and(|d| now.saturating_duration_since(t.started) >= d)
                 }

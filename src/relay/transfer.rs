@@ -71,6 +71,8 @@ pub struct Transfer {
     pub content_type: Option<HeaderValue>,
     /// (when, pos) at the start of the current throughput window.
     mark: (Instant, u64),
+    /// When the last body bytes (or the headers) arrived.
+    pub last_progress: Instant,
     stall_after: Duration,
     state: State,
 }
@@ -92,6 +94,7 @@ impl Transfer {
             end: None,
             content_type: None,
             mark: (now, 0),
+            last_progress: now,
             stall_after: shared.settings.deadlines.stall,
             state: State::Waiting(waiting),
         }
@@ -128,6 +131,7 @@ impl Transfer {
                     stall.as_mut().reset(deadline);
                     let at = self.pos;
                     self.pos += bytes.len() as u64;
+                    self.last_progress = Instant::now();
                     Poll::Ready(Event::Chunk { at, bytes })
                 }
                 Poll::Ready(Some(Err(e))) => self.over(Event::Failed(body_error_class(&e))),
@@ -150,6 +154,7 @@ impl Transfer {
             Answer::Body { resp, start } => {
                 self.pos = start;
                 self.mark = (now, start);
+                self.last_progress = now;
                 self.end = resp.content_length().map(|n| start + n);
                 self.content_type = resp.headers().get(reqwest::header::CONTENT_TYPE).cloned();
                 self.state = State::Body {
