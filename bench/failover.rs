@@ -31,7 +31,8 @@
 //!   late, 20 KiB/s drip, stall, reset, truncated zip, 503, 429, every other
 //!   request 503) with a healthy secondary, against the healthy-only build;
 //!   and total outages (hung+503, hung+hung, stalled+refused).
-//!   `FAILOVER_BENCH_ONLY=D` runs this section alone.
+//!
+//! `FAILOVER_BENCH_ONLY=A` (or `D`) runs that section alone.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -133,7 +134,7 @@ fn main() {
     let started = Instant::now();
     let load_start = loadavg();
     let quick = std::env::var("FAILOVER_BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
-    let only_d = std::env::var("FAILOVER_BENCH_ONLY").is_ok_and(|v| v == "D");
+    let only = std::env::var("FAILOVER_BENCH_ONLY").unwrap_or_default();
     progress(&format!(
         "real go {} ({}); goshim {}; load {load_start}",
         common::go::real_go().display(),
@@ -149,14 +150,19 @@ fn main() {
     }
 
     let mut other = Vec::new();
-    if only_d {
+    if only == "A" || only == "D" {
         let meter = CpuMeter::start();
-        let d = bench_d();
         let mut md = String::new();
-        render_d(&mut md, &d);
+        if only == "A" {
+            let a = bench_a(&tree);
+            let healthy = median(&ok_ms(&a[0].runs[&Way::ShimRelay])).unwrap_or(f64::NAN);
+            render_a(&mut md, &a, healthy);
+        } else {
+            render_d(&mut md, &bench_d());
+        }
         let _ = writeln!(
             md,
-            "Other work on the machine during D: {:.0}% of all cores.",
+            "Other work on the machine during {only}: {:.0}% of all cores.",
             meter.foreign_share() * 100.0
         );
         print!("{md}");

@@ -158,7 +158,11 @@ fn start_relay(
     let user = ProxyList::parse(env.get("GOPROXY"));
     let health_of = |key: &str| {
         let h = snap?.get(key)?;
-        Some((h.sumdb, h.latency.as_ref().and_then(|l| l.first_byte_ms)))
+        Some(relay::KnownHealth {
+            sumdb: h.sumdb,
+            first_byte_ms: h.latency.as_ref().and_then(|l| l.first_byte_ms),
+            up: h.state == health::State::Up,
+        })
     };
     Relay::start(relay::Settings {
         upstreams: relay::upstreams(&plan.order, &user, config.hedge, health_of),

@@ -1,49 +1,140 @@
 //! The one TLS client setup used to reach proxies (probes and relay):
 //! rustls with ring, web PKI roots plus the PEM bundle in SSL_CERT_FILE.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
 use crate::env_vars;
 
-/// A client config offering the given ALPN protocols.
-pub fn client_config(alpn: &[&[u8]]) -> rustls::ClientConfig {
-    let mut roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    if let Some(file) = std::env::var_os(env_vars::SSL_CERT_FILE)
-        && let Ok(certs) = CertificateDer::pem_file_iter(file)
-    {
-        for cert in certs.flatten() {
-            let _ = roots.add(cert);
-        }
-    }
+/// A client config offering the given ALPN protocols (None only if ring
+/// cannot do the default TLS versions, which it always can).
+pub fn client_config(alpn: &[&[u8]]) -> Option<rustls::ClientConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = WebRootsThenBundle {
+        web: verifier(web_roots(), &provider)?,
+        with_bundle: OnceLock::new(),
+        provider: provider.clone(),
+    };
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .expect("ring supports the default TLS versions")
-        .with_root_certificates(roots)
+        .ok()?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    config
+    Some(config)
+}
+
+fn web_roots() -> rustls::RootCertStore {
+    rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    }
+}
+
+fn verifier(
+    roots: rustls::RootCertStore,
+    provider: &Arc<CryptoProvider>,
+) -> Option<Arc<WebPkiServerVerifier>> {
+    WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .build()
+        .ok()
+}
+
+/// Verifies against the web PKI roots first; the PEM bundle in SSL_CERT_FILE
+/// (a company CA, a mirror's private CA) is read only when a chain leads to
+/// none of them. Parsing a system bundle (~140 certificates) costs about 4 ms,
+/// which the relay would otherwise add to every go call that fetches.
+#[derive(Debug)]
+struct WebRootsThenBundle {
+    web: Arc<WebPkiServerVerifier>,
+    with_bundle: OnceLock<Option<Arc<WebPkiServerVerifier>>>,
+    provider: Arc<CryptoProvider>,
+}
+
+impl WebRootsThenBundle {
+    /// Web roots plus the bundle; None when SSL_CERT_FILE adds nothing.
+    fn with_bundle(&self) -> Option<&Arc<WebPkiServerVerifier>> {
+        self.with_bundle
+            .get_or_init(|| {
+                let file = std::env::var_os(env_vars::SSL_CERT_FILE)?;
+                let mut roots = web_roots();
+                let before = roots.len();
+                for cert in CertificateDer::pem_file_iter(file).ok()?.flatten() {
+                    let _ = roots.add(cert);
+                }
+                (roots.len() > before)
+                    .then(|| verifier(roots, &self.provider))
+                    .flatten()
+            })
+            .as_ref()
+    }
+}
+
+impl ServerCertVerifier for WebRootsThenBundle {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let verify = |v: &WebPkiServerVerifier| {
+            v.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        };
+        match verify(&self.web) {
+            Err(rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer)) => {
+                match self.with_bundle() {
+                    Some(v) => verify(v),
+                    None => verify(&self.web),
+                }
+            }
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.web.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.web.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.web.supported_verify_schemes()
+    }
 }
 
 /// A client config whose verifier accepts any certificate chain (handshake
 /// signatures are still checked). Only for reading the chain a server presents
 /// after verification with [`client_config`] failed, so that `goshim doctor`
 /// can say who issued it and when it expires: never send a request over it.
-pub fn certificate_reader_config() -> rustls::ClientConfig {
+pub fn certificate_reader_config() -> Option<rustls::ClientConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .expect("ring supports the default TLS versions")
+        .ok()?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(AcceptAnyChain(provider)))
         .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    config
+    Some(config)
 }
 
 #[derive(Debug)]

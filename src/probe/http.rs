@@ -84,7 +84,10 @@ pub async fn get_with(
     };
     let exchanged = if origin.tls {
         let t = Instant::now();
-        let stream = match handshake(origin, tcp, tls_config(), left()).await {
+        let Some(config) = tls_config() else {
+            return Err(fail(ErrorClass::Tls, &lat));
+        };
+        let stream = match handshake(origin, tcp, config, left()).await {
             Ok(s) => s,
             Err(class) => return Err(fail(class, &lat)),
         };
@@ -131,10 +134,11 @@ pub async fn peer_chain(endpoint: &Endpoint, deadline: Duration) -> Vec<Certific
     let Ok(tcp) = connect(origin, &mut lat, left).await else {
         return Vec::new();
     };
-    static READER: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
-    let config = READER
-        .get_or_init(|| Arc::new(crate::tls::certificate_reader_config()))
-        .clone();
+    static READER: OnceLock<Option<Arc<rustls::ClientConfig>>> = OnceLock::new();
+    let reader = READER.get_or_init(|| crate::tls::certificate_reader_config().map(Arc::new));
+    let Some(config) = reader.clone() else {
+        return Vec::new();
+    };
     match handshake(origin, tcp, config, left()).await {
         Ok(stream) => stream
             .get_ref()
@@ -432,10 +436,10 @@ fn tls_class(e: &std::io::Error) -> ErrorClass {
     }
 }
 
-fn tls_config() -> Arc<rustls::ClientConfig> {
-    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+fn tls_config() -> Option<Arc<rustls::ClientConfig>> {
+    static CONFIG: OnceLock<Option<Arc<rustls::ClientConfig>>> = OnceLock::new();
     CONFIG
-        .get_or_init(|| Arc::new(crate::tls::client_config(&[b"http/1.1"])))
+        .get_or_init(|| crate::tls::client_config(&[b"http/1.1"]).map(Arc::new))
         .clone()
 }
 

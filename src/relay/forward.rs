@@ -15,6 +15,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use futures_util::FutureExt;
 use http_body_util::{BodyExt, Full, StreamBody, combinators::UnsyncBoxBody};
 use hyper::body::Frame;
 use hyper::header::HeaderValue;
@@ -34,6 +35,8 @@ pub type Body = UnsyncBoxBody<Bytes, std::io::Error>;
 const FLOOR_BYTES_PER_SEC: f64 = 64.0 * 1024.0;
 /// Throughput is judged over windows this long.
 const RATE_WINDOW: Duration = Duration::from_secs(1);
+/// Bodies complete at the start and up to this size go to go in one piece.
+const WHOLE_UP_TO: usize = 256 * 1024;
 /// How often a race with a possible next step looks at the clock.
 const TICK: Duration = Duration::from_millis(50);
 
@@ -61,37 +64,58 @@ pub async fn forward(shared: Arc<Shared>, rel: String) -> Response<Body> {
         Route::Unknown => return plain(StatusCode::NOT_FOUND, "not found\n".into()),
     };
     let mut race = Race::new(shared, rel, order, strict);
-    match race.step().await {
-        Step::Exhausted => race.error_response(),
-        first => {
-            let mut builder = Response::builder().status(StatusCode::OK);
-            if let Some(ct) = &race.content_type {
-                builder = builder.header(hyper::header::CONTENT_TYPE, ct.clone());
-            }
-            // No Content-Length: the body may be completed from another upstream.
-            let first = match first {
-                Step::Data(b) => Some(b),
-                _ => None,
-            };
-            let frames = futures_util::stream::unfold((race, first), next_frame);
-            builder
-                .body(StreamBody::new(frames).boxed_unsync())
-                .unwrap_or_else(|_| plain(StatusCode::BAD_GATEWAY, "bad upstream headers\n".into()))
-        }
+    let first = match race.step().await {
+        Step::Exhausted => return race.error_response(),
+        Step::Data(b) => Some(b),
+        Step::Done => None,
+    };
+    let mut builder = Response::builder().status(StatusCode::OK);
+    if let Some(ct) = &race.content_type {
+        builder = builder.header(hyper::header::CONTENT_TYPE, ct.clone());
     }
+    // A small body is usually complete by now: send it whole, with its
+    // length, in one write. Otherwise stream it, without a Content-Length:
+    // the rest may come from another upstream.
+    let mut ready: Vec<Bytes> = first.into_iter().collect();
+    let mut held = ready.iter().map(Bytes::len).sum::<usize>();
+    let complete = loop {
+        if held > WHOLE_UP_TO {
+            break false;
+        }
+        match race.step().now_or_never() {
+            Some(Step::Data(b)) => {
+                held += b.len();
+                ready.push(b);
+            }
+            Some(Step::Done) => break true,
+            Some(Step::Exhausted) | None => break false,
+        }
+    };
+    let body = if complete {
+        let whole = Bytes::from(ready.concat());
+        builder = builder.header(hyper::header::CONTENT_LENGTH, whole.len());
+        Full::new(whole)
+            .map_err(|never| match never {})
+            .boxed_unsync()
+    } else {
+        let frames = futures_util::stream::unfold((race, ready.into()), next_frame);
+        StreamBody::new(frames).boxed_unsync()
+    };
+    builder
+        .body(body)
+        .unwrap_or_else(|_| plain(StatusCode::BAD_GATEWAY, "bad upstream headers\n".into()))
 }
 
 type Item = Result<Frame<Bytes>, std::io::Error>;
+type Pending = (Race, VecDeque<Bytes>);
 
 /// The body for go, pulled by go's connection as it writes.
-async fn next_frame(
-    (mut race, first): (Race, Option<Bytes>),
-) -> Option<(Item, (Race, Option<Bytes>))> {
-    if let Some(b) = first {
-        return Some((Ok(Frame::data(b)), (race, None)));
+async fn next_frame((mut race, mut ready): Pending) -> Option<(Item, Pending)> {
+    if let Some(b) = ready.pop_front() {
+        return Some((Ok(Frame::data(b)), (race, ready)));
     }
     match race.step().await {
-        Step::Data(b) => Some((Ok(Frame::data(b)), (race, None))),
+        Step::Data(b) => Some((Ok(Frame::data(b)), (race, ready))),
         Step::Done => None,
         Step::Exhausted if race.aborted => None,
         Step::Exhausted => {
@@ -101,7 +125,7 @@ async fn next_frame(
                 "goshim relay: every upstream failed: {}",
                 race.account()
             ));
-            Some((Err(err), (race, None)))
+            Some((Err(err), (race, ready)))
         }
     }
 }

@@ -43,6 +43,8 @@ pub struct Upstream {
     sumdb: Option<bool>,
     /// Ask the next upstream too when this one has not answered after this long.
     hedge_after: Option<Duration>,
+    /// The health snapshot already says "up": a smooth run has nothing to add.
+    known_up: bool,
 }
 
 impl Upstream {
@@ -57,6 +59,7 @@ impl Upstream {
             user_slot,
             sumdb,
             hedge_after: None,
+            known_up: false,
         }
     }
 }
@@ -151,7 +154,10 @@ impl Shared {
     fn client(&self) -> Option<&reqwest::Client> {
         self.client
             .get_or_init(|| {
-                let tls = crate::tls::client_config(&[b"h2", b"http/1.1"]);
+                let Some(tls) = crate::tls::client_config(&[b"h2", b"http/1.1"]) else {
+                    debug!("relay: cannot set up TLS; every upstream request fails");
+                    return None;
+                };
                 let built = reqwest::Client::builder()
                     .tls_backend_preconfigured(tls)
                     .connect_timeout(self.settings.deadlines.connect)
@@ -346,7 +352,9 @@ impl Relay {
     }
 
     /// What this run learned about each upstream it used, then forgets it.
-    /// A lost race is no failure: it shows as a slow first byte.
+    /// A lost race is no failure: it shows as a slow first byte. Upstreams the
+    /// snapshot knows as up and that did nothing wrong are left out, so the
+    /// common smooth run writes no state file at all.
     pub fn take_observations(&self) -> Vec<Observation> {
         let mut tally = locked(&self.shared.tally);
         let ups = &self.shared.settings.upstreams;
@@ -354,6 +362,10 @@ impl Relay {
             .drain()
             .filter_map(|(i, t)| {
                 let up = ups.get(i)?;
+                let news = t.failures > 0 || t.slow > 0 || self.shared.serves_sumdb(i) != up.sumdb;
+                if up.known_up && !news {
+                    return None;
+                }
                 let result = match t.last_error {
                     Some(class) if t.failures > 0 => Err(class),
                     _ => Ok(()),
@@ -399,13 +411,21 @@ pub fn is_relay_url(url: &str) -> bool {
     port.parse::<u16>().is_ok() && token.len() == 32 && token.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+/// What the health snapshot says about an upstream.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct KnownHealth {
+    pub sumdb: Option<bool>,
+    pub first_byte_ms: Option<f64>,
+    pub up: bool,
+}
+
 /// The upstreams for the relay: the plan's order, each knowing its place in
 /// the user's list and its hedge delay.
 pub fn upstreams(
     order: &[Proxy],
     user: &ProxyList,
     hedge: Hedge,
-    health_of: impl Fn(&str) -> Option<(Option<bool>, Option<f64>)>,
+    health_of: impl Fn(&str) -> Option<KnownHealth>,
 ) -> Vec<Upstream> {
     let logins = netrc::load();
     order
@@ -416,9 +436,10 @@ pub fn upstreams(
                 .iter()
                 .position(|u| u.key() == p.key())
                 .map(|i| (i, user.fallback[i]));
-            let (sumdb, first_byte_ms) = health_of(&p.key()).unwrap_or((None, None));
-            let mut up = Upstream::new(p, slot, sumdb, &logins);
-            up.hedge_after = hedge.delay(first_byte_ms);
+            let known = health_of(&p.key()).unwrap_or_default();
+            let mut up = Upstream::new(p, slot, known.sumdb, &logins);
+            up.hedge_after = hedge.delay(known.first_byte_ms);
+            up.known_up = known.up;
             up
         })
         .collect()
