@@ -145,6 +145,27 @@ bench list 10 100 list ./...
 export GOPROXY=https://proxy.golang.org,https://goproxy.io,direct GOSHIM_TTL=0
 GOSHIM_LOG=1 "$shim" list ./... 2>&1 >/dev/null | sed 's/^/bench: the shim says: /' >&2 || true
 bench list-proxies 10 100 list ./...
+# The same two paths with a no-op in go's place (one that answers the shim's
+# `go env -json` query): the shim's own cost when it execs go with a reordered
+# GOPROXY (GOSHIM_RELAY=0) and when it stays go's parent to serve the relay.
+mkdir -p "$out/fakego-env"
+cat >"$out/fakego-env.c" <<'C'
+#include <stdio.h>
+#include <string.h>
+int main(int argc, char **argv) {
+    if (argc > 2 && !strcmp(argv[1], "env") && !strcmp(argv[2], "-json"))
+        fputs("{\"GOPROXY\":\"https://proxy.golang.org,direct\",\"GOSUMDB\":\"sum.golang.org\","
+              "\"GOROOT\":\"/nonexistent\",\"GOMODCACHE\":\"/nonexistent/mod\"}\n", stdout);
+    return 0;
+}
+C
+gcc -O2 -static -o "$out/fakego-env/go" "$out/fakego-env.c" || die "cannot build the fake go"
+(
+    PATH="$prefix/shims:$out/fakego-env:/usr/bin:/bin"
+    real_go="$out/fakego-env/go"
+    GOSHIM_RELAY=0 bench shim-only-exec 50 500 list ./...
+    bench shim-only-relay 50 500 list ./...
+)
 
 sched=""
 [ ${#runner[@]} -gt 0 ] && sched=", hyperfine under chrt -f 10"
@@ -157,6 +178,8 @@ rows = [
     ("go list ./...", "list"),
     ("go list ./... (GOPROXY with 2 proxies)", "list-proxies"),
     ("go version, real go replaced by the no-op", "shim-only"),
+    ("go list, 2 proxies, no-op go, GOSHIM_RELAY=0 (exec path)", "shim-only-exec"),
+    ("go list, 2 proxies, no-op go, relay (supervised path)", "shim-only-relay"),
 ]
 load = open("/proc/loadavg").read().split()[0] if os.path.exists("/proc/loadavg") else "?"
 print(f"{datetime.date.today().isoformat()}, {go_version}, goshim {kind} build, {cores} cores "
