@@ -288,17 +288,20 @@ fn report_proxy_failures(
     failed: &[(String, ErrorClass)],
     runs: u32,
 ) {
+    if diagnosis.transient.is_empty() {
+        return; // go failed for reasons of its own (a compile error, a test)
+    }
     if exhausted {
         warn!(
             "no proxy could serve go: {}; see 'goshim doctor'",
             relay_account.join("; ")
         );
-    } else if !diagnosis.transient.is_empty() && !relay_account.is_empty() {
+    } else if !relay_account.is_empty() {
         warn!(
             "proxies failed: {}; see 'goshim status'",
             relay_account.join("; ")
         );
-    } else if !diagnosis.transient.is_empty() && !failed.is_empty() {
+    } else if !failed.is_empty() {
         let list: Vec<String> = failed.iter().map(|(u, c)| format!("{u} ({c})")).collect();
         warn!(
             "proxies failed in {runs} run(s): {}; see 'goshim status'",

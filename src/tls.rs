@@ -87,13 +87,14 @@ impl ServerCertVerifier for WebRootsThenBundle {
         let verify = |v: &WebPkiServerVerifier| {
             v.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
         };
+        // Any certificate error may be one the bundle resolves (an expired
+        // old root next to a renewed one in the bundle); the bundle verifier
+        // is a complete web PKI verifier, so nothing is accepted it would not.
         match verify(&self.web) {
-            Err(rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer)) => {
-                match self.with_bundle() {
-                    Some(v) => verify(v),
-                    None => verify(&self.web),
-                }
-            }
+            Err(e @ rustls::Error::InvalidCertificate(_)) => match self.with_bundle() {
+                Some(v) => verify(v),
+                None => Err(e),
+            },
             other => other,
         }
     }

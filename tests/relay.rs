@@ -749,6 +749,57 @@ fn private_path_with_pipe_moves_on_to_b_but_never_the_extra_upstream() {
     assert_private_never_reached(&c, "C", &private, &all);
 }
 
+/// GOPROXY=A|B for a private path, A answering 503 and B 404: go's own walk
+/// would move past A (`|`) and take B's "not found"; the relay gives go that
+/// 404, not a 502 for A's failure.
+#[test]
+fn private_path_503_then_404_with_pipe_is_a_404_like_go() {
+    let (tree, public, private) = public_and_private();
+    let a = TestProxy::faulty(&tree, Fault::Status(503));
+    let b = TestProxy::start(&tree_of(&[&public])); // 404 for the private module
+    let c = TestProxy::start(&tree);
+    let (out, all) = private_run('|', &a, &b, &c, &tree);
+    assert!(!out.status.success(), "{all}");
+    let private_lines: Vec<String> = go_lines(&out)
+        .into_iter()
+        .filter(|l| l.contains(&private.path))
+        .collect();
+    assert!(
+        private_lines.iter().any(|l| l.contains("404 Not Found"))
+            && !private_lines.iter().any(|l| l.contains("502")),
+        "{all}"
+    );
+    assert_private_never_reached(&c, "C", &private, &all);
+}
+
+/// An extra candidate (GOSHIM_PROXIES) that refuses with 403 never hides the
+/// "not found" of the user's own proxy: go sees the 404, as it would without
+/// goshim (and would fall through to `direct` on it), not a 403.
+#[test]
+fn an_extra_candidates_403_never_hides_the_users_404() {
+    let tree = ModTree::new(1);
+    let a = TestProxy::start(&tree);
+    let x = TestProxy::faulty(&tree, Fault::Status(403));
+    let mut world = relay_world(&a.url());
+    world.set_env("GOSHIM_PROXIES", x.url());
+    world.write_tree_main_module(&tree);
+    let args = ["mod", "download", "example.com/nowhere@v1.0.0"];
+    let (shim, _) = timed_shim(&world, &args, BOUNDED);
+    let direct = run_with_timeout(&mut world.direct_cmd(args), BOUNDED);
+    assert_same_failure_code("404 from the user, 403 from an extra", &shim, &direct);
+    let err = stderr_text(&shim);
+    assert!(
+        err.contains("404 Not Found") && !err.contains("403"),
+        "{}",
+        show(&shim)
+    );
+    assert!(
+        !requests_with(&x, "example.com/nowhere").is_empty(),
+        "the extra candidate was asked too\n{}",
+        show(&shim)
+    );
+}
+
 // ---------------------------------------------------------------------------
 // Credentials.
 

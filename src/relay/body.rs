@@ -42,9 +42,16 @@ impl Splice {
         }
     }
 
+    pub fn is_zip(&self) -> bool {
+        self.zip
+    }
+
     /// Takes `bytes` found at offset `at` of the body. Returns what can go to
     /// go now (if anything), or why this copy of the body cannot be used.
     pub fn offer(&mut self, at: u64, bytes: Bytes) -> Result<Option<Bytes>, ErrorClass> {
+        if at > self.accepted {
+            return Err(ErrorClass::Mismatch); // a gap: never splice across one
+        }
         let end = at + bytes.len() as u64;
         let overlap_end = end.min(self.accepted);
         if at < overlap_end && !self.matches(at, &bytes[..(overlap_end - at) as usize]) {

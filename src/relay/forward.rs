@@ -10,6 +10,7 @@
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -20,6 +21,7 @@ use http_body_util::{BodyExt, Full, StreamBody, combinators::UnsyncBoxBody};
 use hyper::body::Frame;
 use hyper::header::HeaderValue;
 use hyper::{Response, StatusCode};
+use tokio::time::Sleep;
 
 use super::Shared;
 use super::body::Splice;
@@ -35,6 +37,10 @@ pub type Body = UnsyncBoxBody<Bytes, std::io::Error>;
 const FLOOR_BYTES_PER_SEC: f64 = 64.0 * 1024.0;
 /// Throughput is judged over windows this long.
 const RATE_WINDOW: Duration = Duration::from_secs(1);
+/// A body continued from another upstream starts this far before the bytes
+/// go already has: the overlap must match (mirrors may build different zips
+/// or lists), and a small body is simply fetched whole.
+const OVERLAP: u64 = 4096;
 /// Bodies complete at the start and up to this size go to go in one piece.
 const WHOLE_UP_TO: usize = 256 * 1024;
 /// How often a race with a possible next step looks at the clock.
@@ -88,7 +94,9 @@ pub async fn forward(shared: Arc<Shared>, rel: String) -> Response<Body> {
                 ready.push(b);
             }
             Some(Step::Done) => break true,
-            Some(Step::Exhausted) | None => break false,
+            // Nothing has reached go yet: it can still get a clean error status.
+            Some(Step::Exhausted) => return race.error_response(),
+            None => break false,
         }
     };
     let body = if complete {
@@ -197,10 +205,19 @@ struct Race {
     aborted: bool,
     content_type: Option<HeaderValue>,
     not_found: Option<StatusCode>,
-    refused: Option<StatusCode>,
+    /// A definitive refusal (401, 403, ...), and whether the user's own list gave it.
+    refused: Option<(StatusCode, bool)>,
     failures: Vec<(usize, ErrorClass)>,
+    /// Where a body that is not a zip ends, once an upstream said so: every
+    /// copy must agree (a zip is judged by its end record instead).
+    expected_end: Option<u64>,
+    /// When the last bytes went to go: time go spends not reading is not the
+    /// upstreams' slowness.
+    handed_over: Option<Instant>,
     /// Which transfer is polled first, alternating for fairness.
     turn: usize,
+    /// The clock for hedging and the throughput floor, reset as it fires.
+    tick: Pin<Box<Sleep>>,
 }
 
 impl Race {
@@ -221,7 +238,10 @@ impl Race {
             not_found: None,
             refused: None,
             failures: Vec::new(),
+            expected_end: None,
+            handed_over: None,
             turn: 0,
+            tick: Box::pin(tokio::time::sleep(TICK)),
         }
     }
 
@@ -229,6 +249,20 @@ impl Race {
         if self.complete {
             return Step::Done;
         }
+        if let Some(at) = self.handed_over.take() {
+            let go_was_busy = at.elapsed();
+            for t in &mut self.transfers {
+                t.credit(go_was_busy);
+            }
+        }
+        let step = self.next_step().await;
+        if matches!(step, Step::Data(_)) {
+            self.handed_over = Some(Instant::now());
+        }
+        step
+    }
+
+    async fn next_step(&mut self) -> Step {
         loop {
             self.launch_if_needed(Instant::now());
             if self.transfers.is_empty() {
@@ -237,12 +271,17 @@ impl Race {
             let ticking = self.may_launch();
             let turn = self.turn;
             self.turn = self.turn.wrapping_add(1);
-            let transfers = &mut self.transfers;
+            let Race {
+                transfers, tick, ..
+            } = self;
             let next = poll_fn(|cx| poll_any(transfers, turn, cx));
             let event = if ticking {
                 tokio::select! {
                     e = next => Some(e),
-                    () = tokio::time::sleep(TICK) => None,
+                    () = tick.as_mut() => {
+                        tick.as_mut().reset(tokio::time::Instant::now() + TICK);
+                        None
+                    }
                 }
             } else {
                 Some(next.await)
@@ -260,11 +299,17 @@ impl Race {
         match event {
             Event::Started => {
                 let t = &self.transfers[k];
-                let (sent_at, waited) = (t.started, t.started.elapsed());
+                let (sent_at, waited, end) = (t.started, t.started.elapsed(), t.end);
                 self.shared.note_first_byte(up, ms(waited));
-                self.shared.note_served(&self.rel, up);
                 if self.content_type.is_none() {
                     self.content_type = t.content_type.clone();
+                }
+                if !self.splice.is_zip() && end.is_some() {
+                    match self.expected_end {
+                        None => self.expected_end = end,
+                        Some(e) if Some(e) != end => return self.fail(k, ErrorClass::Mismatch),
+                        Some(_) => {}
+                    }
                 }
                 // Requests sent before this one and still unanswered lost the hedge.
                 self.cancel_where(|o| !o.has_body() && o.started < sent_at);
@@ -281,9 +326,14 @@ impl Race {
             Event::End if self.transfers[k].pos < self.splice.accepted => {
                 self.fail(k, ErrorClass::Mismatch)
             }
+            Event::End if self.expected_end.is_some_and(|e| self.splice.accepted < e) => {
+                self.fail(k, ErrorClass::ShortBody)
+            }
             Event::End => match self.splice.finish() {
                 Ok(held) => {
                     self.shared.note_served_whole(up);
+                    // The upstream that finished the body is the one go got it from.
+                    self.shared.note_served(&self.rel, up);
                     self.complete = true;
                     self.transfers.remove(k);
                     self.cancel_where(|_| true);
@@ -300,7 +350,10 @@ impl Race {
                 None
             }
             Event::Refused(status) => {
-                self.refused.get_or_insert(status);
+                let users = self.shared.upstream(up).user_slot.is_some();
+                if self.refused.is_none_or(|(_, u)| users && !u) {
+                    self.refused = Some((status, users));
+                }
                 self.transfers.remove(k);
                 self.failures.push((up, ErrorClass::Http(status.as_u16())));
                 self.stop_if_final(up);
@@ -345,7 +398,9 @@ impl Race {
         self.transfers.retain(|t| {
             let drop = lost(t);
             if drop {
-                shared.note_slow(t.up, t.started.elapsed());
+                // An unanswered request's wait is a lower bound of its first byte.
+                let waited = t.answered.is_none().then(|| t.started.elapsed());
+                shared.note_slow(t.up, waited);
             }
             !drop
         });
@@ -400,7 +455,8 @@ impl Race {
                 }
                 continue;
             }
-            let from = self.splice.accepted;
+            // Ask for some bytes go already has, so that the copies are compared.
+            let from = self.splice.accepted.saturating_sub(OVERLAP);
             self.transfers
                 .push(Transfer::start(&self.shared, i, &self.rel, from));
             return;
@@ -409,13 +465,21 @@ impl Race {
 
     /// The answer when no upstream could serve the request.
     fn error_response(&self) -> Response<Body> {
-        if let Some(status) = self.refused {
+        // A refusal from your own list stands, as it would for go; one from an
+        // extra candidate never hides a "not found" that lets go move on.
+        let refused = self
+            .refused
+            .filter(|(_, users)| *users || self.not_found.is_none());
+        if let Some((status, _)) = refused {
+            // Only auth refusals keep their status; anything odd is a bad gateway.
+            let status = match status.as_u16() {
+                401 | 403 => status,
+                _ => StatusCode::BAD_GATEWAY,
+            };
             return plain(status, format!("goshim relay: {}\n", self.account()));
         }
-        if let Some(status) = self
-            .not_found
-            .filter(|_| self.failures.is_empty() || !self.strict)
-        {
+        // go's walk moves on after 404/410 and after any error of a `|` entry.
+        if let Some(status) = self.not_found.filter(|_| !self.stopped) {
             return plain(status, "not found\n".into());
         }
         plain(

@@ -202,12 +202,13 @@ impl Shared {
 
     /// Lost a race after `waited`: slow, not down. Its wait counts as a
     /// (lower bound of a) first-byte time, so the score sees the slowness.
-    fn note_slow(&self, i: usize, waited: Duration) {
+    fn note_slow(&self, i: usize, waited: Option<Duration>) {
         *locked(&self.penalty).entry(i).or_default() += 1;
         let mut tally = locked(&self.tally);
         let t = tally.entry(i).or_default();
         t.slow += 1;
-        t.first_byte_ms.push(waited.as_secs_f64() * 1000.0);
+        t.first_byte_ms
+            .extend(waited.map(|w| w.as_secs_f64() * 1000.0));
     }
 
     fn is_down(&self, i: usize) -> bool {
@@ -246,7 +247,10 @@ impl Shared {
             .iter()
             .enumerate()
             .filter_map(|(i, up)| {
-                let class = tally.get(&i)?.last_error?;
+                let class = tally
+                    .get(&i)
+                    .and_then(|t| t.last_error)
+                    .or_else(|| self.down_class(i))?;
                 Some(format!(
                     "{} {}",
                     up.endpoint.key,
@@ -322,16 +326,24 @@ impl Relay {
         }
     }
 
-    /// True when every upstream is down or failed without serving one whole
-    /// answer in this run: running go again now would only fail again.
+    /// True when every upstream this run involved failed (or is being
+    /// skipped as down) without serving one whole answer: running go again
+    /// now would only fail again. Upstreams never asked (extra candidates of
+    /// a private path, non-sumdb ones for sumdb traffic) do not count.
     pub fn all_failed(&self) -> bool {
         let tally = locked(&self.shared.tally);
-        (0..self.shared.settings.upstreams.len()).all(|i| {
-            self.shared.is_down(i)
-                || tally
-                    .get(&i)
-                    .is_some_and(|t| t.served == 0 && t.failures > 0)
-        })
+        let mut involved = 0;
+        for i in 0..self.shared.settings.upstreams.len() {
+            let (served, failures) = tally.get(&i).map_or((0, 0), |t| (t.served, t.failures));
+            let down = self.shared.is_down(i);
+            if served > 0 {
+                return false;
+            }
+            if failures > 0 || down {
+                involved += 1;
+            }
+        }
+        involved > 0
     }
 
     /// `<upstream> <what it did>` for each upstream that failed in this run.

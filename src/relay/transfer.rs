@@ -100,6 +100,12 @@ impl Transfer {
         }
     }
 
+    /// go spent `gap` not reading: the upstream's clock stops meanwhile.
+    pub fn credit(&mut self, gap: Duration) {
+        self.last_progress += gap;
+        self.mark.0 += gap;
+    }
+
     pub fn has_body(&self) -> bool {
         matches!(self.state, State::Body { .. })
     }
