@@ -31,7 +31,9 @@ use std::time::Duration;
 use common::modtree::{Module, big_module};
 use common::programs::PRINT_ENV;
 use common::proxy::Request;
-use common::scenario::{assert_program_prints, files_under, go_lines, goshim_lines, timed_shim};
+use common::scenario::{
+    assert_program_prints, files_under, go_lines, goshim_lines, status_json, timed_shim,
+};
 use common::{Fault, ModTree, TestProxy, World, refused_url, show, stdout_text};
 use serde_json::Value;
 
@@ -395,6 +397,32 @@ fn with_hedging_off_a_3s_primary_is_waited_for() {
         &big_zip,
         &reference,
     );
+}
+
+/// A primary that lost its races (it answers every request 3 s late) is
+/// recorded as slow, not down, and the next run starts with the faster
+/// upstream: `goshim status --json` lists it first.
+#[test]
+fn a_primary_that_lost_races_comes_second_in_the_next_run() {
+    let tree = ModTree::new(3);
+    let slow = TestProxy::faulty(&tree, Fault::Delay(Duration::from_secs(3)));
+    let fast = TestProxy::start(&tree);
+    let world = cold_world(&format!("{},{}", slow.url(), fast.url()));
+    world.write_tree_main_module(&tree);
+    let (out, _) = bounded_shim(
+        &world,
+        &["mod", "download"],
+        &[("slow", &slow), ("fast", &fast)],
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    let status = status_json(&world);
+    let order: Vec<&str> = status["proxies"]
+        .as_array()
+        .map(|ps| ps.iter().filter_map(|p| p["url"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(order, [fast.url(), slow.url()], "{status:#}");
+    let slow_entry = &status["proxies"][1];
+    assert_ne!(slow_entry["state"], "down", "slow is not down: {status:#}");
 }
 
 // ---------------------------------------------------------------------------
