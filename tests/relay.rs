@@ -23,7 +23,8 @@ use common::programs::PRINT_ENV;
 use common::proxy::Request;
 use common::scenario::{
     PASSWORD, TOKEN, assert_cache_has_no_secret, assert_no_secret, assert_program_prints, entry,
-    files_under, go_lines, goshim_lines, read_health, status_json, timed_shim,
+    files_under, go_lines, goshim_lines, log_of, logs, read_health, relay_urls_in, status_json,
+    timed_shim,
 };
 use common::{
     Fault, ModTree, Running, TestProxy, World, refused_url, run_with_timeout, show, stderr_text,
@@ -53,28 +54,6 @@ fn assert_success(what: &str, out: &Output) {
         "{what}: expected success\n{}",
         show(out)
     );
-}
-
-/// A proxy's log, one line per request, for assertion messages.
-fn log_of(proxy: &TestProxy) -> String {
-    proxy
-        .requests()
-        .iter()
-        .map(|r| {
-            let range = r
-                .range_from
-                .map(|n| format!(" Range:{n}-"))
-                .unwrap_or_default();
-            format!("  {} {:?}{range} {:?}\n", r.path, r.status, r.fault)
-        })
-        .collect()
-}
-
-fn logs(proxies: &[(&str, &TestProxy)]) -> String {
-    proxies
-        .iter()
-        .map(|(name, p)| format!("--- {name} ({}) ---\n{}", p.url(), log_of(p)))
-        .collect()
 }
 
 /// Requests whose path contains `needle`.
@@ -118,29 +97,6 @@ fn assert_zips_intact(world: &World, tree: &ModTree) {
             m.path
         );
     }
-}
-
-/// The relay URL go was given, as go's errors show it (`http://127.0.0.1:P/<token>`).
-fn relay_urls_in(text: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for (i, _) in text.match_indices("http://127.0.0.1:") {
-        let rest = &text[i..];
-        let end = rest
-            .find(|c: char| c.is_whitespace() || c == '"')
-            .unwrap_or(rest.len());
-        let url = &rest[..end];
-        // host:port, then a 32-hex-digit token.
-        let parts: Vec<&str> = url.splitn(5, '/').collect();
-        if parts.len() >= 4
-            && parts[3].len() == 32
-            && parts[3].bytes().all(|b| b.is_ascii_hexdigit())
-        {
-            found.push(parts[..4].join("/"));
-        }
-    }
-    found.sort();
-    found.dedup();
-    found
 }
 
 /// The health snapshot's entry for `url`.

@@ -32,7 +32,8 @@ use common::modtree::{Module, big_module};
 use common::programs::PRINT_ENV;
 use common::proxy::Request;
 use common::scenario::{
-    assert_program_prints, files_under, go_lines, goshim_lines, status_json, timed_shim,
+    assert_program_prints, files_under, go_lines, goshim_lines, logs, relay_urls_in, status_json,
+    timed_shim,
 };
 use common::{Fault, ModTree, TestProxy, World, refused_url, show, stdout_text};
 use serde_json::Value;
@@ -60,53 +61,10 @@ fn assert_cold(world: &World) {
     );
 }
 
-/// A proxy's log, one line per request, for assertion messages.
-fn log_of(proxy: &TestProxy) -> String {
-    proxy
-        .requests()
-        .iter()
-        .map(|r| {
-            let range = r
-                .range_from
-                .map(|n| format!(" Range:{n}-"))
-                .unwrap_or_default();
-            format!("  {} {:?}{range} {:?}\n", r.path, r.status, r.fault)
-        })
-        .collect()
-}
-
-fn logs(proxies: &[(&str, &TestProxy)]) -> String {
-    proxies
-        .iter()
-        .map(|(name, p)| format!("--- {name} ({}) ---\n{}", p.url(), log_of(p)))
-        .collect()
-}
-
 /// `host:port` of an `http://host:port[/...]` URL.
 fn host_port(url: &str) -> &str {
     let rest = url.strip_prefix("http://").unwrap_or(url);
     rest.split('/').next().unwrap_or(rest)
-}
-
-/// The relay URLs (`http://127.0.0.1:P/<32 hex>`) in `text` (as in tests/relay.rs).
-fn relay_urls_in(text: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for (i, _) in text.match_indices("http://127.0.0.1:") {
-        let rest = &text[i..];
-        let end = rest
-            .find(|c: char| c.is_whitespace() || c == '"')
-            .unwrap_or(rest.len());
-        let parts: Vec<&str> = rest[..end].splitn(5, '/').collect();
-        if parts.len() >= 4
-            && parts[3].len() == 32
-            && parts[3].bytes().all(|b| b.is_ascii_hexdigit())
-        {
-            found.push(parts[..4].join("/"));
-        }
-    }
-    found.sort();
-    found.dedup();
-    found
 }
 
 /// [`timed_shim`] bounded by [`LIMIT`]; if go has to be killed, the proxies'

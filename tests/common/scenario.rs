@@ -170,3 +170,48 @@ pub fn assert_cache_has_no_secret(cache: &Path) {
         }
     }
 }
+
+/// A proxy's log, one line per request, for assertion messages.
+pub fn log_of(proxy: &TestProxy) -> String {
+    proxy
+        .requests()
+        .iter()
+        .map(|r| {
+            let range = r
+                .range_from
+                .map(|n| format!(" Range:{n}-"))
+                .unwrap_or_default();
+            format!("  {} {:?}{range} {:?}\n", r.path, r.status, r.fault)
+        })
+        .collect()
+}
+
+/// The logs of several named proxies.
+pub fn logs(proxies: &[(&str, &TestProxy)]) -> String {
+    proxies
+        .iter()
+        .map(|(name, p)| format!("--- {name} ({}) ---\n{}", p.url(), log_of(p)))
+        .collect()
+}
+
+/// The relay URLs in `text` (`http://127.0.0.1:<port>/<32 hex digits>`, as
+/// go's errors show them), each once, sorted.
+pub fn relay_urls_in(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for (i, _) in text.match_indices("http://127.0.0.1:") {
+        let rest = &text[i..];
+        let end = rest
+            .find(|c: char| c.is_whitespace() || c == '"')
+            .unwrap_or(rest.len());
+        let parts: Vec<&str> = rest[..end].splitn(5, '/').collect();
+        if parts.len() >= 4
+            && parts[3].len() == 32
+            && parts[3].bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            found.push(parts[..4].join("/"));
+        }
+    }
+    found.sort();
+    found.dedup();
+    found
+}
