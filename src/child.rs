@@ -2,9 +2,10 @@
 //! spawn and supervise it like a good parent (after uv's child.rs).
 //!
 //! Supervision rules:
-//! - SIGTERM/SIGHUP/SIGINT/SIGQUIT sent to goshim are forwarded to go, except
-//!   those the kernel sent to the whole foreground process group (Ctrl-C at a
-//!   terminal): go got that one itself, and a second copy is not wanted.
+//! - SIGTERM/SIGHUP/SIGINT/SIGQUIT, and SIGUSR1/SIGUSR2/SIGALRM/SIGWINCH, sent
+//!   to goshim are forwarded to go, except those the kernel sent to the whole
+//!   foreground process group (Ctrl-C at a terminal): go got that one itself,
+//!   and a second copy is not wanted.
 //! - As PID 1 in a container every exited process is reaped, not only go.
 //! - go's exit code is returned as is; a death by signal is re-raised, so the
 //!   caller sees the same signal (128+n where re-raising cannot kill us, as PID 1).
@@ -33,11 +34,18 @@ pub struct Outcome {
 /// The longest stderr tail kept for classification; older text is dropped.
 const STDERR_KEEP: usize = 256 * 1024;
 
-const FORWARDED: [Signal; 4] = [
+/// Signals passed on to go. The first four ask it to stop; the others would
+/// otherwise kill the shim by their default action and orphan go (SIGUSR1,
+/// SIGUSR2, SIGALRM), or never reach it (SIGWINCH).
+const FORWARDED: [Signal; 8] = [
     Signal::SIGINT,
     Signal::SIGTERM,
     Signal::SIGHUP,
     Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGALRM,
+    Signal::SIGWINCH,
 ];
 
 /// The running child, for the signal handler (0 = none yet).
@@ -47,7 +55,8 @@ static PENDING: AtomicI32 = AtomicI32::new(0);
 /// Whether any of the forwarded signals arrived: the user wants to stop, so no re-run.
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
-/// True once SIGINT/SIGTERM/SIGHUP/SIGQUIT reached goshim.
+/// True once SIGINT/SIGTERM/SIGHUP/SIGQUIT reached goshim (not the other
+/// forwarded signals: they ask for no stop).
 pub fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)
 }
@@ -55,16 +64,27 @@ pub fn interrupted() -> bool {
 extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid siginfo_t with SA_SIGINFO.
     let code = unsafe { info.as_ref().map_or(0, |i| i.si_code) };
-    INTERRUPTED.store(true, Ordering::SeqCst);
+    if matches!(
+        sig,
+        libc::SIGINT | libc::SIGTERM | libc::SIGHUP | libc::SIGQUIT
+    ) {
+        INTERRUPTED.store(true, Ordering::SeqCst);
+    }
     if code == libc::SI_KERNEL && sig != libc::SIGTERM {
         return; // terminal-generated: the child got its own copy
     }
     let pid = CHILD_PID.load(Ordering::SeqCst);
     if pid > 0 {
-        // SAFETY: kill is async-signal-safe.
-        unsafe { libc::kill(pid, sig) };
+        send(pid, sig); // kill(2) is async-signal-safe
     } else {
         PENDING.store(sig, Ordering::SeqCst);
+    }
+}
+
+/// kill(2) by number; an unknown number is dropped.
+fn send(pid: i32, sig: libc::c_int) {
+    if let Ok(sig) = Signal::try_from(sig) {
+        let _ = signal::kill(Pid::from_raw(pid), sig);
     }
 }
 
@@ -101,8 +121,7 @@ pub fn run(cmd: &mut Command, capture_stderr: bool) -> io::Result<Outcome> {
     CHILD_PID.store(pid, Ordering::SeqCst);
     let pending = PENDING.swap(0, Ordering::SeqCst);
     if pending != 0 {
-        // SAFETY: plain kill(2) on our own child.
-        unsafe { libc::kill(pid, pending) };
+        send(pid, pending);
     }
     let tee = child
         .stderr
@@ -155,8 +174,7 @@ fn tee(mut pipe: impl Read) -> (String, bool) {
                 {
                     let pid = CHILD_PID.load(Ordering::SeqCst);
                     if pid > 0 {
-                        // SAFETY: plain kill(2) on our own, not yet reaped, child.
-                        unsafe { libc::kill(pid, libc::SIGPIPE) };
+                        send(pid, libc::SIGPIPE); // our own, not yet reaped, child
                     }
                     return (String::from_utf8_lossy(&kept).into_owned(), true);
                 }

@@ -25,7 +25,9 @@ use common::process::{
 use common::programs::{BLOCKER, CHATTY, COMPILE_ERROR, SELF_KILL, SIGNAL_CATCHER, SLEEPER};
 use common::scenario::with_each_goproxy;
 use common::{Running, TestProxy, World, assert_same_outcome, show, stderr_text, stdout_text};
-use libc::{SIGHUP, SIGINT, SIGKILL, SIGPIPE, SIGQUIT, SIGTERM};
+use libc::{
+    SIGALRM, SIGHUP, SIGINT, SIGKILL, SIGPIPE, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH,
+};
 
 /// Bound for a program to get ready (may include compiling it).
 const READY: Duration = Duration::from_secs(60);
@@ -373,6 +375,35 @@ fn signals_to_a_supervising_shim_reach_go() {
             assert_same_outcome(&what, &shim, &direct);
             assert_eq!(shim.status.signal(), Some(sig), "{}", show(&shim));
         }
+    }
+}
+
+/// SIGUSR1, SIGUSR2, SIGALRM and SIGWINCH sent to a supervising shim reach go
+/// (which ignores them, as the Go runtime does without signal.Notify) instead
+/// of killing the shim by their default action and orphaning go: the build
+/// goes on, and a SIGTERM sent afterwards ends it exactly as it ends direct go.
+#[test]
+fn other_signals_to_a_supervising_shim_reach_go_and_do_not_kill_the_shim() {
+    let job = BuildJob::new();
+    for sig in [SIGUSR1, SIGUSR2, SIGALRM, SIGWINCH] {
+        let then_term = |r: &mut Running| {
+            r.signal(sig);
+            thread::sleep(Duration::from_millis(300));
+            r.signal(SIGTERM);
+        };
+        let shim = signal_run(job.shim_cmd(), job.ready(), |r| {
+            go_child_of(r);
+            then_term(r);
+        });
+        let direct = signal_run(job.direct_cmd(), job.ready(), then_term);
+        let what = format!("signal {sig}, then SIGTERM, during go build");
+        assert_same_outcome(&what, &shim, &direct);
+        assert_eq!(
+            shim.status.signal(),
+            Some(SIGTERM),
+            "{what}: {}",
+            show(&shim)
+        );
     }
 }
 
