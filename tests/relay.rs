@@ -705,6 +705,25 @@ fn private_path_with_pipe_moves_on_to_b_but_never_the_extra_upstream() {
     assert_private_never_reached(&c, "C", &private, &all);
 }
 
+/// A failover that worked, then a compile error: go fails for a reason of its
+/// own, so goshim says nothing about proxies (and does not re-run go).
+#[test]
+fn a_compile_error_after_a_failover_gets_no_proxy_line() {
+    let tree = ModTree::new(2);
+    let bad = TestProxy::faulty(&tree, Fault::Status(503));
+    let good = TestProxy::start(&tree);
+    let world = relay_world(&format!("{},{}", bad.url(), good.url()));
+    world.write_tree_main_module(&tree);
+    let main = world.path("work/main.go");
+    let broken = fs::read_to_string(&main).unwrap() + "\nfunc broken() { undefined() }\n";
+    fs::write(&main, broken).unwrap();
+    let (out, _) = timed_shim(&world, &["build", "-o", "out/prog", "."], BOUNDED);
+    assert!(!out.status.success(), "{}", show(&out));
+    assert!(stderr_text(&out).contains("undefined"), "{}", show(&out));
+    assert!(!bad.requests().is_empty(), "the primary was tried first");
+    assert!(goshim_lines(&out).is_empty(), "{}", show(&out));
+}
+
 /// GOPROXY=A|B for a private path, A answering 503 and B 404: go's own walk
 /// would move past A (`|`) and take B's "not found"; the relay gives go that
 /// 404, not a 502 for A's failure.
