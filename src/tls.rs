@@ -20,11 +20,20 @@ pub fn client_config(alpn: &[&[u8]]) -> Option<rustls::ClientConfig> {
         with_bundle: OnceLock::new(),
         provider: provider.clone(),
     };
+    with_verifier(provider, Arc::new(verifier), alpn)
+}
+
+/// A client config with this verifier, offering these ALPN protocols.
+fn with_verifier(
+    provider: Arc<CryptoProvider>,
+    verifier: Arc<dyn ServerCertVerifier>,
+    alpn: &[&[u8]],
+) -> Option<rustls::ClientConfig> {
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .ok()?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Some(config)
@@ -128,14 +137,8 @@ impl ServerCertVerifier for WebRootsThenBundle {
 /// can say who issued it and when it expires: never send a request over it.
 pub fn certificate_reader_config() -> Option<rustls::ClientConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .ok()?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AcceptAnyChain(provider)))
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Some(config)
+    let verifier = Arc::new(AcceptAnyChain(provider.clone()));
+    with_verifier(provider, verifier, &[b"http/1.1"])
 }
 
 #[derive(Debug)]
