@@ -386,6 +386,44 @@ fn a_primary_that_lost_races_comes_second_in_the_next_run() {
     assert_ne!(slow_entry["state"], "down", "slow is not down: {status:#}");
 }
 
+/// With checksum verification on, go's first question is
+/// `/sumdb/<name>/supported`: it is hedged like any request. The primary
+/// hangs on it, with a response deadline of an hour, so only hedging can get past it
+/// within the hang-catching bound; the supporting secondary is asked for
+/// `supported` and then for go's lookups. (The test proxy holds no real
+/// checksum data, so go then fails to verify: only the routing is checked;
+/// issue 10 brings a real local database.)
+#[test]
+fn sumdb_supported_is_hedged_past_a_hung_primary() {
+    let tree = ModTree::new(1);
+    // Healthy for modules (so nothing else demotes it first), hung on `supported`.
+    let hung = TestProxy::start(&tree);
+    hung.set_fault_for("/sumdb/sum.golang.org/supported", Fault::Hang);
+    let with = TestProxy::builder()
+        .tree(&tree)
+        .sumdb_supported(true)
+        .start();
+    let mut world = cold_world(&format!("{},{}", hung.url(), with.url()));
+    world.set_env("GOSUMDB", "sum.golang.org");
+    world.set_env("GOSHIM_RESPONSE_TIMEOUT_MS", "3600000");
+    world.write_tree_main_module(&tree);
+    let proxies = [("hung", &hung), ("with", &with)];
+    let (out, _) = bounded_shim(&world, &["mod", "download"], &proxies);
+    let all = format!("{}\n{}", show(&out), logs(&proxies));
+    let supported = "/sumdb/sum.golang.org/supported";
+    assert!(
+        hung.request_paths().iter().any(|p| p == supported),
+        "the hung primary was asked first\n{all}"
+    );
+    assert!(with.request_paths().iter().any(|p| p == supported), "{all}");
+    assert!(
+        with.request_paths()
+            .iter()
+            .any(|p| p.contains("/sumdb/sum.golang.org/") && p != supported),
+        "go's checksum lookups did not reach the supporting upstream\n{all}"
+    );
+}
+
 // ---------------------------------------------------------------------------
 // Total outages.
 

@@ -26,7 +26,7 @@ use tokio::time::Sleep;
 use super::Shared;
 use super::body::Splice;
 use super::route::{self, Route};
-use super::transfer::{self, Answer, Event, Transfer};
+use super::transfer::{Event, Transfer};
 use crate::error_class::ErrorClass;
 
 pub type Body = UnsyncBoxBody<Bytes, std::io::Error>;
@@ -56,7 +56,7 @@ pub async fn forward(shared: Arc<Shared>, rel: String) -> Response<Body> {
         Route::Module { .. } => (health_order(&shared, |_| true), false),
         Route::SumdbSupported { .. } => {
             let order = health_order(&shared, |i| shared.serves_sumdb(i) != Some(false));
-            return sumdb_supported(&shared, &rel, order).await;
+            return sumdb_supported(Race::new(shared.clone(), rel, order, false)).await;
         }
         Route::Sumdb { .. } => {
             let known = health_order(&shared, |i| shared.serves_sumdb(i) == Some(true));
@@ -162,21 +162,22 @@ fn user_order(shared: &Shared) -> Vec<usize> {
     order.into_iter().map(|(_, i)| i).collect()
 }
 
-async fn sumdb_supported(shared: &Arc<Shared>, rel: &str, order: Vec<usize>) -> Response<Body> {
-    for i in order.into_iter().filter(|&i| !shared.is_down(i)) {
-        let started = Instant::now();
-        match transfer::attempt(shared, i, rel, 0).await {
-            Answer::Body { .. } => {
-                shared.note_first_byte(i, ms(started.elapsed()));
-                shared.note_served_whole(i);
-                shared.note_sumdb(i);
+/// `sumdb/<name>/supported`: 200 (empty) if an upstream serves the checksum
+/// database, else 404, so that go asks the database directly. Raced and
+/// hedged like any request: go asks this first, before any module.
+async fn sumdb_supported(mut race: Race) -> Response<Body> {
+    loop {
+        match race.step().await {
+            Step::Data(_) => continue,
+            Step::Done => {
+                if let Some(i) = race.winner {
+                    race.shared.note_sumdb(i);
+                }
                 return plain(StatusCode::OK, String::new());
             }
-            Answer::Failed(class) => shared.note_failure(i, class),
-            Answer::NotFound(_) | Answer::Refused(_) => {}
+            Step::Exhausted => return plain(StatusCode::NOT_FOUND, "not found\n".into()),
         }
     }
-    plain(StatusCode::NOT_FOUND, "not found\n".into())
 }
 
 enum Step {
@@ -202,6 +203,8 @@ struct Race {
     /// Bytes reached go: the answer can no longer change.
     started: bool,
     complete: bool,
+    /// The upstream that completed the body.
+    winner: Option<usize>,
     aborted: bool,
     content_type: Option<HeaderValue>,
     not_found: Option<StatusCode>,
@@ -233,6 +236,7 @@ impl Race {
             splice: Splice::new(zip),
             started: false,
             complete: false,
+            winner: None,
             aborted: false,
             content_type: None,
             not_found: None,
@@ -334,6 +338,7 @@ impl Race {
                     self.shared.note_served_whole(up);
                     // The upstream that finished the body is the one go got it from.
                     self.shared.note_served(&self.rel, up);
+                    self.winner = Some(up);
                     self.complete = true;
                     self.transfers.remove(k);
                     self.cancel_where(|_| true);
@@ -371,7 +376,7 @@ impl Race {
         self.stop_if_final(up);
         if self.transfers.is_empty() && !self.started {
             // Nothing reached go yet: the next upstream starts from scratch.
-            self.splice = Splice::new(self.rel.ends_with(".zip"));
+            self.splice = Splice::new(self.splice.is_zip());
         }
         None
     }
@@ -399,7 +404,7 @@ impl Race {
             let drop = lost(t);
             if drop {
                 // An unanswered request's wait is a lower bound of its first byte.
-                let waited = t.answered.is_none().then(|| t.started.elapsed());
+                let waited = (!t.has_body()).then(|| t.started.elapsed());
                 shared.note_slow(t.up, waited);
             }
             !drop

@@ -18,7 +18,7 @@ use super::Shared;
 use crate::error_class::ErrorClass;
 
 /// How an upstream answered a request, before its body.
-pub enum Answer {
+enum Answer {
     /// 200, or 206 whose body starts at `start`.
     Body {
         resp: reqwest::Response,
@@ -62,8 +62,6 @@ enum State {
 pub struct Transfer {
     pub up: usize,
     pub started: Instant,
-    /// When the headers arrived.
-    pub answered: Option<Instant>,
     /// Offset of the next body byte.
     pub pos: u64,
     /// Where the body ends, when the upstream said.
@@ -89,7 +87,6 @@ impl Transfer {
         Transfer {
             up,
             started: now,
-            answered: None,
             pos: 0,
             end: None,
             content_type: None,
@@ -155,7 +152,6 @@ impl Transfer {
 
     fn answered(&mut self, answer: Answer) -> Event {
         let now = Instant::now();
-        self.answered = Some(now);
         match answer {
             Answer::Body { resp, start } => {
                 self.pos = start;
@@ -186,7 +182,7 @@ impl Transfer {
 }
 
 /// One GET to one upstream, bounded by the connect and response deadlines.
-pub async fn attempt(shared: &Shared, up: usize, rel: &str, range_from: u64) -> Answer {
+async fn attempt(shared: &Shared, up: usize, rel: &str, range_from: u64) -> Answer {
     let Some(client) = shared.client() else {
         return Answer::Failed(ErrorClass::Io);
     };
