@@ -23,8 +23,8 @@ use common::programs::PRINT_ENV;
 use common::proxy::Request;
 use common::scenario::{
     PASSWORD, TOKEN, assert_cache_has_no_secret, assert_no_secret, assert_program_prints, entry,
-    files_under, go_lines, goshim_lines, log_of, logs, read_health, relay_urls_in, status_json,
-    timed_shim,
+    files_under, go_lines, goshim_lines, health_path, log_of, logs, read_health, relay_urls_in,
+    status_json, timed_shim,
 };
 use common::{
     Fault, ModTree, Running, TestProxy, World, refused_url, run_with_timeout, show, stderr_text,
@@ -903,6 +903,35 @@ fn twenty_parallel_downloads_with_a_flaky_primary_all_succeed() {
         .filter(|f| f.to_string_lossy().ends_with(".tmp"))
         .collect();
     assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
+}
+
+/// Once the snapshot knows an upstream as up, a smooth run adds nothing to
+/// it: the second download (fresh module cache, same healthy proxy) leaves
+/// health.json byte for byte as it was, so smooth runs write no state file.
+#[test]
+fn a_smooth_run_leaves_the_snapshot_alone() {
+    let tree = ModTree::new(2);
+    let good = TestProxy::start(&tree);
+    let mut world = relay_world(&good.url());
+    world.write_tree_main_module(&tree);
+    let (out, _) = timed_shim(&world, &["mod", "download"], BOUNDED);
+    assert_success("first download", &out);
+    let before = fs::read(health_path(&world)).expect("the first run records the upstream");
+    assert_eq!(entry(&read_health(&world), &good.url())["state"], "up");
+    world.set_env("GOMODCACHE", world.path("gopath2/pkg/mod"));
+    let served = good.request_count();
+    let (out, _) = timed_shim(&world, &["mod", "download"], BOUNDED);
+    assert_success("second download", &out);
+    assert!(
+        good.request_count() > served,
+        "the second run fetched again"
+    );
+    let after = fs::read(health_path(&world)).unwrap();
+    assert!(
+        before == after,
+        "health.json changed after a smooth run:\n{}",
+        String::from_utf8_lossy(&after)
+    );
 }
 
 /// What the relay saw during a run feeds the snapshot: after a run where the
