@@ -23,9 +23,9 @@ pub struct Origin {
 pub struct Endpoint {
     /// Redacted URL: for logs, health and error messages.
     pub key: String,
-    /// `scheme://host[:port]/path` without userinfo, query or trailing slash.
-    base: String,
-    /// The path part of `base` ("" or "/prefix"), for request lines.
+    /// `scheme://host[:port]`, without userinfo.
+    authority: String,
+    /// The URL's path ("" or "/prefix", no trailing slash).
     path: String,
     /// Repeated on every request (it may hold a token), without '?'.
     query: Option<String>,
@@ -53,7 +53,7 @@ impl Endpoint {
             .map(|v| format!("Basic {v}"));
         Endpoint {
             key: proxy.key(),
-            base: format!("{scheme}://{hostport}{}", parts.path),
+            authority: format!("{scheme}://{hostport}"),
             path: parts.path.to_string(),
             query: parts.query.map(str::to_string),
             auth,
@@ -63,10 +63,7 @@ impl Endpoint {
 
     /// The full URL of `rel` (a proxy-relative path without leading slash).
     pub fn url_for(&self, rel: &str) -> String {
-        match &self.query {
-            Some(q) => format!("{}/{rel}?{q}", self.base),
-            None => format!("{}/{rel}", self.base),
-        }
+        format!("{}{}", self.authority, self.target_for(rel))
     }
 
     /// The request target of `rel` (path and query), for an HTTP/1.1 request line.
