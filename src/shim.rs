@@ -168,6 +168,9 @@ fn start_relay(
         upstreams: relay::upstreams(&plan.order, &user, config.hedge, health_of),
         private_patterns: format!("{},{}", env.get("GONOSUMDB"), env.get("GOPRIVATE")),
         deadlines: config.deadlines,
+        local_cache: Some(env.get("GOMODCACHE"))
+            .filter(|d| !d.is_empty())
+            .map(|d| Path::new(d).join("cache").join("download")),
         inject: env_vars::non_empty(env_vars::GOSHIM_FAULT_INJECT),
     })
 }
@@ -210,6 +213,9 @@ impl Runner<'_> {
                 outcome.status.success() || outcome.status.code().is_none() || child::interrupted();
             // Every upstream failed in this very run: another run would too.
             if done || !diagnosis.should_retry() || attempt == attempts || exhausted {
+                if let Route::Relay(relay, _) = &self.route {
+                    report_local_answers(relay.local_answers());
+                }
                 if !outcome.status.success() {
                     report_proxy_failures(&diagnosis, exhausted, &account, &failed, attempt);
                 }
@@ -306,6 +312,16 @@ fn report_proxy_failures(
         warn!(
             "proxies failed in {runs} run(s): {}; see 'goshim status'",
             list.join(", ")
+        );
+    }
+}
+
+/// The last tier was used: say so once, since go cannot tell.
+fn report_local_answers(n: u32) {
+    if n > 0 {
+        let answers = if n == 1 { "answer" } else { "answers" };
+        warn!(
+            "every proxy failed; {n} {answers} came from the local module cache, which may not list the newest versions"
         );
     }
 }

@@ -25,6 +25,7 @@ use tokio::time::Sleep;
 
 use super::Shared;
 use super::body::Splice;
+use super::local_cache;
 use super::route::{self, Route};
 use super::transfer::{Event, Transfer};
 use crate::error_class::ErrorClass;
@@ -71,7 +72,7 @@ pub async fn forward(shared: Arc<Shared>, rel: String) -> Response<Body> {
     };
     let mut race = Race::new(shared, rel, order, strict);
     let first = match race.step().await {
-        Step::Exhausted => return race.error_response(),
+        Step::Exhausted => return race.last_resort(),
         Step::Data(b) => Some(b),
         Step::Done => None,
     };
@@ -95,7 +96,7 @@ pub async fn forward(shared: Arc<Shared>, rel: String) -> Response<Body> {
             }
             Some(Step::Done) => break true,
             // Nothing has reached go yet: it can still get a clean error status.
-            Some(Step::Exhausted) => return race.error_response(),
+            Some(Step::Exhausted) => return race.last_resort(),
             None => break false,
         }
     };
@@ -178,6 +179,16 @@ async fn sumdb_supported(mut race: Race) -> Response<Body> {
             Step::Exhausted => return plain(StatusCode::NOT_FOUND, "not found\n".into()),
         }
     }
+}
+
+/// How a request that no upstream served ends for go.
+enum Verdict {
+    /// A definitive refusal (401, 403, ...).
+    Refused(StatusCode),
+    /// Not found (404/410): go moves on along its list.
+    NotFound(StatusCode),
+    /// Every upstream failed (timeouts, 5xx, resets ...).
+    Failed,
 }
 
 enum Step {
@@ -468,29 +479,56 @@ impl Race {
         }
     }
 
-    /// The answer when no upstream could serve the request.
-    fn error_response(&self) -> Response<Body> {
+    /// What go would make of the upstreams' answers, once none served the request.
+    fn verdict(&self) -> Verdict {
         // A refusal from your own list stands, as it would for go; one from an
         // extra candidate never hides a "not found" that lets go move on.
         let refused = self
             .refused
             .filter(|(_, users)| *users || self.not_found.is_none());
         if let Some((status, _)) = refused {
-            // Only auth refusals keep their status; anything odd is a bad gateway.
-            let status = match status.as_u16() {
-                401 | 403 => status,
-                _ => StatusCode::BAD_GATEWAY,
-            };
-            return plain(status, format!("goshim relay: {}\n", self.account()));
+            return Verdict::Refused(status);
         }
         // go's walk moves on after 404/410 and after any error of a `|` entry.
-        if let Some(status) = self.not_found.filter(|_| !self.stopped) {
-            return plain(status, "not found\n".into());
+        match self.not_found.filter(|_| !self.stopped) {
+            Some(status) => Verdict::NotFound(status),
+            None => Verdict::Failed,
         }
-        plain(
-            StatusCode::BAD_GATEWAY,
-            format!("goshim relay: every upstream failed: {}\n", self.account()),
-        )
+    }
+
+    /// The answer when no upstream could serve the request: from go's own
+    /// module cache when every upstream truly failed, else what go would get.
+    fn last_resort(&self) -> Response<Body> {
+        let cached = match self.verdict() {
+            Verdict::Failed => self.shared.settings.local_cache.as_deref(),
+            _ => None,
+        }
+        .and_then(|root| local_cache::answer(root, &self.rel));
+        match cached {
+            Some(body) => {
+                self.shared.note_local_answer();
+                plain(StatusCode::OK, body)
+            }
+            None => self.error_response(),
+        }
+    }
+
+    fn error_response(&self) -> Response<Body> {
+        match self.verdict() {
+            // Only auth refusals keep their status; anything odd is a bad gateway.
+            Verdict::Refused(status @ (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)) => {
+                plain(status, format!("goshim relay: {}\n", self.account()))
+            }
+            Verdict::Refused(_) => plain(
+                StatusCode::BAD_GATEWAY,
+                format!("goshim relay: {}\n", self.account()),
+            ),
+            Verdict::NotFound(status) => plain(status, "not found\n".into()),
+            Verdict::Failed => plain(
+                StatusCode::BAD_GATEWAY,
+                format!("goshim relay: every upstream failed: {}\n", self.account()),
+            ),
+        }
     }
 
     /// `<upstream> <what it did>, ...` for this request.

@@ -14,12 +14,15 @@
 
 mod body;
 mod forward;
+mod local_cache;
 pub mod route;
 mod server;
 mod transfer;
 
 use std::collections::{HashMap, HashSet};
 use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -112,6 +115,8 @@ pub struct Settings {
     /// GONOSUMDB and GOPRIVATE patterns: such paths only go where the user's list would send them.
     pub private_patterns: String,
     pub deadlines: Deadlines,
+    /// go's download cache (`$GOMODCACHE/cache/download`): the last tier.
+    pub local_cache: Option<PathBuf>,
     /// Test-only: make the start or the runtime fail.
     pub inject: Option<String>,
 }
@@ -143,6 +148,8 @@ pub(crate) struct Shared {
     down_until: Mutex<HashMap<usize, (Instant, ErrorClass)>>,
     /// Upstreams found to serve the checksum database during this run.
     sumdb_learned: Mutex<HashSet<usize>>,
+    /// Requests answered from the local module cache after every upstream failed.
+    local_answers: AtomicU32,
 }
 
 fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -231,6 +238,10 @@ impl Shared {
         locked(&self.sumdb_learned).insert(i);
     }
 
+    fn note_local_answer(&self) {
+        self.local_answers.fetch_add(1, Ordering::Relaxed);
+    }
+
     fn serves_sumdb(&self, i: usize) -> Option<bool> {
         if locked(&self.sumdb_learned).contains(&i) {
             return Some(true);
@@ -287,6 +298,7 @@ impl Relay {
             penalty: Mutex::default(),
             down_until: Mutex::default(),
             sumdb_learned: Mutex::default(),
+            local_answers: AtomicU32::new(0),
         });
         server::spawn(runtime, listener, shared.clone())?;
         Ok(Relay { port, shared })
@@ -344,6 +356,11 @@ impl Relay {
             }
         }
         involved > 0
+    }
+
+    /// How many requests the local module cache answered because every upstream failed.
+    pub fn local_answers(&self) -> u32 {
+        self.shared.local_answers.load(Ordering::Relaxed)
     }
 
     /// `<upstream> <what it did>` for each upstream that failed in this run.
