@@ -37,6 +37,7 @@ mod select;
 mod shim;
 mod state_file;
 mod tls;
+mod toolchain;
 mod upstream;
 
 use std::ffi::OsString;

@@ -19,7 +19,7 @@ use crate::log::{debug, warn};
 use crate::proxy_list::{Proxy, ProxyList, redact_list};
 use crate::relay::{self, Relay};
 use crate::select::{self, Decision, Plan};
-use crate::{child, env_vars, failover, probe};
+use crate::{child, env_vars, failover, probe, toolchain};
 
 /// Exit code when no real go can be found (as a shell does for "command not found").
 const EXIT_NOT_FOUND: i32 = 127;
@@ -39,7 +39,17 @@ pub fn main(args: Vec<OsString>) -> ! {
     cmd.env(env_vars::GOSHIM_SEEN, seen.env_value());
 
     let kind = command::classify(&args);
-    if env_vars::is_truthy(env_vars::GOSHIM_DISABLE) || kind == Kind::Passthrough {
+    if env_vars::is_truthy(env_vars::GOSHIM_DISABLE) {
+        exec(cmd, &real_go, "GOSHIM_DISABLE");
+    }
+    // go picks its toolchain before it looks at the subcommand: a command
+    // that never fetches may still download a toolchain first.
+    let switch = match kind {
+        Kind::Passthrough => toolchain::Inputs::read(&args, &real_go)
+            .and_then(|inputs| toolchain::download_target(&args, &inputs)),
+        _ => None,
+    };
+    if kind == Kind::Passthrough && switch.is_none() {
         exec(cmd, &real_go, "passthrough");
     }
     if under_a_relay() {
@@ -57,6 +67,11 @@ pub fn main(args: Vec<OsString>) -> ! {
     let Some(env) = goenv::load(&real_go) else {
         exec(cmd, &real_go, "go env unavailable");
     };
+    if let Some(target) = &switch
+        && toolchain::unpacked_dir(env.get("GOMODCACHE"), target).is_some_and(|d| d.is_dir())
+    {
+        exec(cmd, &real_go, "the toolchain go switches to is downloaded");
+    }
     let snap = Snapshot::read();
     let plan = match select::decide(&env, &config, snap.as_ref(), &[]) {
         Decision::Unchanged(why) => exec(cmd, &real_go, why),
@@ -90,13 +105,21 @@ pub fn main(args: Vec<OsString>) -> ! {
             Route::List(plan)
         }
     };
-    let attempts = if kind == Kind::FetchRetryable {
+    let attempts = if kind == Kind::FetchRetryable || switch.is_some() {
         config.attempts
     } else {
         1
     };
+    // A toolchain download alone goes through the relay (by `go version`,
+    // which nothing sees): the command itself then runs untouched, so that
+    // `go env` prints the user's own GOPROXY, and finds the toolchain cached.
+    let (cmd, then) = match switch {
+        Some(_) => (download_toolchain_cmd(&real_go, &args, &seen), Some(cmd)),
+        None => (cmd, None),
+    };
     Runner {
         cmd,
+        then,
         real_go: &real_go,
         env: &env,
         config: &config,
@@ -175,8 +198,25 @@ fn start_relay(
     })
 }
 
+/// `go [-C dir] version` with stdout dropped: go switches toolchains (and
+/// downloads the new one) before it runs any subcommand.
+fn download_toolchain_cmd(real_go: &Path, args: &[OsString], seen: &Seen) -> Command {
+    let mut cmd = Command::new(real_go);
+    match args.first().and_then(|a| a.to_str()) {
+        Some("-C") => cmd.args(&args[..args.len().min(2)]),
+        Some(a) if a.starts_with("-C=") => cmd.arg(a),
+        _ => &mut cmd,
+    };
+    cmd.arg("version")
+        .env(env_vars::GOSHIM_SEEN, seen.env_value())
+        .stdout(std::process::Stdio::null());
+    cmd
+}
+
 struct Runner<'a> {
     cmd: Command,
+    /// Run (exec) this once `cmd` succeeded: the user's command after a toolchain download.
+    then: Option<Command>,
     real_go: &'a Path,
     env: &'a GoEnv,
     config: &'a Config,
@@ -215,6 +255,9 @@ impl Runner<'_> {
             if done || !diagnosis.should_retry() || attempt == attempts || exhausted {
                 if let Route::Relay(relay, _) = &self.route {
                     report_local_answers(relay.local_answers());
+                }
+                if let (true, Some(then)) = (outcome.status.success(), self.then.take()) {
+                    exec(then, self.real_go, "toolchain downloaded");
                 }
                 if !outcome.status.success() {
                     report_proxy_failures(&diagnosis, exhausted, &account, &failed, attempt);
