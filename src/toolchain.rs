@@ -128,15 +128,17 @@ impl Inputs {
         if go_line.is_none() && toolchain_line.is_none() && !explicit {
             return None;
         }
-        let goroot = goroot_of(real_go);
-        let local = goroot
-            .as_deref()
-            .and_then(|r| fs::read_to_string(r.join("VERSION")).ok())
-            .and_then(|text| text.lines().next().map(str::to_string))
-            .filter(|v| v.starts_with("go"))?;
+        let (goroot, local) = local_version(real_go)?;
+        let newer =
+            |v: Option<&str>| v.is_some_and(|v| compare(v, &local[2..]) == Ordering::Greater);
+        let asks_newer = newer(go_line.as_deref())
+            || newer(toolchain_line.as_deref().and_then(version_of).as_deref());
+        if !asks_newer && !explicit {
+            return None; // the common case: the local go is new enough
+        }
         let gotoolchain = env_setting
             .or_else(|| crate::paths::go_env_file().and_then(|f| setting_in(&f, "GOTOOLCHAIN")))
-            .or_else(|| setting_in(&goroot?.join("go.env"), "GOTOOLCHAIN"))?;
+            .or_else(|| setting_in(&goroot.join("go.env"), "GOTOOLCHAIN"))?;
         Some(Inputs {
             gotoolchain,
             go_line,
@@ -188,10 +190,18 @@ fn go_lines(file: &Path) -> (Option<String>, Option<String>) {
     found
 }
 
-/// `$GOROOT` of the go binary at `real_go` (`$GOROOT/bin/go`).
-fn goroot_of(real_go: &Path) -> Option<PathBuf> {
-    let real = fs::canonicalize(real_go).ok()?;
-    Some(real.parent()?.parent()?.to_path_buf())
+/// `$GOROOT` and the version (`go1.27.3`) of the go binary at `real_go`
+/// (`$GOROOT/bin/go`, maybe through a symlink), from `$GOROOT/VERSION`.
+fn local_version(real_go: &Path) -> Option<(PathBuf, String)> {
+    let read = |goroot: &Path| {
+        let text = fs::read_to_string(goroot.join("VERSION")).ok()?;
+        let v = text.lines().next()?.to_string();
+        v.starts_with("go1").then(|| (goroot.to_path_buf(), v))
+    };
+    let goroot = |go: &Path| go.parent()?.parent().map(Path::to_path_buf);
+    goroot(real_go)
+        .and_then(|r| read(&r))
+        .or_else(|| read(&goroot(&fs::canonicalize(real_go).ok()?)?))
 }
 
 /// `KEY=value` from a go env file (`go env -w` writes them; go.env ships them).
