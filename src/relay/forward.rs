@@ -59,12 +59,10 @@ pub async fn forward(shared: Arc<Shared>, rel: String) -> Response<Body> {
             return sumdb_supported(Race::new(shared.clone(), rel, order, false)).await;
         }
         Route::Sumdb { .. } => {
-            let known = health_order(&shared, |i| shared.serves_sumdb(i) == Some(true));
-            let order = if known.is_empty() {
-                health_order(&shared, |i| shared.serves_sumdb(i) != Some(false))
-            } else {
-                known
-            };
+            // Upstreams known to serve the database first, then those not
+            // known not to: when the known ones fail, another may serve it.
+            let mut order = health_order(&shared, |i| shared.serves_sumdb(i) != Some(false));
+            order.sort_by_key(|&i| shared.serves_sumdb(i) != Some(true)); // stable
             (order, false)
         }
         Route::Unknown => return plain(StatusCode::NOT_FOUND, "not found\n".into()),
@@ -164,19 +162,26 @@ fn user_order(shared: &Shared) -> Vec<usize> {
 
 /// `sumdb/<name>/supported`: 200 (empty) if an upstream serves the checksum
 /// database, else 404, so that go asks the database directly. Raced and
-/// hedged like any request: go asks this first, before any module.
+/// hedged like any request: go asks this first, before any module. What the
+/// upstreams answered decides where lookups and tiles go.
 async fn sumdb_supported(mut race: Race) -> Response<Body> {
-    loop {
+    let supported = loop {
         match race.step().await {
             Step::Data(_) => continue,
-            Step::Done => {
-                if let Some(i) = race.winner {
-                    race.shared.note_sumdb(i);
-                }
-                return plain(StatusCode::OK, String::new());
-            }
-            Step::Exhausted => return plain(StatusCode::NOT_FOUND, "not found\n".into()),
+            Step::Done => break true,
+            Step::Exhausted => break false,
         }
+    };
+    for &i in &race.not_found_from {
+        race.shared.note_sumdb(i, false);
+    }
+    if let Some(i) = race.winner {
+        race.shared.note_sumdb(i, true);
+    }
+    if supported {
+        plain(StatusCode::OK, String::new())
+    } else {
+        plain(StatusCode::NOT_FOUND, "not found\n".into())
     }
 }
 
@@ -208,6 +213,8 @@ struct Race {
     aborted: bool,
     content_type: Option<HeaderValue>,
     not_found: Option<StatusCode>,
+    /// The upstreams that answered 404 or 410.
+    not_found_from: Vec<usize>,
     /// A definitive refusal (401, 403, ...), and whether the user's own list gave it.
     refused: Option<(StatusCode, bool)>,
     failures: Vec<(usize, ErrorClass)>,
@@ -240,6 +247,7 @@ impl Race {
             aborted: false,
             content_type: None,
             not_found: None,
+            not_found_from: Vec::new(),
             refused: None,
             failures: Vec::new(),
             expected_end: None,
@@ -351,6 +359,7 @@ impl Race {
                 self.shared.note_first_byte(up, ms(waited));
                 self.shared.note_served_whole(up);
                 self.not_found.get_or_insert(status);
+                self.not_found_from.push(up);
                 self.transfers.remove(k);
                 None
             }

@@ -18,7 +18,7 @@ pub mod route;
 mod server;
 mod transfer;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -141,8 +141,9 @@ pub(crate) struct Shared {
     penalty: Mutex<HashMap<usize, u32>>,
     /// Upstreams that looked down, until when they are skipped, and why.
     down_until: Mutex<HashMap<usize, (Instant, ErrorClass)>>,
-    /// Upstreams found to serve the checksum database during this run.
-    sumdb_learned: Mutex<HashSet<usize>>,
+    /// Whether each upstream asked `sumdb/<name>/supported` during this run
+    /// serves the checksum database (200) or not (404/410), as the probe would record.
+    sumdb_learned: Mutex<HashMap<usize, bool>>,
 }
 
 fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -227,13 +228,13 @@ impl Shared {
         locked(&self.served).insert(rel.to_string(), i);
     }
 
-    fn note_sumdb(&self, i: usize) {
-        locked(&self.sumdb_learned).insert(i);
+    fn note_sumdb(&self, i: usize, serves: bool) {
+        locked(&self.sumdb_learned).insert(i, serves);
     }
 
     fn serves_sumdb(&self, i: usize) -> Option<bool> {
-        if locked(&self.sumdb_learned).contains(&i) {
-            return Some(true);
+        if let Some(&serves) = locked(&self.sumdb_learned).get(&i) {
+            return Some(serves);
         }
         self.upstream(i).sumdb
     }
