@@ -218,8 +218,8 @@ struct Race {
     /// A definitive refusal (401, 403, ...), and whether the user's own list gave it.
     refused: Option<(StatusCode, bool)>,
     failures: Vec<(usize, ErrorClass)>,
-    /// Where a body that is not a zip ends, once an upstream said so: every
-    /// copy must agree (a zip is judged by its end record instead).
+    /// Where a body that is not a zip ends, once an upstream said so (or its
+    /// path did): every copy must agree (a zip is judged by its end record instead).
     expected_end: Option<u64>,
     /// When the last bytes went to go: time go spends not reading is not the
     /// upstreams' slowness.
@@ -233,6 +233,9 @@ struct Race {
 impl Race {
     fn new(shared: Arc<Shared>, rel: String, order: Vec<usize>, strict: bool) -> Race {
         let zip = rel.ends_with(".zip");
+        // A hash tile's length is known before any upstream says it: a short
+        // one with a matching Content-Length is caught too.
+        let expected_end = route::hash_tile_len(&rel);
         Race {
             shared,
             rel,
@@ -250,7 +253,7 @@ impl Race {
             not_found_from: Vec::new(),
             refused: None,
             failures: Vec::new(),
-            expected_end: None,
+            expected_end,
             handed_over: None,
             turn: 0,
             tick: Box::pin(tokio::time::sleep(TICK)),
