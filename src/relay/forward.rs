@@ -60,12 +60,10 @@ pub async fn forward(shared: Arc<Shared>, rel: String) -> Response<Body> {
             return sumdb_supported(Race::new(shared.clone(), rel, order, false)).await;
         }
         Route::Sumdb { .. } => {
-            let known = health_order(&shared, |i| shared.serves_sumdb(i) == Some(true));
-            let order = if known.is_empty() {
-                health_order(&shared, |i| shared.serves_sumdb(i) != Some(false))
-            } else {
-                known
-            };
+            // Upstreams known to serve the database first, then those not
+            // known not to: when the known ones fail, another may serve it.
+            let mut order = health_order(&shared, |i| shared.serves_sumdb(i) != Some(false));
+            order.sort_by_key(|&i| shared.serves_sumdb(i) != Some(true)); // stable
             (order, false)
         }
         Route::Unknown => return plain(StatusCode::NOT_FOUND, "not found\n".into()),
@@ -165,19 +163,26 @@ fn user_order(shared: &Shared) -> Vec<usize> {
 
 /// `sumdb/<name>/supported`: 200 (empty) if an upstream serves the checksum
 /// database, else 404, so that go asks the database directly. Raced and
-/// hedged like any request: go asks this first, before any module.
+/// hedged like any request: go asks this first, before any module. What the
+/// upstreams answered decides where lookups and tiles go.
 async fn sumdb_supported(mut race: Race) -> Response<Body> {
-    loop {
+    let supported = loop {
         match race.step().await {
             Step::Data(_) => continue,
-            Step::Done => {
-                if let Some(i) = race.winner {
-                    race.shared.note_sumdb(i);
-                }
-                return plain(StatusCode::OK, String::new());
-            }
-            Step::Exhausted => return plain(StatusCode::NOT_FOUND, "not found\n".into()),
+            Step::Done => break true,
+            Step::Exhausted => break false,
         }
+    };
+    for &i in &race.not_found_from {
+        race.shared.note_sumdb(i, false);
+    }
+    if let Some(i) = race.winner {
+        race.shared.note_sumdb(i, true);
+    }
+    if supported {
+        plain(StatusCode::OK, String::new())
+    } else {
+        plain(StatusCode::NOT_FOUND, "not found\n".into())
     }
 }
 
@@ -219,11 +224,13 @@ struct Race {
     aborted: bool,
     content_type: Option<HeaderValue>,
     not_found: Option<StatusCode>,
+    /// The upstreams that answered 404 or 410.
+    not_found_from: Vec<usize>,
     /// A definitive refusal (401, 403, ...), and whether the user's own list gave it.
     refused: Option<(StatusCode, bool)>,
     failures: Vec<(usize, ErrorClass)>,
-    /// Where a body that is not a zip ends, once an upstream said so: every
-    /// copy must agree (a zip is judged by its end record instead).
+    /// Where a body that is not a zip ends, once an upstream said so (or its
+    /// path did): every copy must agree (a zip is judged by its end record instead).
     expected_end: Option<u64>,
     /// When the last bytes went to go: time go spends not reading is not the
     /// upstreams' slowness.
@@ -237,6 +244,9 @@ struct Race {
 impl Race {
     fn new(shared: Arc<Shared>, rel: String, order: Vec<usize>, strict: bool) -> Race {
         let zip = rel.ends_with(".zip");
+        // A hash tile's length is known before any upstream says it: a short
+        // one with a matching Content-Length is caught too.
+        let expected_end = route::hash_tile_len(&rel);
         Race {
             shared,
             rel,
@@ -251,9 +261,10 @@ impl Race {
             aborted: false,
             content_type: None,
             not_found: None,
+            not_found_from: Vec::new(),
             refused: None,
             failures: Vec::new(),
-            expected_end: None,
+            expected_end,
             handed_over: None,
             turn: 0,
             tick: Box::pin(tokio::time::sleep(TICK)),
@@ -362,6 +373,7 @@ impl Race {
                 self.shared.note_first_byte(up, ms(waited));
                 self.shared.note_served_whole(up);
                 self.not_found.get_or_insert(status);
+                self.not_found_from.push(up);
                 self.transfers.remove(k);
                 None
             }

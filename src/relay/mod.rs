@@ -19,7 +19,7 @@ pub mod route;
 mod server;
 mod transfer;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -146,8 +146,9 @@ pub(crate) struct Shared {
     penalty: Mutex<HashMap<usize, u32>>,
     /// Upstreams that looked down, until when they are skipped, and why.
     down_until: Mutex<HashMap<usize, (Instant, ErrorClass)>>,
-    /// Upstreams found to serve the checksum database during this run.
-    sumdb_learned: Mutex<HashSet<usize>>,
+    /// Whether each upstream asked `sumdb/<name>/supported` during this run
+    /// serves the checksum database (200) or not (404/410), as the probe would record.
+    sumdb_learned: Mutex<HashMap<usize, bool>>,
     /// Requests answered from the local module cache after every upstream failed.
     local_answers: AtomicU32,
 }
@@ -234,8 +235,8 @@ impl Shared {
         locked(&self.served).insert(rel.to_string(), i);
     }
 
-    fn note_sumdb(&self, i: usize) {
-        locked(&self.sumdb_learned).insert(i);
+    fn note_sumdb(&self, i: usize, serves: bool) {
+        locked(&self.sumdb_learned).insert(i, serves);
     }
 
     fn note_local_answer(&self) {
@@ -243,8 +244,8 @@ impl Shared {
     }
 
     fn serves_sumdb(&self, i: usize) -> Option<bool> {
-        if locked(&self.sumdb_learned).contains(&i) {
-            return Some(true);
+        if let Some(&serves) = locked(&self.sumdb_learned).get(&i) {
+            return Some(serves);
         }
         self.upstream(i).sumdb
     }

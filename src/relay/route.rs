@@ -49,6 +49,25 @@ pub fn parse(rel: &str) -> Route {
     }
 }
 
+/// The length of a checksum-database hash tile, which its path fixes:
+/// `sumdb/<name>/tile/<H>/<L>/<NNN>[.p/<W>]` holds W (else 2^H) hashes of 32
+/// bytes. None for any other path (data tiles vary in length).
+pub fn hash_tile_len(rel: &str) -> Option<u64> {
+    let (_, tile) = rel.strip_prefix("sumdb/")?.split_once("/tile/")?;
+    let mut parts = tile.split('/');
+    let height: u32 = parts
+        .next()?
+        .parse()
+        .ok()
+        .filter(|h| (1..=30).contains(h))?;
+    parts.next()?.parse::<u32>().ok()?; // a level number; not "data"
+    let width = match tile.rsplit_once(".p/") {
+        Some((_, w)) => w.parse().ok()?,
+        None => 1u64 << height,
+    };
+    Some(width * 32)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,5 +102,23 @@ mod tests {
         );
         assert_eq!(parse("favicon.ico"), Route::Unknown);
         assert_eq!(parse("Bad/@v/list"), Route::Unknown);
+    }
+
+    #[test]
+    fn hash_tiles_have_the_length_their_path_says() {
+        assert_eq!(
+            hash_tile_len("sumdb/sum.golang.org/tile/8/0/001"),
+            Some(8192)
+        );
+        assert_eq!(
+            hash_tile_len("sumdb/s.example/tile/8/1/x002/345.p/3"),
+            Some(96)
+        );
+        assert_eq!(
+            hash_tile_len("sumdb/sum.golang.org/tile/8/data/001.p/5"),
+            None
+        );
+        assert_eq!(hash_tile_len("sumdb/sum.golang.org/lookup/m@v1.0.0"), None);
+        assert_eq!(hash_tile_len("example.com/tile/8/0/@v/list"), None);
     }
 }

@@ -16,6 +16,8 @@
 //!   protocol files for them (list, info, mod, zip, @latest).
 //! - [`proxy::TestProxy`]: a GOPROXY HTTP server on 127.0.0.1 with runtime
 //!   switchable fault modes ([`proxy::Fault`]) and a request log.
+//! - [`sumdb::SumDb`]: a checksum database (signed tree head, lookups, tiles)
+//!   built from a `ModTree`, served by `TestProxy` under `/sumdb/<name>/`.
 //! - [`tls`]: an HTTPS GOPROXY with certificates the test makes (rcgen): a
 //!   test CA for SSL_CERT_FILE, valid, expired and self-signed leaves.
 //! - [`programs`]: small Go programs the tests build and run.
@@ -31,6 +33,7 @@ pub mod process;
 pub mod programs;
 pub mod proxy;
 pub mod scenario;
+pub mod sumdb;
 pub mod tls;
 pub mod world;
 pub mod zip;

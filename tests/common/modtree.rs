@@ -52,13 +52,21 @@ impl Module {
 
     /// The module zip of `version`: entries `<path>@<version>/go.mod` and `/<name>.go`.
     pub fn zip(&self, version: &str) -> Vec<u8> {
+        self.zip_with_source(version, self.source(version))
+    }
+
+    /// A valid zip of `version` whose source has one more line than the
+    /// published one: what a compromised proxy might serve. It still builds.
+    pub fn tampered_zip(&self, version: &str) -> Vec<u8> {
+        let source = self.source(version) + "\n// Tampered with after publication.\n";
+        self.zip_with_source(version, source)
+    }
+
+    fn zip_with_source(&self, version: &str, source: String) -> Vec<u8> {
         let prefix = format!("{}@{version}", self.path);
         store_zip(&[
             (format!("{prefix}/go.mod"), self.go_mod().into_bytes()),
-            (
-                format!("{prefix}/{}.go", self.name),
-                self.source(version).into_bytes(),
-            ),
+            (format!("{prefix}/{}.go", self.name), source.into_bytes()),
         ])
     }
 
@@ -108,6 +116,18 @@ impl ModTree {
                 files.insert(format!("{base}/@v/{v}.zip"), m.zip(v));
             }
             files.insert(format!("{base}/@latest"), m.info(m.latest()).into_bytes());
+        }
+        files
+    }
+
+    /// Proxy paths of every zip → its tampered copy ([`Module::tampered_zip`]).
+    pub fn tampered_zips(&self) -> BTreeMap<String, Vec<u8>> {
+        let mut files = BTreeMap::new();
+        for m in &self.modules {
+            for v in &m.versions {
+                let path = format!("{}/@v/{v}.zip", escape_module_path(&m.path));
+                files.insert(path, m.tampered_zip(v));
+            }
         }
         files
     }

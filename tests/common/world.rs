@@ -23,6 +23,7 @@ use tempfile::TempDir;
 use super::go;
 use super::modtree::ModTree;
 use super::process::{DEFAULT_TIMEOUT, run_with_timeout};
+use super::sumdb::SumDb;
 
 /// System directories appended to every world's PATH (sh, env, python3, ...).
 pub const SYSTEM_PATH: &[&str] = &["/usr/bin", "/bin"];
@@ -141,6 +142,16 @@ impl World {
     /// Sets a variable for every command built from now on.
     pub fn set_env(&mut self, key: &str, value: impl AsRef<OsStr>) {
         self.env.insert(key.to_string(), value.as_ref().to_owned());
+    }
+
+    /// Turns checksum verification on against `db`: GOSUMDB is its verifier
+    /// key alone, so go finds it through GOPROXY (`<proxy>/sumdb/<name>/...`);
+    /// its direct address leads nowhere ([`super::sumdb::SUMDB_NAME`]).
+    pub fn verify_with(&mut self, db: &SumDb) {
+        self.set_env("GOSUMDB", db.verifier_key());
+        for key in ["GONOSUMDB", "GOPRIVATE"] {
+            self.remove_env(key);
+        }
     }
 
     /// Removes a variable from the world's environment.

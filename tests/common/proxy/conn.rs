@@ -146,11 +146,24 @@ fn lookup(path: &str, state: &State) -> (u16, &'static str, Vec<u8>) {
         let supported = state
             .sumdb_supported
             .load(std::sync::atomic::Ordering::SeqCst);
-        return if sumdb.ends_with("/supported") && supported {
-            (200, TEXT, Vec::new())
-        } else {
-            (404, TEXT, b"sumdb not served here\n".to_vec())
-        };
+        if sumdb.ends_with("/supported") {
+            if supported {
+                return (200, TEXT, Vec::new());
+            }
+        } else if let Some(db) = &*state.sumdb.read().unwrap()
+            && let Some(rest) = sumdb
+                .strip_prefix(db.name())
+                .and_then(|r| r.strip_prefix('/'))
+            && let Some(body) = db.serve(rest)
+        {
+            let ctype = if rest.starts_with("tile/") {
+                BINARY
+            } else {
+                TEXT
+            };
+            return (200, ctype, body);
+        }
+        return (404, TEXT, b"sumdb not served here\n".to_vec());
     }
     match state.files.read().unwrap().get(rel) {
         Some(body) => (200, content_type(rel), body.clone()),
@@ -159,6 +172,7 @@ fn lookup(path: &str, state: &State) -> (u16, &'static str, Vec<u8>) {
 }
 
 const TEXT: &str = "text/plain; charset=utf-8";
+const BINARY: &str = "application/octet-stream";
 
 fn content_type(rel: &str) -> &'static str {
     if rel.ends_with(".zip") {
@@ -273,7 +287,12 @@ fn respond(stream: &mut TcpStream, head: &Head, state: &State) -> bool {
             let short = &body[..body.len() / 2];
             send(stream, status, ctype, &[], short, is_head, state)
         }
-        Fault::TruncatedZip => {
+        Fault::Truncated if status == 200 => {
+            state.record(head, Some(status), &fault);
+            let short = &body[..body.len() / 2];
+            send(stream, status, ctype, &[], short, is_head, state)
+        }
+        Fault::TruncatedZip | Fault::Truncated => {
             state.record(head, Some(status), &Fault::Healthy);
             send(stream, status, ctype, &[], &body, is_head, state)
         }

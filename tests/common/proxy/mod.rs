@@ -1,12 +1,15 @@
 //! `TestProxy`: a GOPROXY server on 127.0.0.1 with switchable faults.
 //!
 //! It serves a [`ModTree`]'s protocol files over plain HTTP/1.1 (keep-alive,
-//! Content-Length bodies) plus `/sumdb/<name>/supported`, optionally honours
+//! Content-Length bodies) plus `/sumdb/<name>/supported` and, when a
+//! [`SumDb`] is attached ([`ProxyBuilder::sumdb`]), that database's `latest`,
+//! `lookup/...` and `tile/...`; optionally honours
 //! `Range: bytes=N-` ([`ProxyBuilder::ranges`]), logs every request,
 //! and can misbehave in the ways real proxies do (error statuses, rate limits,
 //! hangs, slow, stalled or cut-off bodies). Faults can be switched at runtime, so a test
 //! can make a proxy bad and then healthy again, and can target only some paths
-//! (e.g. only `.zip` downloads) through a path-suffix filter.
+//! (e.g. only `.zip` downloads) through a path-suffix filter, or a substring
+//! filter (e.g. only `/sumdb/` paths).
 //!
 //! Threads: one acceptor plus one per connection, at most [`MAX_CONNECTIONS`]
 //! at a time (extra connections are closed at once). Dropping the proxy stops
@@ -30,6 +33,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use super::modtree::ModTree;
+use super::sumdb::SumDb;
 
 /// Most connections served at once; more are closed on accept. High enough
 /// that no test reaches it: 20 concurrent relays keep well over 32 keep-alive
@@ -66,6 +70,9 @@ pub enum Fault {
     /// For `.zip` paths, send only the first half of the zip with a matching
     /// Content-Length (a valid HTTP response carrying a corrupt zip). Other paths are served normally.
     TruncatedZip,
+    /// Send only the first half of any 200 body with a matching Content-Length
+    /// (e.g. a short checksum-database tile).
+    Truncated,
 }
 
 /// One request the proxy received.
@@ -91,8 +98,25 @@ pub struct Request {
 /// A fault and the paths it applies to.
 struct Rule {
     fault: Fault,
-    suffix: Option<String>,
+    filter: Filter,
     matched: u64,
+}
+
+/// Which paths (prefix stripped) a rule applies to.
+enum Filter {
+    All,
+    Suffix(String),
+    Contains(String),
+}
+
+impl Filter {
+    fn matches(&self, path: &str) -> bool {
+        match self {
+            Filter::All => true,
+            Filter::Suffix(s) => path.ends_with(s.as_str()),
+            Filter::Contains(s) => path.contains(s.as_str()),
+        }
+    }
 }
 
 /// State shared between the proxy handle and its threads.
@@ -100,6 +124,8 @@ struct State {
     files: RwLock<BTreeMap<String, Vec<u8>>>,
     rules: Mutex<Vec<Rule>>,
     sumdb_supported: AtomicBool,
+    /// The checksum database served under `/sumdb/<its name>/`, if any.
+    sumdb: RwLock<Option<SumDb>>,
     /// Whether healthy answers honour `Range: bytes=N-` (206 + Content-Range).
     ranges: AtomicBool,
     log: Mutex<Vec<Request>>,
@@ -112,10 +138,7 @@ impl State {
     /// it against the first matching rule.
     fn fault_for(&self, path: &str) -> Fault {
         let mut rules = self.rules.lock().unwrap();
-        let Some(rule) = rules
-            .iter_mut()
-            .find(|r| r.suffix.as_deref().is_none_or(|s| path.ends_with(s)))
-        else {
+        let Some(rule) = rules.iter_mut().find(|r| r.filter.matches(path)) else {
             return Fault::Healthy;
         };
         rule.matched += 1;
@@ -153,6 +176,7 @@ pub struct ProxyBuilder {
     files: BTreeMap<String, Vec<u8>>,
     prefix: String,
     sumdb_supported: bool,
+    sumdb: Option<SumDb>,
     ranges: bool,
     fault: Fault,
 }
@@ -182,6 +206,12 @@ impl ProxyBuilder {
         self
     }
 
+    /// Serve `db` under `/sumdb/<db name>/` (`latest`, `lookup/...`, `tile/...`).
+    pub fn sumdb(mut self, db: &SumDb) -> Self {
+        self.sumdb = Some(db.clone());
+        self
+    }
+
     /// Whether healthy answers honour `Range: bytes=N-` with 206 and
     /// `Content-Range` (default: no, the full body with 200, as many proxies do).
     pub fn ranges(mut self, yes: bool) -> Self {
@@ -205,7 +235,7 @@ impl ProxyBuilder {
             Fault::Healthy => Vec::new(),
             fault => vec![Rule {
                 fault,
-                suffix: None,
+                filter: Filter::All,
                 matched: 0,
             }],
         };
@@ -213,6 +243,7 @@ impl ProxyBuilder {
             files: RwLock::new(self.files),
             rules: Mutex::new(rules),
             sumdb_supported: AtomicBool::new(self.sumdb_supported),
+            sumdb: RwLock::new(self.sumdb),
             ranges: AtomicBool::new(self.ranges),
             log: Mutex::new(Vec::new()),
             shutdown: AtomicBool::new(false),
@@ -258,6 +289,7 @@ impl TestProxy {
             files: BTreeMap::new(),
             prefix: String::new(),
             sumdb_supported: true,
+            sumdb: None,
             ranges: false,
             fault: Fault::Healthy,
         }
@@ -274,21 +306,28 @@ impl TestProxy {
 
     /// Applies `fault` to every request from now on (`Healthy` clears all faults).
     pub fn set_fault(&self, fault: Fault) {
-        self.replace_rules(fault, None);
+        self.replace_rules(fault, Filter::All);
     }
 
     /// Applies `fault` only to paths ending with `suffix` (e.g. ".zip", "/@v/list");
     /// other paths are served normally. Replaces any previous faults.
     pub fn set_fault_for(&self, suffix: &str, fault: Fault) {
-        self.replace_rules(fault, Some(suffix.to_string()));
+        self.replace_rules(fault, Filter::Suffix(suffix.to_string()));
+    }
+
+    /// Applies `fault` only to paths containing `needle` (e.g. "/sumdb/",
+    /// "/tile/"); other paths are served normally. Replaces any previous faults.
+    pub fn set_fault_containing(&self, needle: &str, fault: Fault) {
+        self.replace_rules(fault, Filter::Contains(needle.to_string()));
     }
 
     /// Adds a rule after the existing ones (the first matching rule wins).
     /// `suffix: None` matches every path.
     pub fn add_fault(&self, suffix: Option<&str>, fault: Fault) {
+        let filter = suffix.map_or(Filter::All, |s| Filter::Suffix(s.to_string()));
         self.state.rules.lock().unwrap().push(Rule {
             fault,
-            suffix: suffix.map(str::to_string),
+            filter,
             matched: 0,
         });
     }
@@ -298,13 +337,13 @@ impl TestProxy {
         self.state.rules.lock().unwrap().clear();
     }
 
-    fn replace_rules(&self, fault: Fault, suffix: Option<String>) {
+    fn replace_rules(&self, fault: Fault, filter: Filter) {
         let mut rules = self.state.rules.lock().unwrap();
         rules.clear();
         if fault != Fault::Healthy {
             rules.push(Rule {
                 fault,
-                suffix,
+                filter,
                 matched: 0,
             });
         }
@@ -315,6 +354,11 @@ impl TestProxy {
         self.state.sumdb_supported.store(yes, Ordering::SeqCst);
     }
 
+    /// Serves `db` under `/sumdb/<db name>/` from now on (None: no database).
+    pub fn set_sumdb(&self, db: Option<&SumDb>) {
+        *self.state.sumdb.write().unwrap() = db.cloned();
+    }
+
     /// Switches `Range: bytes=N-` support (206 + Content-Range) on or off.
     pub fn set_ranges(&self, yes: bool) {
         self.state.ranges.store(yes, Ordering::SeqCst);
@@ -323,6 +367,16 @@ impl TestProxy {
     /// Replaces the served modules with `tree`'s.
     pub fn set_tree(&self, tree: &ModTree) {
         *self.state.files.write().unwrap() = tree.proxy_files();
+    }
+
+    /// Serves, in place of each of `tree`'s zips, a valid zip with other
+    /// contents than the module's (see [`ModTree::tampered_zips`]).
+    pub fn serve_tampered_zips(&self, tree: &ModTree) {
+        self.state
+            .files
+            .write()
+            .unwrap()
+            .extend(tree.tampered_zips());
     }
 
     /// Serves `contents` at `path` (relative to the proxy root, no leading slash).

@@ -1,0 +1,398 @@
+//! The real go through the shim with checksum verification on, against a
+//! checksum database of the test's own ([`common::sumdb::SumDb`]) served by
+//! the test proxies under `/sumdb/<name>/`. GOSUMDB is the database's key
+//! alone, so go reaches it only through GOPROXY, i.e. through the relay; its
+//! direct address (`https://sum.goshim.test`) leads nowhere.
+//!
+//! What goshim owes go here: sumdb requests are raced and hedged like all
+//! others, so a sick primary costs nothing; and a checksum failure is go's to
+//! report: goshim neither retries it nor hides it, nor touches GOSUMDB,
+//! GONOSUMDB or GOFLAGS. Where two upstreams take part they serve the same
+//! database, as mirrors of one database do: a tree head from one and tiles
+//! from the other must agree.
+//!
+//! Every world gets `GOSHIM_TTL=0` (no background probe), 1 s relay deadlines
+//! and `GOSHIM_LOG=1` (goshim prints one `goshim: run` line per go run).
+
+mod common;
+
+use std::fs;
+use std::process::Output;
+use std::time::Duration;
+
+use common::programs::PRINT_ENV;
+use common::scenario::{go_lines, logs, timed_shim};
+use common::sumdb::{Lie, SUMDB_NAME, SumDb};
+use common::{Fault, ModTree, TestProxy, World, show, stderr_text, stdout_text};
+
+/// Bound for one go command whose upstream trouble the relay must absorb.
+const BOUNDED: Duration = Duration::from_secs(60);
+/// Relay deadlines (connect, response headers, stall).
+const DEADLINE_MS: &str = "1000";
+
+/// A world whose go verifies against `db` through the relay in front of `goproxy`.
+fn verifying_world(goproxy: &str, db: &SumDb, tree: &ModTree) -> World {
+    let mut world = World::new();
+    world.set_env("GOPROXY", goproxy);
+    world.set_env("GOSHIM_TTL", "0");
+    world.set_env("GOSHIM_LOG", "1");
+    world.set_env("GOSHIM_CONNECT_TIMEOUT_MS", DEADLINE_MS);
+    world.set_env("GOSHIM_RESPONSE_TIMEOUT_MS", DEADLINE_MS);
+    world.set_env("GOSHIM_STALL_TIMEOUT_MS", DEADLINE_MS);
+    world.verify_with(db);
+    world.write_tree_main_module(tree);
+    world
+}
+
+/// A proxy serving `tree` and `db`.
+fn db_proxy(tree: &ModTree, db: &SumDb) -> TestProxy {
+    TestProxy::builder().tree(tree).sumdb(db).start()
+}
+
+/// How many times the shim ran go (one `goshim: run` line each).
+fn go_runs(out: &Output) -> usize {
+    stderr_text(out)
+        .lines()
+        .filter(|l| l.starts_with("goshim: run "))
+        .count()
+}
+
+/// The world's go.sum (empty if there is none).
+fn go_sum(world: &World) -> String {
+    fs::read_to_string(world.work_dir().join("go.sum")).unwrap_or_default()
+}
+
+/// go.sum holds exactly the database's two lines for every module of `tree`.
+fn assert_go_sum_matches(world: &World, tree: &ModTree, db: &SumDb) {
+    let mut want: Vec<String> = tree
+        .modules
+        .iter()
+        .flat_map(|m| db.go_sum_lines(&m.path, m.latest()))
+        .collect();
+    want.sort();
+    let sum = go_sum(world);
+    let mut have: Vec<&str> = sum.lines().collect();
+    have.sort();
+    assert_eq!(have, want, "go.sum");
+}
+
+/// Paths in `proxy`'s log under `/sumdb/<name>/<kind>`.
+fn sumdb_paths(proxy: &TestProxy, kind: &str) -> Vec<String> {
+    let prefix = format!("/sumdb/{SUMDB_NAME}/{kind}");
+    proxy
+        .request_paths()
+        .into_iter()
+        .filter(|p| p.starts_with(&prefix))
+        .collect()
+}
+
+fn assert_success(what: &str, out: &Output, context: &str) {
+    assert!(
+        out.status.success(),
+        "{what}: expected success\n{}{context}",
+        show(out)
+    );
+}
+
+// ---------------------------------------------------------------------------
+// A healthy database.
+
+/// `go mod download` and `go build` verify every module against the database
+/// through the relay: go.sum gets the database's lines, and the proxy's log
+/// shows the lookups and the tiles that proved them. The direct go, given the
+/// proxy itself, writes the same go.sum.
+#[test]
+fn verified_download_and_build_through_the_relay() {
+    let tree = ModTree::new(3);
+    let db = SumDb::from_tree(SUMDB_NAME, &tree);
+    let proxy = db_proxy(&tree, &db);
+    let world = verifying_world(&proxy.url(), &db, &tree);
+    let context = logs(&[("proxy", &proxy)]);
+
+    let (download, _) = timed_shim(&world, &["mod", "download"], BOUNDED);
+    assert_success("go mod download", &download, &context);
+    let (build, _) = timed_shim(&world, &["build", "-o", "app", "."], BOUNDED);
+    let context = logs(&[("proxy", &proxy)]);
+    assert_success("go build", &build, &context);
+    assert_go_sum_matches(&world, &tree, &db);
+    let ran = world.run(&mut world.cmd(world.work_dir().join("app"), [""; 0]));
+    assert_eq!(stdout_text(&ran), tree.expected_output(), "{}", show(&ran));
+
+    for m in &tree.modules {
+        let lookup = format!("/sumdb/{SUMDB_NAME}/lookup/{}@{}", m.path, m.latest());
+        assert!(
+            proxy.request_paths().contains(&lookup),
+            "no {lookup}\n{context}"
+        );
+    }
+    assert!(
+        !sumdb_paths(&proxy, "tile/8/0/").is_empty(),
+        "no hash tile\n{context}"
+    );
+
+    // The arbiter: the real go on its own, same database, same go.sum.
+    let direct = verifying_world(&proxy.url(), &db, &tree);
+    let out = direct.run_direct(&["mod", "download"]);
+    assert_success("direct go mod download", &out, "");
+    let out = direct.run_direct(&["build", "-o", "app", "."]);
+    assert_success("direct go build", &out, "");
+    assert_eq!(go_sum(&direct), go_sum(&world), "go.sum, direct vs shim");
+}
+
+// ---------------------------------------------------------------------------
+// A sick primary: the relay absorbs it.
+
+/// Primary (made sick by `fault`) and secondary serve the same modules and
+/// database; go builds the tree's main module through the shim.
+struct Pair {
+    tree: ModTree,
+    db: SumDb,
+    primary: TestProxy,
+    secondary: TestProxy,
+    world: World,
+    out: Output,
+}
+
+impl Pair {
+    fn run(fault: impl FnOnce(&TestProxy)) -> Pair {
+        let tree = ModTree::new(3);
+        let db = SumDb::from_tree(SUMDB_NAME, &tree);
+        let primary = db_proxy(&tree, &db);
+        fault(&primary);
+        let secondary = db_proxy(&tree, &db);
+        let goproxy = format!("{},{}", primary.url(), secondary.url());
+        let world = verifying_world(&goproxy, &db, &tree);
+        let (out, took) = timed_shim(&world, &["build", "-o", "app", "."], BOUNDED);
+        eprintln!("go build: {took:?}");
+        Pair {
+            tree,
+            db,
+            primary,
+            secondary,
+            world,
+            out,
+        }
+    }
+
+    fn logs(&self) -> String {
+        format!(
+            "{}\n{}",
+            show(&self.out),
+            logs(&[("primary", &self.primary), ("secondary", &self.secondary)])
+        )
+    }
+
+    /// go verified and built in one run, with the database's go.sum lines,
+    /// and the secondary answered `kind` requests (e.g. "lookup/", "tile/").
+    fn assert_verified_via_secondary(&self, kind: &str) {
+        assert_success("go build", &self.out, &self.logs());
+        assert_eq!(go_runs(&self.out), 1, "{}", self.logs());
+        assert_go_sum_matches(&self.world, &self.tree, &self.db);
+        let served = self.secondary.requests().into_iter().any(|r| {
+            r.path.contains(&format!("/sumdb/{SUMDB_NAME}/{kind}")) && r.status == Some(200)
+        });
+        assert!(served, "the secondary served no {kind}\n{}", self.logs());
+    }
+}
+
+/// The primary never answers a sumdb request: each is hedged to the secondary.
+#[test]
+fn hung_primary_sumdb_is_hedged_to_the_secondary() {
+    let p = Pair::run(|p| p.set_fault_containing("/sumdb/", Fault::Hang));
+    p.assert_verified_via_secondary("lookup/");
+    p.assert_verified_via_secondary("tile/");
+}
+
+/// The primary answers 503 to every sumdb request.
+#[test]
+fn primary_sumdb_503_fails_over_to_the_secondary() {
+    let p = Pair::run(|p| p.set_fault_containing("/sumdb/", Fault::Status(503)));
+    p.assert_verified_via_secondary("lookup/");
+    p.assert_verified_via_secondary("tile/");
+}
+
+/// The primary cuts every lookup and tile off halfway (then a reset): the
+/// relay completes each from the secondary.
+#[test]
+fn sumdb_bodies_cut_off_by_the_primary_are_completed_from_the_secondary() {
+    let p = Pair::run(|p| p.set_fault_containing("/sumdb/", Fault::ResetMidBody));
+    p.assert_verified_via_secondary("lookup/");
+    p.assert_verified_via_secondary("tile/");
+}
+
+/// The primary sends half of each tile with a matching Content-Length: a
+/// complete HTTP answer, but a tile's length is fixed by its path, so the
+/// relay takes the tile from the secondary instead.
+#[test]
+fn short_tiles_from_the_primary_are_replaced_from_the_secondary() {
+    let p = Pair::run(|p| p.set_fault_containing("/tile/", Fault::Truncated));
+    p.assert_verified_via_secondary("tile/");
+}
+
+// ---------------------------------------------------------------------------
+// A proxy that lies: go refuses, and goshim lets it.
+
+/// What the go command (run through the shim from a module without
+/// dependencies) passes on to a program: the checksum settings are the
+/// world's, exactly as the direct go passes them.
+fn assert_checksum_settings_untouched(world: &World) {
+    let dir = world.write_module("envdump", "example.com/envdump", PRINT_ENV);
+    let args = [
+        "run",
+        ".",
+        "GOSUMDB",
+        "GONOSUMDB",
+        "GONOPROXY",
+        "GOPRIVATE",
+        "GOFLAGS",
+        "GOINSECURE",
+    ];
+    let shim = world.run(world.shim_cmd(args).current_dir(&dir));
+    let direct = world.run(world.direct_cmd(args).current_dir(&dir));
+    assert_success("go run (env dump) through the shim", &shim, "");
+    assert_eq!(stdout_text(&shim), stdout_text(&direct), "{}", show(&shim));
+    let want = format!("GOSUMDB={}\n", world.env_value("GOSUMDB").unwrap());
+    assert!(stdout_text(&shim).contains(&want), "{}", show(&shim));
+}
+
+/// go failed in its one run, saying `what` itself (not goshim), and no zip
+/// made it into go.sum or the module cache.
+fn assert_go_refused(world: &World, tree: &ModTree, out: &Output, what: &str, context: &str) {
+    let all = format!("{}{context}", show(out));
+    assert!(!out.status.success(), "expected failure\n{all}");
+    assert_eq!(go_runs(out), 1, "go ran again\n{all}");
+    assert!(
+        go_lines(out).iter().any(|l| l.contains(what)),
+        "go did not say {what:?}\n{all}"
+    );
+    for m in &tree.modules {
+        // The go.mod line may be there (the .mod files are honest); the zip's is not.
+        let zip_line = format!("{} {} h1:", m.path, m.latest());
+        assert!(
+            !go_sum(world).contains(&zip_line),
+            "{zip_line} in go.sum\n{all}"
+        );
+        let extracted = world.path(format!("gopath/pkg/mod/{}@{}", m.path, m.latest()));
+        assert!(
+            !extracted.exists(),
+            "{} extracted\n{all}",
+            extracted.display()
+        );
+    }
+}
+
+/// The only upstream serves valid zips with other contents than the
+/// database recorded: go prints its SECURITY ERROR and fails, once.
+#[test]
+fn tampered_zip_from_the_only_upstream_is_a_security_error() {
+    let tree = ModTree::new(3);
+    let db = SumDb::from_tree(SUMDB_NAME, &tree);
+    let proxy = db_proxy(&tree, &db);
+    proxy.serve_tampered_zips(&tree);
+    let world = verifying_world(&proxy.url(), &db, &tree);
+    let (out, _) = timed_shim(&world, &["mod", "download"], BOUNDED);
+    let context = logs(&[("proxy", &proxy)]);
+    assert_go_refused(&world, &tree, &out, "SECURITY ERROR", &context);
+    assert!(
+        stderr_text(&out).contains("checksum mismatch"),
+        "{}{context}",
+        show(&out)
+    );
+    assert_checksum_settings_untouched(&world);
+}
+
+/// The primary serves tampered zips, the secondary the published ones (but
+/// slowly, so every zip comes from the primary): the relay cannot tell, go
+/// can, and nothing retries past go's verdict.
+#[test]
+fn tampered_zip_from_the_primary_is_a_security_error() {
+    let tree = ModTree::new(3);
+    let db = SumDb::from_tree(SUMDB_NAME, &tree);
+    let primary = db_proxy(&tree, &db);
+    primary.serve_tampered_zips(&tree);
+    let secondary = db_proxy(&tree, &db);
+    secondary.set_fault_for(".zip", Fault::Delay(Duration::from_secs(30)));
+    let goproxy = format!("{},{}", primary.url(), secondary.url());
+    let world = verifying_world(&goproxy, &db, &tree);
+    let (out, _) = timed_shim(&world, &["mod", "download"], BOUNDED);
+    let context = logs(&[("primary", &primary), ("secondary", &secondary)]);
+    assert_go_refused(&world, &tree, &out, "SECURITY ERROR", &context);
+    assert_checksum_settings_untouched(&world);
+}
+
+/// The only upstream's database misbehaves as `lie` says (or, with `fault`,
+/// its answers do): go refuses to verify, saying `what`.
+fn assert_lie_refused(lie: Option<Lie>, fault: Option<(&str, Fault)>, what: &str) {
+    let tree = ModTree::new(2);
+    let db = SumDb::from_tree(SUMDB_NAME, &tree);
+    let served = lie.map_or_else(|| db.clone(), |lie| db.lying(lie));
+    let proxy = db_proxy(&tree, &served);
+    if let Some((needle, fault)) = fault {
+        proxy.set_fault_containing(needle, fault);
+    }
+    let world = verifying_world(&proxy.url(), &db, &tree);
+    let (out, _) = timed_shim(&world, &["mod", "download"], BOUNDED);
+    let context = logs(&[("proxy", &proxy)]);
+    assert_go_refused(&world, &tree, &out, what, &context);
+    assert_checksum_settings_untouched(&world);
+}
+
+#[test]
+fn unsigned_tree_head_is_refused() {
+    assert_lie_refused(Some(Lie::UnsignedHead), None, "malformed note");
+}
+
+#[test]
+fn tree_head_signed_by_another_key_is_refused() {
+    assert_lie_refused(Some(Lie::ForeignKey), None, "no verifiable signatures");
+}
+
+#[test]
+fn wrong_tiles_are_refused() {
+    assert_lie_refused(Some(Lie::WrongTiles), None, "inconsistent tile");
+}
+
+/// A short tile from the only upstream: the relay has nothing to complete it
+/// with; go must not get it as if it were whole.
+#[test]
+fn short_tiles_from_the_only_upstream_are_refused() {
+    assert_lie_refused(None, Some(("/tile/", Fault::Truncated)), "tile");
+}
+
+/// go keeps the last tree head it verified. A database that then shows a
+/// tree not containing it (same key, another history: a fork) is caught by
+/// go as a SECURITY ERROR, which goshim leaves alone.
+#[test]
+fn forked_database_is_a_security_error() {
+    let tree = ModTree::new(2);
+    let db = SumDb::from_tree(SUMDB_NAME, &tree);
+    let proxy = db_proxy(&tree, &db);
+    let world = verifying_world(&proxy.url(), &db, &tree);
+    let (out, _) = timed_shim(&world, &["mod", "download"], BOUNDED);
+    assert_success("go mod download", &out, &logs(&[("proxy", &proxy)]));
+
+    // One more module, and the old records in another order.
+    let grown = ModTree::new(3);
+    let mut fork = SumDb::new(SUMDB_NAME);
+    for m in grown.modules.iter().rev() {
+        fork.add(&m.path, m.latest(), &m.zip(m.latest()), &m.go_mod());
+    }
+    proxy.set_tree(&grown);
+    proxy.set_sumdb(Some(&fork));
+    world.write_tree_main_module(&grown);
+    let (out, _) = timed_shim(&world, &["mod", "download"], BOUNDED);
+    let all = format!("{}{}", show(&out), logs(&[("proxy", &proxy)]));
+    assert!(!out.status.success(), "expected failure\n{all}");
+    assert_eq!(go_runs(&out), 1, "go ran again\n{all}");
+    for what in ["SECURITY ERROR", "misbehavior detected"] {
+        assert!(
+            go_lines(&out).iter().any(|l| l.contains(what)),
+            "go did not say {what:?}\n{all}"
+        );
+    }
+    assert!(
+        !go_sum(&world).contains("example.com/dep2 v1.0.0 h1:"),
+        "{all}"
+    );
+    assert_checksum_settings_untouched(&world);
+}
