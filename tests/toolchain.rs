@@ -58,10 +58,16 @@ fn toolchain_zip() -> Vec<u8> {
         .collect();
     let tool_dir = format!("pkg/tool/{}_{}", std::env::consts::OS, goarch());
     store_zip(&[
-        (format!("{prefix}/go.mod"), b"module golang.org/toolchain\n".to_vec()),
+        (
+            format!("{prefix}/go.mod"),
+            b"module golang.org/toolchain\n".to_vec(),
+        ),
         (format!("{prefix}/bin/go"), script.into_bytes()),
         (format!("{prefix}/bin/gofmt"), b"#!/bin/sh\n".to_vec()),
-        (format!("{prefix}/{tool_dir}/compile"), b"#!/bin/sh\n".to_vec()),
+        (
+            format!("{prefix}/{tool_dir}/compile"),
+            b"#!/bin/sh\n".to_vec(),
+        ),
         (format!("{prefix}/lib/payload.bin"), payload),
     ])
 }
