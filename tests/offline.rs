@@ -6,6 +6,8 @@
 //! Each world downloads `example.com/dep0@v1.0.0` first (the proxies also
 //! publish v1.1.0, which the cache never sees), then every upstream goes
 //! down (503 and refused: both fail at once, so no test waits on a deadline).
+//! Checksum verification is on throughout (a test database served by the
+//! healthy proxy): offline, go verifies against what it cached of it.
 
 mod common;
 
@@ -13,6 +15,7 @@ use std::fs;
 use std::process::Output;
 
 use common::scenario::goshim_lines;
+use common::sumdb::{SUMDB_NAME, SumDb};
 use common::{Fault, ModTree, TestProxy, World, refused_url, show};
 
 const USE_DEP0: &str = r#"package main
@@ -31,8 +34,10 @@ const HELLO: &str = "package main\n\nfunc main() {}\n";
 /// A world whose module cache holds dep0 v1.0.0 (fetched by project `a`
 /// through the shim from a healthy proxy); GOPROXY then lists `down`.
 fn world_with_cached_dep0(tree: &ModTree, down: &str) -> World {
-    let healthy = TestProxy::start(tree);
+    let db = SumDb::from_tree(SUMDB_NAME, tree);
+    let healthy = TestProxy::builder().tree(tree).sumdb(&db).start();
     let mut world = World::new();
+    world.verify_with(&db);
     world.set_env("GOPROXY", healthy.url());
     world.set_env("GOSHIM_TTL", "0");
     let a = world.write_module("a", "example.com/a", HELLO);
@@ -92,6 +97,8 @@ fn with_every_proxy_down_tidy_and_get_latest_use_the_cached_version() {
         "one notice about the local module cache\n{}",
         show(&tidy)
     );
+    let go_sum = fs::read_to_string(b.join("go.sum")).unwrap();
+    assert!(go_sum.contains("example.com/dep0 v1.0.0 h1:"), "{go_sum}");
     let ran = in_dir(&world, &b, &["run", "."], true);
     assert!(ran.status.success(), "go run\n{}", show(&ran));
     assert_eq!(String::from_utf8_lossy(&ran.stdout), "v1.0.0\n");

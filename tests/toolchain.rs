@@ -18,7 +18,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use common::scenario::{logs, timed_shim};
-use common::sumdb::SumDb;
+use common::sumdb::{SUMDB_NAME, SumDb};
 use common::zip::store_zip;
 use common::{Fault, ModTree, TestProxy, World, show, stdout_text};
 
@@ -78,7 +78,7 @@ fn proxies(fault: Fault) -> (SumDb, TestProxy, TestProxy) {
     let tree = ModTree::new(1);
     let zip = toolchain_zip();
     let go_mod = "module golang.org/toolchain\n";
-    let mut db = SumDb::from_tree("sum.goshim.test", &tree);
+    let mut db = SumDb::from_tree(SUMDB_NAME, &tree);
     db.add("golang.org/toolchain", &toolchain_version(), &zip, go_mod);
     let serve = |proxy: &TestProxy| {
         let v = toolchain_version();
@@ -148,6 +148,18 @@ fn passthrough_switches_past(fault: Fault) {
     assert!(
         !secondary.requests_ending_with(&zip).is_empty(),
         "the toolchain did not come from the healthy secondary\n{}",
+        logs(&named)
+    );
+    let lookup = format!(
+        "/sumdb/{SUMDB_NAME}/lookup/golang.org/toolchain@{}",
+        toolchain_version()
+    );
+    let verified = [&primary, &secondary]
+        .iter()
+        .any(|p| p.request_paths().iter().any(|r| r.ends_with(&lookup)));
+    assert!(
+        verified,
+        "go did not verify the toolchain\n{}",
         logs(&named)
     );
     let env = bounded(&world, &["env", "GOPROXY"], &named);
