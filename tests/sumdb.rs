@@ -139,6 +139,28 @@ fn verified_download_and_build_through_the_relay() {
     assert_eq!(go_sum(&direct), go_sum(&world), "go.sum, direct vs shim");
 }
 
+/// 280 records: go's proofs now need a full tile (`tile/8/0/000`), a partial
+/// one after it and a level-1 tile, so those formats are checked by go too.
+/// (28 versions a module: the `.info` times are days of one month.)
+#[test]
+fn verified_in_a_log_larger_than_a_tile() {
+    let versions: Vec<String> = (0..28).map(|i| format!("v1.0.{i}")).collect();
+    let versions: Vec<&str> = versions.iter().map(String::as_str).collect();
+    let tree = ModTree::with_versions(10, &versions);
+    let db = SumDb::from_tree(SUMDB_NAME, &tree);
+    let proxy = db_proxy(&tree, &db);
+    let world = verifying_world(&proxy.url(), &db, &tree);
+    let (out, _) = timed_shim(&world, &["build", "-o", "app", "."], BOUNDED);
+    let context = logs(&[("proxy", &proxy)]);
+    assert_success("go build", &out, &context);
+    assert_go_sum_matches(&world, &tree, &db);
+    let tiles = sumdb_paths(&proxy, "tile/");
+    for tile in ["tile/8/0/000", "tile/8/0/001.p/24", "tile/8/1/000.p/1"] {
+        let path = format!("/sumdb/{SUMDB_NAME}/{tile}");
+        assert!(tiles.contains(&path), "no {path}\n{context}");
+    }
+}
+
 // ---------------------------------------------------------------------------
 // A sick primary: the relay absorbs it.
 

@@ -144,16 +144,16 @@ impl SumDb {
             return Some(self.signed_head());
         }
         if let Some(modver) = rest.strip_prefix("lookup/") {
-            let id = self
-                .records
-                .iter()
-                .position(|(p, v, _)| format!("{}@{v}", escape_module_path(p)) == modver)?;
+            let id = self.records.iter().position(|(p, v, _)| {
+                // Versions are escaped like paths (upper case → '!' + lower).
+                format!("{}@{}", escape_module_path(p), escape_module_path(v)) == modver
+            })?;
             let mut out = format!("{id}\n{}\n", self.records[id].2).into_bytes();
             out.extend(self.signed_head());
             return Some(out);
         }
         let (level, n, width) = parse_tile(rest.strip_prefix("tile/")?)?;
-        let first = n * TILE_WIDTH;
+        let first = n.checked_mul(TILE_WIDTH).filter(|f| *f < 1 << 40)?;
         match level {
             None => {
                 let end = usize::try_from(first + width).ok()?;
@@ -166,7 +166,7 @@ impl SumDb {
                 )
             }
             Some(level) => {
-                let height = level * HEIGHT;
+                let height = level.checked_mul(HEIGHT).filter(|&h| h < 32)?;
                 // Only hashes of complete subtrees exist.
                 if ((first + width) << height) > self.leaves.len() as u64 {
                     return None;
@@ -326,7 +326,7 @@ fn parse_tile(path: &str) -> Option<(Option<u32>, u64, u64)> {
         if digits.len() != 3 || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
-        n = n * 1000 + digits.parse::<u64>().ok()?;
+        n = n.checked_mul(1000)? + digits.parse::<u64>().ok()?;
     }
     Some((level, n, width))
 }
