@@ -33,6 +33,13 @@ pub fn classify(args: &[OsString]) -> Kind {
     }
 }
 
+/// `go mod download`: downloads the zip of every module it learns of, so
+/// fetching zips ahead wastes nothing.
+pub fn downloads_every_zip(args: &[OsString]) -> bool {
+    let mut words = args.iter().filter_map(|a| a.to_str());
+    words.next() == Some("mod") && words.next() == Some("download")
+}
+
 /// Output on stdout that a second run would repeat: `-json` output and `go mod graph/why`.
 fn writes_results_to_stdout(args: &[OsString]) -> bool {
     let second = args.get(1).and_then(|a| a.to_str());

@@ -8,6 +8,7 @@
 //! ttl_seconds = 600
 //! attempts = 3
 //! relay = true                  # per-request failover through a loopback relay
+//! prefetch = true               # the relay fetches ahead of go's requests
 //! connect_timeout_ms = 5000     # relay deadlines per upstream request
 //! response_timeout_ms = 15000
 //! stall_timeout_ms = 15000
@@ -34,6 +35,7 @@ struct File {
     ttl_seconds: Option<u64>,
     attempts: Option<u32>,
     relay: Option<bool>,
+    prefetch: Option<bool>,
     connect_timeout_ms: Option<u64>,
     response_timeout_ms: Option<u64>,
     stall_timeout_ms: Option<u64>,
@@ -54,6 +56,8 @@ pub struct Config {
     pub attempts: u32,
     /// Serve go through the loopback relay (else: health-ordered GOPROXY list only).
     pub relay: bool,
+    /// Let the relay fetch ahead of go's requests.
+    pub prefetch: bool,
     pub deadlines: Deadlines,
     /// When the relay asks a second upstream for a request the first has not answered.
     pub hedge: Hedge,
@@ -74,6 +78,7 @@ impl Default for Config {
             ttl: Duration::from_secs(600),
             attempts: 3,
             relay: true,
+            prefetch: true,
             deadlines: Deadlines {
                 connect: Duration::from_millis(5000),
                 response: Duration::from_millis(15000),
@@ -116,7 +121,10 @@ impl Config {
             config.attempts = n.clamp(1, 10) as u32;
         }
         if let Some(v) = non_empty(env_vars::GOSHIM_RELAY) {
-            config.relay = !matches!(v.trim(), "0" | "off" | "false" | "no");
+            config.relay = !is_no(&v);
+        }
+        if let Some(v) = non_empty(env_vars::GOSHIM_PREFETCH) {
+            config.prefetch = !is_no(&v);
         }
         let d = &mut config.deadlines;
         for (var, slot) in [
@@ -184,6 +192,9 @@ impl Config {
         if let Some(on) = file.relay {
             self.relay = on;
         }
+        if let Some(on) = file.prefetch {
+            self.prefetch = on;
+        }
         let d = &mut self.deadlines;
         for (value, slot) in [
             (file.connect_timeout_ms, &mut d.connect),
@@ -227,4 +238,9 @@ fn number(var: &str) -> Result<Option<u64>, String> {
             .map(Some)
             .map_err(|_| format!("{var}={v} is not a whole number")),
     }
+}
+
+/// `0`, `off`, `false`, `no`: the switch is off.
+fn is_no(value: &str) -> bool {
+    matches!(value.trim(), "0" | "off" | "false" | "no")
 }

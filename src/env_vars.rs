@@ -53,6 +53,8 @@ pub const HOME: &str = "HOME";
 pub const NETRC: &str = "NETRC";
 /// `0`/`off`: no loopback relay; go gets the health-ordered GOPROXY list instead.
 pub const GOSHIM_RELAY: &str = "GOSHIM_RELAY";
+/// `0`/`off`: the relay does not fetch ahead of go's requests (default on).
+pub const GOSHIM_PREFETCH: &str = "GOSHIM_PREFETCH";
 /// Relay deadline for connecting to an upstream, in milliseconds (default 5000).
 pub const GOSHIM_CONNECT_TIMEOUT_MS: &str = "GOSHIM_CONNECT_TIMEOUT_MS";
 /// Relay deadline for an upstream's response headers, in milliseconds (default 15000).

@@ -81,7 +81,12 @@ pub fn main(args: Vec<OsString>) -> ! {
         probe::background::spawn_refresh(&seen);
     }
     let route = if config.relay {
-        match start_relay(&env, &config, &plan, snap.as_ref()) {
+        let prefetch = match (config.prefetch, command::downloads_every_zip(&args)) {
+            (false, _) => relay::Prefetch::Off,
+            (true, true) => relay::Prefetch::WithZips,
+            (true, false) => relay::Prefetch::Small,
+        };
+        match start_relay(&env, &config, &plan, snap.as_ref(), prefetch) {
             Ok(relay) => Some(Route::Relay(relay, plan.tail.clone())),
             Err(e) => {
                 debug!("relay unavailable ({e}); using the GOPROXY list");
@@ -177,6 +182,7 @@ fn start_relay(
     config: &Config,
     plan: &Plan,
     snap: Option<&Snapshot>,
+    prefetch: relay::Prefetch,
 ) -> std::io::Result<Relay> {
     let user = ProxyList::parse(env.get("GOPROXY"));
     let health_of = |key: &str| {
@@ -191,6 +197,7 @@ fn start_relay(
         upstreams: relay::upstreams(&plan.order, &user, config.hedge, health_of),
         private_patterns: format!("{},{}", env.get("GONOSUMDB"), env.get("GOPRIVATE")),
         deadlines: config.deadlines,
+        prefetch,
         local_cache: Some(env.get("GOMODCACHE"))
             .filter(|d| !d.is_empty())
             .map(|d| Path::new(d).join("cache").join("download")),
@@ -255,6 +262,7 @@ impl Runner<'_> {
             if done || !diagnosis.should_retry() || attempt == attempts || exhausted {
                 if let Route::Relay(relay, _) = &self.route {
                     report_local_answers(relay.local_answers());
+                    crate::metrics::count_prefetch(relay.prefetch_counters());
                 }
                 if let (true, Some(then)) = (outcome.status.success(), self.then.take()) {
                     exec(then, self.real_go, "toolchain downloaded");

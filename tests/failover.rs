@@ -891,6 +891,7 @@ fn private_paths_stay_with_the_users_list(private: &[(&str, &str)]) {
         path: "example.com/private/mod".to_string(),
         name: "mod".to_string(),
         versions: vec!["v1.0.0".to_string()],
+        requires: Vec::new(),
     });
     let a = TestProxy::faulty(&tree, Fault::Status(502));
     let b = TestProxy::start(&tree);

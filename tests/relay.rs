@@ -615,6 +615,7 @@ fn public_and_private() -> (ModTree, Module, Module) {
         path: "example.com/private/p1".into(),
         name: "p1".into(),
         versions: vec!["v1.0.0".into()],
+        requires: Vec::new(),
     };
     let tree = ModTree {
         modules: vec![public.clone(), private.clone()],

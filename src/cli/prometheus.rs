@@ -185,6 +185,31 @@ fn counter_families(e: &mut Exposition, counters: Option<&Counters>) {
         "Go commands goshim ran again after a transient proxy failure.",
     )
     .sample(&[], counters.map_or(0, |c| c.reruns) as f64);
+    let prefetch = counters.map(|c| c.prefetch).unwrap_or_default();
+    for (name, help, value) in [
+        (
+            "goshim_prefetch_requests_total",
+            "Requests the relay fetched ahead of go.",
+            prefetch.fetched,
+        ),
+        (
+            "goshim_prefetch_bytes_total",
+            "Bytes the relay fetched ahead of go.",
+            prefetch.fetched_bytes,
+        ),
+        (
+            "goshim_prefetch_unused_requests_total",
+            "Requests fetched ahead that go never asked for.",
+            prefetch.unused,
+        ),
+        (
+            "goshim_prefetch_unused_bytes_total",
+            "Bytes fetched ahead that go never asked for.",
+            prefetch.unused_bytes,
+        ),
+    ] {
+        e.family(name, Kind::Counter, help).sample(&[], value as f64);
+    }
     let mut last = e.family(
         "goshim_proxy_last_probe_timestamp_seconds",
         Kind::Gauge,

@@ -90,6 +90,7 @@ pub fn run(format: Format) -> i32 {
             "preset": ctx.config.preset,
             "snapshot": snapshot_json(snap.as_ref(), ctx.config.ttl.as_secs()),
             "proxies": order.iter().map(|p| proxy_json(p, snap.as_ref())).collect::<Vec<_>>(),
+            "prefetch": crate::metrics::Counters::read().map(|c| c.prefetch).unwrap_or_default(),
         });
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         return 0;
@@ -104,9 +105,25 @@ pub fn run(format: Format) -> i32 {
         None => println!("GOPROXY:   {goproxy}"),
         Some(why) => println!("GOPROXY:   {goproxy} (unchanged: {why})"),
     }
+    if let Some(p) = crate::metrics::Counters::read()
+        .map(|c| c.prefetch)
+        .filter(|p| p.fetched > 0)
+    {
+        println!(
+            "prefetch:  {} requests ({}) fetched ahead, {} ({}) never used",
+            p.fetched,
+            kib(p.fetched_bytes),
+            p.unused,
+            kib(p.unused_bytes)
+        );
+    }
     println!();
     print_table(&order, snap.as_ref());
     0
+}
+
+fn kib(bytes: u64) -> String {
+    format!("{:.1} KiB", bytes as f64 / 1024.0)
 }
 
 fn snapshot_line(snap: Option<&Snapshot>, ttl: u64) -> String {

@@ -33,6 +33,18 @@ pub struct Counters {
     pub reruns: u64,
     /// Per proxy, by redacted URL.
     pub proxies: BTreeMap<String, ProxyCounters>,
+    /// What the relay fetched ahead of go's requests, and what go never used.
+    #[serde(default)]
+    pub prefetch: PrefetchCounters,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, Default, PartialEq)]
+pub struct PrefetchCounters {
+    pub fetched: u64,
+    pub fetched_bytes: u64,
+    /// Fetched ahead but never asked for by go: the waste.
+    pub unused: u64,
+    pub unused_bytes: u64,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
@@ -126,6 +138,20 @@ pub fn count_failovers(failed: &[(String, u64)]) {
         for (url, n) in failed.iter().filter(|(_, n)| *n > 0) {
             c.proxy(url, now).failovers += n;
         }
+    }));
+}
+
+/// One run's fetching ahead. Free when nothing was fetched ahead.
+pub fn count_prefetch(run: PrefetchCounters) {
+    if run.fetched == 0 {
+        return;
+    }
+    report(update(|c, _| {
+        let p = &mut c.prefetch;
+        p.fetched += run.fetched;
+        p.fetched_bytes += run.fetched_bytes;
+        p.unused += run.unused;
+        p.unused_bytes += run.unused_bytes;
     }));
 }
 

@@ -24,6 +24,7 @@ use hyper::{Response, StatusCode};
 use tokio::time::Sleep;
 
 use super::Shared;
+use super::ahead::{Ahead, Held};
 use super::body::Splice;
 use super::local_cache;
 use super::route::{self, Route};
@@ -44,29 +45,25 @@ const RATE_WINDOW: Duration = Duration::from_secs(1);
 const OVERLAP: u64 = 4096;
 /// Bodies complete at the start and up to this size go to go in one piece.
 const WHOLE_UP_TO: usize = 256 * 1024;
+/// Chunks in which a body held in a file goes to go.
+const READ_CHUNK: usize = 64 * 1024;
 /// How often a race with a possible next step looks at the clock.
 const TICK: Duration = Duration::from_millis(50);
 
 pub async fn forward(shared: Arc<Shared>, rel: String) -> Response<Body> {
     let (order, strict) = match route::parse(&rel) {
-        Route::Module { path, .. }
-            if crate::module_path::matches_any(&shared.settings.private_patterns, &path) =>
-        {
-            (user_order(&shared), true)
-        }
-        Route::Module { .. } => (health_order(&shared, |_| true), false),
         Route::SumdbSupported { .. } => {
             let order = health_order(&shared, |i| shared.serves_sumdb(i) != Some(false));
             return sumdb_supported(Race::new(shared.clone(), rel, order, false)).await;
         }
-        Route::Sumdb { .. } => {
-            // Upstreams known to serve the database first, then those not
-            // known not to: when the known ones fail, another may serve it.
-            let mut order = health_order(&shared, |i| shared.serves_sumdb(i) != Some(false));
-            order.sort_by_key(|&i| shared.serves_sumdb(i) != Some(true)); // stable
-            (order, false)
-        }
         Route::Unknown => return plain(StatusCode::NOT_FOUND, "not found\n".into()),
+        Route::Module { .. } => {
+            if let Some((held, ct)) = Ahead::on_request(&shared, &rel).await {
+                return held_response(&shared, &rel, held, ct);
+            }
+            candidates(&shared, &rel)
+        }
+        Route::Sumdb { .. } => candidates(&shared, &rel),
     };
     let mut race = Race::new(shared, rel, order, strict);
     let first = match race.step().await {
@@ -100,6 +97,7 @@ pub async fn forward(shared: Arc<Shared>, rel: String) -> Response<Body> {
     };
     let body = if complete {
         let whole = Bytes::from(ready.concat());
+        Ahead::on_mod_served(&race.shared, &race.rel, &whole);
         builder = builder.header(hyper::header::CONTENT_LENGTH, whole.len());
         Full::new(whole)
             .map_err(|never| match never {})
@@ -111,6 +109,83 @@ pub async fn forward(shared: Arc<Shared>, rel: String) -> Response<Body> {
     builder
         .body(body)
         .unwrap_or_else(|_| plain(StatusCode::BAD_GATEWAY, "bad upstream headers\n".into()))
+}
+
+/// The upstreams for a module or checksum-database request, in the order to
+/// ask them, and whether go's own walk rules apply (private paths).
+fn candidates(shared: &Shared, rel: &str) -> (Vec<usize>, bool) {
+    match route::parse(rel) {
+        Route::Module { path, .. }
+            if crate::module_path::matches_any(&shared.settings.private_patterns, &path) =>
+        {
+            (user_order(shared), true)
+        }
+        Route::Sumdb { .. } => {
+            // Upstreams known to serve the database first, then those not
+            // known not to: when the known ones fail, another may serve it.
+            let mut order = health_order(shared, |i| shared.serves_sumdb(i) != Some(false));
+            order.sort_by_key(|&i| shared.serves_sumdb(i) != Some(true)); // stable
+            (order, false)
+        }
+        _ => (health_order(shared, |_| true), false),
+    }
+}
+
+/// Runs the race for `rel` to the end, handing each chunk of the body to
+/// `sink` (which may refuse); the content type once the body is complete.
+pub(super) async fn race_body(
+    shared: Arc<Shared>,
+    rel: String,
+    mut sink: impl FnMut(&[u8]) -> bool,
+) -> Option<Option<HeaderValue>> {
+    let (order, strict) = candidates(&shared, &rel);
+    let mut race = Race::new(shared, rel, order, strict);
+    loop {
+        match race.step().await {
+            Step::Data(b) if sink(&b) => {}
+            Step::Data(_) | Step::Exhausted => return None,
+            Step::Done => return Some(race.content_type.clone()),
+        }
+    }
+}
+
+/// The answer to go from a body fetched ahead.
+fn held_response(
+    shared: &Arc<Shared>,
+    rel: &str,
+    held: Arc<Held>,
+    content_type: Option<HeaderValue>,
+) -> Response<Body> {
+    let mut builder = Response::builder()
+        .status(StatusCode::OK)
+        .header(hyper::header::CONTENT_LENGTH, held.len());
+    if let Some(ct) = content_type {
+        builder = builder.header(hyper::header::CONTENT_TYPE, ct);
+    }
+    let body = match &*held {
+        Held::Memory(bytes) => {
+            Ahead::on_mod_served(shared, rel, bytes);
+            Full::new(bytes.clone())
+                .map_err(|never| match never {})
+                .boxed_unsync()
+        }
+        Held::File(..) => {
+            let chunks = futures_util::stream::unfold((held, 0u64), |(held, at)| async move {
+                match held.read_at(at, READ_CHUNK) {
+                    Ok(b) if b.is_empty() => None,
+                    Ok(b) => {
+                        let next = at + b.len() as u64;
+                        Some((Ok(Frame::data(b)), (held, next)))
+                    }
+                    Err(e) => Some((Err(e), (held, u64::MAX))),
+                }
+            });
+            StreamBody::new(chunks).boxed_unsync()
+        }
+    };
+    builder
+        .body(body)
+        .unwrap_or_else(|_| plain(StatusCode::BAD_GATEWAY, "bad held answer\n".into()))
 }
 
 type Item = Result<Frame<Bytes>, std::io::Error>;

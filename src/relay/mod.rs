@@ -12,6 +12,7 @@
 //! so a fully cached `go build` never starts them. The random port plus a
 //! 128-bit path token keep other local users out.
 
+mod ahead;
 mod body;
 mod forward;
 mod local_cache;
@@ -26,6 +27,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+pub use ahead::Prefetch;
+use ahead::Ahead;
 use crate::error_class::ErrorClass;
 use crate::health::Observation;
 use crate::health::snapshot::Latency;
@@ -115,6 +118,8 @@ pub struct Settings {
     /// GONOSUMDB and GOPRIVATE patterns: such paths only go where the user's list would send them.
     pub private_patterns: String,
     pub deadlines: Deadlines,
+    /// What to fetch ahead of go's requests.
+    pub prefetch: Prefetch,
     /// go's download cache (`$GOMODCACHE/cache/download`): the last tier.
     pub local_cache: Option<PathBuf>,
     /// Test-only: make the start or the runtime fail.
@@ -151,6 +156,7 @@ pub(crate) struct Shared {
     sumdb_learned: Mutex<HashMap<usize, bool>>,
     /// Requests answered from the local module cache after every upstream failed.
     local_answers: AtomicU32,
+    ahead: Ahead,
 }
 
 fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -290,6 +296,7 @@ impl Relay {
         let runtime = server::runtime(settings.inject.as_deref())?;
         let listener = TcpListener::bind(("127.0.0.1", 0))?;
         let port = listener.local_addr()?.port();
+        let settings_prefetch = settings.prefetch;
         let shared = Arc::new(Shared {
             settings,
             token: random_token()?,
@@ -300,6 +307,7 @@ impl Relay {
             down_until: Mutex::default(),
             sumdb_learned: Mutex::default(),
             local_answers: AtomicU32::new(0),
+            ahead: Ahead::new(settings_prefetch),
         });
         server::spawn(runtime, listener, shared.clone())?;
         Ok(Relay { port, shared })
@@ -357,6 +365,19 @@ impl Relay {
             }
         }
         involved > 0
+    }
+
+    /// What this run fetched ahead, and of that what go never asked for.
+    pub fn prefetch_counters(&self) -> crate::metrics::PrefetchCounters {
+        let s = &self.shared.ahead.stats;
+        let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+        let (fetched, fetched_bytes) = (get(&s.fetched), get(&s.fetched_bytes));
+        crate::metrics::PrefetchCounters {
+            fetched,
+            fetched_bytes,
+            unused: fetched.saturating_sub(get(&s.used)),
+            unused_bytes: fetched_bytes.saturating_sub(get(&s.used_bytes)),
+        }
     }
 
     /// How many requests the local module cache answered because every upstream failed.
@@ -422,7 +443,7 @@ fn median(values: &[f64]) -> Option<f64> {
     v.get(v.len() / 2).copied()
 }
 
-fn random_token() -> std::io::Result<String> {
+pub(crate) fn random_token() -> std::io::Result<String> {
     use std::io::Read;
     let mut bytes = [0u8; 16];
     std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;

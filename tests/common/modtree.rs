@@ -23,6 +23,8 @@ pub struct Module {
     /// Package name, e.g. `dep0`.
     pub name: String,
     pub versions: Vec<String>,
+    /// `require` lines of its go.mod (path, version): a module graph.
+    pub requires: Vec<(String, String)>,
 }
 
 impl Module {
@@ -34,7 +36,15 @@ impl Module {
 
     /// The module's go.mod (the same for every version).
     pub fn go_mod(&self) -> String {
-        format!("module {}\n\ngo {DEP_GO_VERSION}\n", self.path)
+        let mut text = format!("module {}\n\ngo {DEP_GO_VERSION}\n", self.path);
+        if !self.requires.is_empty() {
+            text.push_str("\nrequire (\n");
+            for (path, version) in &self.requires {
+                text.push_str(&format!("\t{path} {version}\n"));
+            }
+            text.push_str(")\n");
+        }
+        text
     }
 
     /// The package source of `version`.
@@ -97,6 +107,26 @@ impl ModTree {
                 path: format!("example.com/dep{i}"),
                 name: format!("dep{i}"),
                 versions: versions.iter().map(|v| v.to_string()).collect(),
+                requires: Vec::new(),
+            })
+            .collect();
+        ModTree { modules }
+    }
+
+    /// A module graph `levels` deep and `width` wide: `example.com/l<L>m<i>`
+    /// at v1.0.0, each requiring every module of the next level.
+    pub fn layered(levels: usize, width: usize) -> ModTree {
+        let name = |l: usize, i: usize| format!("l{l}m{i}");
+        let modules = (0..levels)
+            .flat_map(|l| (0..width).map(move |i| (l, i)))
+            .map(|(l, i)| Module {
+                path: format!("example.com/{}", name(l, i)),
+                name: name(l, i),
+                versions: vec!["v1.0.0".into()],
+                requires: (0..width)
+                    .filter(|_| l + 1 < levels)
+                    .map(|j| (format!("example.com/{}", name(l + 1, j)), "v1.0.0".into()))
+                    .collect(),
             })
             .collect();
         ModTree { modules }
@@ -211,6 +241,7 @@ pub fn big_module(bytes: usize) -> (ModTree, Vec<u8>) {
         path: "example.com/big".into(),
         name: "big".into(),
         versions: vec!["v1.0.0".into()],
+        requires: Vec::new(),
     };
     let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut data = Vec::with_capacity(bytes + 8);

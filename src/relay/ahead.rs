@@ -1,0 +1,379 @@
+//! Fetching ahead: on a distant proxy go's requests cost a round trip each,
+//! a few at a time, and it asks for a module's files one after the other
+//! (`go build`: `.zip`, `.mod`, `.info`; `go mod download`: every `.mod`,
+//! then every `.info`, then every `.zip`). The relay starts what go will ask
+//! next as soon as it can tell, and holds the answers for the rest of the run:
+//!
+//! - within a module version: any of its files asked → the small others
+//!   (`.info`, `.mod`); and for commands that download every zip anyway
+//!   (`go mod download`), the `.info` asked → the `.zip`;
+//! - along the module graph: a `.mod` given to go → the `.mod` of each of
+//!   its `require` lines, which go's version selection asks next (one round
+//!   trip per level of the graph instead of one per module).
+//!
+//! A fetch ahead is an ordinary race (same order, failover, hedging,
+//! deadlines, private-path rules); one that fails is forgotten and go's own
+//! request runs as usual. Never more than [`CONCURRENCY`] at once, and a go
+//! request never waits for one that has not started. Nothing outlives the
+//! run: bodies are held in memory up to [`MEMORY_BUDGET`], larger ones in an
+//! unlinked 0600 temporary file.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+use bytes::Bytes;
+use hyper::header::HeaderValue;
+use tokio::sync::{Semaphore, watch};
+
+use super::{Shared, locked};
+use crate::module_path;
+
+/// Fetches ahead running at once (go itself runs about GOMAXPROCS).
+const CONCURRENCY: usize = 16;
+/// Bodies held in memory, all together; beyond it they go to a file.
+const MEMORY_BUDGET: usize = 32 * 1024 * 1024;
+/// A body larger than this is held in a file.
+const IN_MEMORY_UP_TO: usize = 1024 * 1024;
+
+/// What the relay fetches ahead for this command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prefetch {
+    Off,
+    /// `.info`, `.mod` and the module graph's `.mod` files.
+    Small,
+    /// Zips too: the command downloads every zip it learns of (`go mod download`).
+    WithZips,
+}
+
+/// A body fetched ahead.
+pub enum Held {
+    Memory(Bytes),
+    /// In an unlinked temporary file of this length.
+    File(Arc<File>, u64),
+}
+
+impl Held {
+    pub fn len(&self) -> u64 {
+        match self {
+            Held::Memory(b) => b.len() as u64,
+            Held::File(_, len) => *len,
+        }
+    }
+
+    /// The body from `offset`, at most `max` bytes (empty at the end).
+    pub fn read_at(&self, offset: u64, max: usize) -> std::io::Result<Bytes> {
+        match self {
+            Held::Memory(b) => {
+                let start = (offset as usize).min(b.len());
+                Ok(b.slice(start..(start + max).min(b.len())))
+            }
+            Held::File(f, len) => {
+                let n = max.min(len.saturating_sub(offset) as usize);
+                let mut buf = vec![0u8; n];
+                f.read_exact_at(&mut buf, offset)?;
+                Ok(buf.into())
+            }
+        }
+    }
+}
+
+/// The outcome of one fetch ahead: the body and its content type, or None.
+pub type Fetched = Option<(Arc<Held>, Option<HeaderValue>)>;
+
+struct Entry {
+    /// A permit was granted: go may wait for it rather than ask again.
+    started: AtomicBool,
+    done: watch::Receiver<Option<Fetched>>,
+}
+
+/// Per-run state of fetching ahead.
+pub struct Ahead {
+    mode: Prefetch,
+    entries: std::sync::Mutex<HashMap<String, Arc<Entry>>>,
+    /// Paths go asked for: never fetched ahead again.
+    asked: std::sync::Mutex<HashSet<String>>,
+    permits: Arc<Semaphore>,
+    in_memory: AtomicUsize,
+    pub stats: Stats,
+}
+
+/// Fetched ahead, and of that what go used (requests and bytes).
+#[derive(Default)]
+pub struct Stats {
+    pub fetched: AtomicU64,
+    pub fetched_bytes: AtomicU64,
+    pub used: AtomicU64,
+    pub used_bytes: AtomicU64,
+}
+
+impl Ahead {
+    pub fn new(mode: Prefetch) -> Ahead {
+        Ahead {
+            mode,
+            entries: Default::default(),
+            asked: Default::default(),
+            permits: Arc::new(Semaphore::new(CONCURRENCY)),
+            in_memory: AtomicUsize::new(0),
+            stats: Stats::default(),
+        }
+    }
+
+    /// go asks for `rel`: the answer fetched ahead if there is one (waiting
+    /// for it if it is under way), after starting what go will ask next.
+    pub async fn on_request(shared: &Arc<Shared>, rel: &str) -> Fetched {
+        let ahead = &shared.ahead;
+        if ahead.mode == Prefetch::Off {
+            return None;
+        }
+        locked(&ahead.asked).insert(rel.to_string());
+        for next in siblings(rel, ahead.mode) {
+            schedule(shared, next);
+        }
+        let entry = locked(&ahead.entries).remove(rel)?;
+        if !entry.started.load(Ordering::Acquire) {
+            return None; // still queued: go's own request goes first
+        }
+        let mut done = entry.done.clone();
+        let fetched = done.wait_for(Option::is_some).await.ok()?.clone()??;
+        ahead.stats.used.fetch_add(1, Ordering::Relaxed);
+        ahead
+            .stats
+            .used_bytes
+            .fetch_add(fetched.0.len(), Ordering::Relaxed);
+        Some(fetched)
+    }
+
+    /// A `.mod` went to go whole: fetch the `.mod` files it requires.
+    pub fn on_mod_served(shared: &Arc<Shared>, rel: &str, go_mod: &[u8]) {
+        if shared.ahead.mode == Prefetch::Off || !rel.ends_with(".mod") {
+            return;
+        }
+        for (path, version) in requirements(&String::from_utf8_lossy(go_mod)) {
+            let escaped = module_path::escape(&path);
+            schedule(shared, format!("{escaped}/@v/{}.mod", module_path::escape(&version)));
+        }
+    }
+
+}
+
+/// Starts fetching `rel` ahead unless go asked for it already or it is under way.
+fn schedule(shared: &Arc<Shared>, rel: String) {
+    let ahead = &shared.ahead;
+    if locked(&ahead.asked).contains(&rel) {
+        return;
+    }
+    let (tx, rx) = watch::channel(None);
+    let entry = Arc::new(Entry {
+        started: AtomicBool::new(false),
+        done: rx,
+    });
+    {
+        let mut entries = locked(&ahead.entries);
+        if entries.contains_key(&rel) {
+            return;
+        }
+        entries.insert(rel.clone(), entry.clone());
+    }
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        let Ok(_permit) = shared.ahead.permits.clone().acquire_owned().await else {
+            return;
+        };
+        // go asked meanwhile and went ahead on its own: nothing to do.
+        if !locked(&shared.ahead.entries).contains_key(&rel) {
+            return;
+        }
+        entry.started.store(true, Ordering::Release);
+        let mut body = Collector::default();
+        let content_type =
+            super::forward::race_body(shared.clone(), rel, |chunk| body.push(chunk)).await;
+        let fetched = match (content_type, body.finish(&shared.ahead.in_memory)) {
+            (Some(ct), Some(held)) => Some((Arc::new(held), ct)),
+            _ => None,
+        };
+        if let Some((held, _)) = &fetched {
+            let stats = &shared.ahead.stats;
+            stats.fetched.fetch_add(1, Ordering::Relaxed);
+            stats.fetched_bytes.fetch_add(held.len(), Ordering::Relaxed);
+        }
+        let _ = tx.send(Some(fetched));
+    });
+}
+
+/// A body being fetched ahead: in memory, in a file once it is large.
+#[derive(Default)]
+struct Collector {
+    memory: Vec<u8>,
+    file: Option<(File, u64)>,
+}
+
+impl Collector {
+    /// Takes a chunk; false if it cannot be kept (the fetch is then dropped).
+    fn push(&mut self, chunk: &[u8]) -> bool {
+        if let Some((file, len)) = &mut self.file {
+            *len += chunk.len() as u64;
+            return file.write_all(chunk).is_ok();
+        }
+        self.memory.extend_from_slice(chunk);
+        self.memory.len() <= IN_MEMORY_UP_TO || self.spill()
+    }
+
+    fn spill(&mut self) -> bool {
+        let Ok(mut file) = spill_file() else {
+            return false;
+        };
+        let ok = file.write_all(&self.memory).is_ok();
+        self.file = Some((file, self.memory.len() as u64));
+        self.memory = Vec::new();
+        ok
+    }
+
+    /// The whole body, counted against the memory budget while in memory.
+    fn finish(mut self, in_memory: &AtomicUsize) -> Option<Held> {
+        let n = self.memory.len();
+        if self.file.is_none() && in_memory.fetch_add(n, Ordering::Relaxed) + n > MEMORY_BUDGET {
+            in_memory.fetch_sub(n, Ordering::Relaxed);
+            if !self.spill() {
+                return None;
+            }
+        }
+        match self.file {
+            Some((file, len)) => Some(Held::File(Arc::new(file), len)),
+            None => Some(Held::Memory(self.memory.into())),
+        }
+    }
+}
+
+/// What go will ask next after `rel`, for `mode`.
+fn siblings(rel: &str, mode: Prefetch) -> Vec<String> {
+    let Some((base, file)) = rel.rsplit_once("/@v/") else {
+        return Vec::new();
+    };
+    let Some((version, ext)) = file.rsplit_once('.') else {
+        return Vec::new();
+    };
+    let mut next: Vec<&str> = match ext {
+        "info" => vec!["mod"],
+        "mod" => vec!["info"],
+        "zip" => vec!["mod", "info"],
+        _ => return Vec::new(),
+    };
+    if ext == "info" && mode == Prefetch::WithZips {
+        next.push("zip");
+    }
+    next.into_iter()
+        .map(|e| format!("{base}/@v/{version}.{e}"))
+        .collect()
+}
+
+/// `(path, version)` of each `require` in a go.mod file (both the one-line
+/// and the block form; comments dropped).
+fn requirements(go_mod: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut in_block = false;
+    for line in go_mod.lines() {
+        let line = line.split("//").next().unwrap_or("").trim();
+        let spec = if in_block {
+            if line == ")" {
+                in_block = false;
+                continue;
+            }
+            line
+        } else if let Some(rest) = line.strip_prefix("require") {
+            let rest = rest.trim();
+            if rest == "(" {
+                in_block = true;
+                continue;
+            }
+            rest
+        } else {
+            continue;
+        };
+        let mut words = spec.split_whitespace();
+        if let (Some(path), Some(version)) = (words.next(), words.next()) {
+            let unquote = |s: &str| s.trim_matches('"').to_string();
+            out.push((unquote(path), unquote(version)));
+        }
+    }
+    out
+}
+
+/// A new 0600 file in the temporary directory, unlinked at once: it lives as
+/// long as its handle, so nothing is left behind, whatever happens.
+fn spill_file() -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = std::env::temp_dir();
+    for _ in 0..8 {
+        let path = dir.join(format!("goshim-ahead-{}", super::random_token()?));
+        match std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+        {
+            Ok(file) => {
+                std::fs::remove_file(&path)?;
+                return Ok(file);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::other("no free temporary file name"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_requirements_in_both_forms() {
+        let go_mod = "module example.com/m\n\ngo 1.21\n\nrequire example.com/a v1.0.0 // indirect\n\
+                      require (\n\texample.com/B v1.2.0\n\t\"example.com/c\" v0.1.0 // indirect\n)\n\
+                      replace example.com/a => ../a\n";
+        assert_eq!(
+            requirements(go_mod),
+            vec![
+                ("example.com/a".into(), "v1.0.0".into()),
+                ("example.com/B".into(), "v1.2.0".into()),
+                ("example.com/c".into(), "v0.1.0".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn next_files_of_a_module_version() {
+        let m = "example.com/!x/@v/v1.0.0";
+        assert_eq!(
+            siblings(&format!("{m}.zip"), Prefetch::Small),
+            vec![format!("{m}.mod"), format!("{m}.info")]
+        );
+        assert_eq!(siblings(&format!("{m}.info"), Prefetch::Small), vec![format!("{m}.mod")]);
+        assert_eq!(
+            siblings(&format!("{m}.info"), Prefetch::WithZips),
+            vec![format!("{m}.mod"), format!("{m}.zip")]
+        );
+        assert!(siblings("example.com/x/@v/list", Prefetch::WithZips).is_empty());
+        assert!(siblings("example.com/x/@latest", Prefetch::WithZips).is_empty());
+    }
+
+    #[test]
+    fn spilled_bodies_read_back_and_leave_no_file() {
+        let mut f = spill_file().unwrap();
+        f.write_all(b"hello world").unwrap();
+        let held = Held::File(Arc::new(f), 11);
+        assert_eq!(&held.read_at(6, 64).unwrap()[..], b"world");
+        assert_eq!(held.read_at(11, 64).unwrap().len(), 0);
+        let left = std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with("goshim-ahead-"))
+            .count();
+        assert_eq!(left, 0);
+    }
+}

@@ -1,0 +1,152 @@
+//! Fetching ahead (issue 11): the relay starts what go will ask next (a
+//! module version's other small files, the `.mod` files a go.mod requires,
+//! and for `go mod download` the zips) and holds the answers for the run.
+//!
+//! What must hold: go receives exactly what the proxy serves (module cache and
+//! go.sum equal plain go's, checksums verified against the test database);
+//! private paths are fetched ahead only from the user's own list; a failing
+//! primary during fetch ahead goes unnoticed; `GOSHIM_PREFETCH=0` asks the
+//! proxy exactly what plain go asks. No assertion is about timing.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::time::Duration;
+
+use common::scenario::{files_under, goshim_lines, status_json};
+use common::sumdb::{SUMDB_NAME, SumDb};
+use common::{Fault, ModTree, TestProxy, World, show};
+
+/// A world (no snapshot, no background probe) verifying against `db`, with
+/// `tree`'s main module in `work/`.
+fn world(goproxy: &str, db: &SumDb, tree: &ModTree) -> World {
+    let mut world = World::new();
+    world.set_env("GOPROXY", goproxy);
+    world.set_env("GOSHIM_TTL", "0");
+    world.verify_with(db);
+    world.write_tree_main_module(tree);
+    world
+}
+
+/// A module graph three levels deep, its database and a proxy serving both
+/// whose every answer comes `delay` late.
+fn graph(delay: Duration) -> (ModTree, SumDb, TestProxy) {
+    let tree = ModTree::layered(3, 3);
+    let db = SumDb::from_tree(SUMDB_NAME, &tree);
+    let proxy = TestProxy::builder().tree(&tree).sumdb(&db).start();
+    proxy.set_fault(Fault::Delay(delay));
+    (tree, db, proxy)
+}
+
+/// Every file of go's download cache (module files, not locks), by path.
+fn download_cache(world: &World) -> BTreeMap<String, Vec<u8>> {
+    let root = world.path("gopath/pkg/mod/cache/download");
+    files_under(&root)
+        .into_iter()
+        .filter(|p| !p.to_string_lossy().ends_with(".lock"))
+        .filter(|p| !p.to_string_lossy().contains("/sumdb/"))
+        .map(|p| {
+            let rel = p.strip_prefix(&root).unwrap().display().to_string();
+            (rel, fs::read(&p).unwrap())
+        })
+        .collect()
+}
+
+fn run_ok(world: &World, shim: bool, args: &[&str]) {
+    let out = if shim {
+        world.run_shim(args)
+    } else {
+        world.run_direct(args)
+    };
+    assert!(out.status.success(), "go {args:?}\n{}", show(&out));
+    assert!(goshim_lines(&out).is_empty(), "goshim spoke\n{}", show(&out));
+}
+
+fn prefetch_of(world: &World) -> serde_json::Value {
+    status_json(world)["prefetch"].clone()
+}
+
+#[test]
+fn what_go_gets_ahead_is_byte_identical_to_plain_go() {
+    let (tree, db, proxy) = graph(Duration::from_millis(20));
+    let via_shim = world(&proxy.url(), &db, &tree);
+    let plain = world(&proxy.url(), &db, &tree);
+    for args in [&["mod", "download"][..], &["build", "-o", "out/prog", "."]] {
+        run_ok(&via_shim, true, args);
+        run_ok(&plain, false, args);
+    }
+    let read = |w: &World, f: &str| fs::read_to_string(w.work_dir().join(f)).unwrap();
+    assert_eq!(read(&via_shim, "go.sum"), read(&plain, "go.sum"));
+    assert_eq!(read(&via_shim, "go.mod"), read(&plain, "go.mod"));
+    let (a, b) = (download_cache(&via_shim), download_cache(&plain));
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    assert!(a == b, "the module caches differ");
+    let p = prefetch_of(&via_shim);
+    assert!(p["fetched"].as_u64() > Some(0), "nothing was fetched ahead: {p}");
+}
+
+#[test]
+fn the_graph_s_mod_files_are_fetched_ahead_of_go() {
+    let (tree, db, proxy) = graph(Duration::from_millis(20));
+    let w = world(&proxy.url(), &db, &tree);
+    run_ok(&w, true, &["mod", "download"]);
+    let p = prefetch_of(&w);
+    // Every module's .mod and .info, and (go mod download) its zip, came
+    // ahead of go; none of it went unused.
+    assert!(p["fetched"].as_u64() >= Some(tree.modules.len() as u64), "{p}");
+    eprintln!("PREFETCH {p}");
+    assert_eq!(p["unused"].as_u64(), Some(0), "{p}");
+}
+
+#[test]
+fn prefetch_off_asks_exactly_what_plain_go_asks() {
+    let (tree, db, proxy) = graph(Duration::ZERO);
+    let mut via_shim = world(&proxy.url(), &db, &tree);
+    via_shim.set_env("GOSHIM_PREFETCH", "0");
+    run_ok(&via_shim, true, &["mod", "download"]);
+    let mut shim_paths = proxy.request_paths();
+    proxy.clear_log();
+    let plain = world(&proxy.url(), &db, &tree);
+    run_ok(&plain, false, &["mod", "download"]);
+    let mut plain_paths = proxy.request_paths();
+    shim_paths.sort();
+    plain_paths.sort();
+    assert_eq!(shim_paths, plain_paths);
+    assert_eq!(prefetch_of(&via_shim)["fetched"].as_u64(), Some(0));
+}
+
+#[test]
+fn a_failing_primary_during_fetch_ahead_goes_unnoticed() {
+    let (tree, db, good) = graph(Duration::from_millis(20));
+    let flaky = TestProxy::builder().tree(&tree).sumdb(&db).start();
+    flaky.set_fault(Fault::EveryNth { n: 2, status: 503 });
+    let w = world(&format!("{},{}", flaky.url(), good.url()), &db, &tree);
+    run_ok(&w, true, &["mod", "download"]);
+    run_ok(&w, true, &["build", "-o", "out/prog", "."]);
+    assert!(
+        flaky.requests().iter().any(|r| r.status == Some(503)),
+        "the primary never failed"
+    );
+}
+
+#[test]
+fn private_paths_are_fetched_ahead_only_from_the_users_list() {
+    let (tree, db, users) = graph(Duration::from_millis(20));
+    // An extra candidate goshim adds, that must never see a private path.
+    let extra = TestProxy::builder().tree(&tree).sumdb(&db).start();
+    let mut w = world(&users.url(), &db, &tree);
+    w.set_env("GOSHIM_PROXIES", extra.url());
+    w.set_env("GONOSUMDB", "example.com/l1*,example.com/l2*");
+    w.set_env("GONOPROXY", "none");
+    users.set_fault(Fault::EveryNth { n: 3, status: 503 }); // extra would be tempting
+    let out = w.run_shim(&["mod", "download"]);
+    let private = |p: &String| p.contains("example.com/l1") || p.contains("example.com/l2");
+    let leaked: Vec<String> = extra.request_paths().into_iter().filter(private).collect();
+    assert!(leaked.is_empty(), "private paths reached the extra: {leaked:?}");
+    assert!(
+        users.request_paths().iter().any(private),
+        "the private paths were never asked at all\n{}",
+        show(&out)
+    );
+}
