@@ -454,7 +454,7 @@ fn setup_checks_find_editor_and_path_pitfalls() {
     w.set_path(&[w.real_go_dir().to_path_buf(), w.shims_dir()]);
     w.write_file(
         "config/Code/User/settings.json",
-        "{\n  // the pitfall\n  \"go.goroot\": \"/usr/local/go\",\n}\n",
+        "{\n  // the pitfall\n  \"go.goroot\": \"/usr/local/go\", // pinned\n}\n",
     );
     let (_, doc) = doctor_json(&w, &[]);
     let path = check(&doc, "shim_on_path");
