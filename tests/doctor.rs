@@ -603,6 +603,13 @@ fn doctor_all_probes_the_public_list_without_using_it() {
         (Some("public"), Some(false))
     );
     assert_eq!(a["sumdb_known"], true);
+    // GOSUMDB=off: not asked, so the list's claim shows as "yes?", explained.
+    let text = stdout_text(&goshim(&w, &["doctor", "--all"]));
+    assert!(text.contains(" yes? "), "{text}");
+    assert!(
+        text.contains("SUMDB yes?: not asked or no answer;"),
+        "{text}"
+    );
     // The empty mirror has none of the modules the others serve: dead.
     assert_eq!(proxy(&doc, &public_b.url())["error"], "gone");
     assert_eq!(proxy(&doc, &mine.url())["source"], "goproxy");

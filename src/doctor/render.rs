@@ -61,7 +61,7 @@ fn ms(v: Option<f64>) -> String {
 fn table(out: &mut String, proxies: &[ProxyReport]) {
     let slowest = proxies
         .iter()
-        .filter(|p| p.error.is_none())
+        .filter(|p| p.state != "down")
         .filter_map(|p| p.latency.as_ref().map(|l| l.total_ms))
         .fold(0.0_f64, f64::max);
     let header = [
@@ -69,13 +69,18 @@ fn table(out: &mut String, proxies: &[ProxyReport]) {
         "SUMDB", "FRESH", "CERT",
     ];
     let mut rows: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
+    let mut guessed_sumdb = false;
     for p in proxies {
-        let l = p.latency.as_ref();
-        let ok = p.error.is_none();
+        let ok = p.state != "down";
+        // A down proxy's timings (to a refusal, an error status) are no latency.
+        let l = p.latency.as_ref().filter(|_| ok);
         let sumdb = match (p.sumdb, p.sumdb_known) {
             (Some(true), _) => "yes",
             (Some(false), _) => "no",
-            (None, Some(true)) => "yes?",
+            (None, Some(true)) => {
+                guessed_sumdb = true;
+                "yes?"
+            }
             (None, _) => "-",
         };
         let fresh = if p.freshness.modules_compared == 0 {
@@ -112,11 +117,7 @@ fn table(out: &mut String, proxies: &[ProxyReport]) {
             ms(l.and_then(|l| l.tls_ms)),
             ms(l.and_then(|l| l.first_byte_ms)),
             ms(l.map(|l| l.total_ms)),
-            if ok {
-                bar(l.map_or(0.0, |l| l.total_ms), slowest)
-            } else {
-                String::new()
-            },
+            bar(l.map_or(0.0, |l| l.total_ms), slowest),
             sumdb.to_string(),
             fresh,
             cert,
@@ -144,6 +145,9 @@ fn table(out: &mut String, proxies: &[ProxyReport]) {
             }
         }
         let _ = writeln!(out, "{}", line.trim_end());
+    }
+    if guessed_sumdb {
+        out.push_str("  SUMDB yes?: not asked or no answer; goshim's list of public mirrors says it serves the checksum database\n");
     }
 }
 

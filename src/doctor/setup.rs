@@ -12,6 +12,7 @@ use crate::discovery::{FileId, Seen};
 use crate::env_vars::{self, non_empty};
 use crate::goenv::GoEnv;
 use crate::health::Snapshot;
+use crate::log::count;
 use crate::proxy_list::{Proxy, ProxyList};
 use crate::{paths, presets};
 
@@ -469,7 +470,10 @@ fn config(i: &Inputs) -> Check {
         ),
         Ok(c) => {
             let preset = match &c.preset {
-                Some(p) => format!("; preset {p} ({} mirrors)", c.preset_proxies.len()),
+                Some(p) => format!(
+                    "; preset {p} ({})",
+                    count(c.preset_proxies.len(), "mirror", "mirrors")
+                ),
                 None => String::new(),
             };
             let relay = if c.relay { "relay on" } else { "relay off" };
@@ -506,7 +510,10 @@ fn goproxy(i: &Inputs) -> Check {
     check(
         "goproxy",
         Status::Ok,
-        format!("GOPROXY={value}; {own} proxies of yours, {added} added by goshim's config"),
+        format!(
+            "GOPROXY={value}; {} of yours, {added} added by goshim's config",
+            count(own, "proxy", "proxies")
+        ),
         None,
     )
 }
