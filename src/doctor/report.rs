@@ -86,6 +86,26 @@ pub struct TlsReport {
     pub chain_length: usize,
 }
 
+impl ProxyReport {
+    /// Healthy and lists at least one sample module. A proxy that answers
+    /// 404/410 for all of them is still "up" for the ranking (a private-only
+    /// proxy does that), but cannot be counted on for public modules.
+    pub fn serves_modules(&self) -> bool {
+        self.state != "down" && self.freshness.modules.iter().any(|m| m.versions.is_some())
+    }
+
+    /// Healthy, but 404/410 for every sample module it was asked for.
+    pub fn lists_none(&self) -> bool {
+        self.state != "down"
+            && !self.freshness.modules.is_empty()
+            && self
+                .freshness
+                .modules
+                .iter()
+                .all(|m| m.versions.is_none() && m.missing.is_some())
+    }
+}
+
 /// A certificate expiring sooner than this is worth a warning.
 pub const EXPIRY_WARNING_DAYS: i64 = 14;
 
