@@ -176,3 +176,32 @@ fn builds_as_nobody_with_an_unwritable_home_and_as_pid_1() {
     );
     assert_program_prints(&w, "work/app-pid1", &tree.expected_output());
 }
+
+/// What the README's Dockerfile relies on: with goshim's cache folder kept
+/// (a cache mount), the first build leaves a snapshot that the next one
+/// starts with, even though no background probe outlived the build step.
+#[test]
+fn a_kept_cache_folder_gives_the_next_build_a_snapshot() {
+    let tree = ModTree::new(2);
+    let proxy = TestProxy::start(&tree);
+    let mut w = World::new();
+    w.write_tree_main_module(&tree);
+    w.set_env("GOPROXY", proxy.url());
+    w.set_env("GOSHIM_TTL", "0"); // no background probe: only what go's run records
+    let snapshot = w.path("goshim-cache/health.json");
+    assert!(!snapshot.exists());
+    let out = w.run_shim(&["mod", "download", "all"]);
+    assert_quiet_success("go mod download", &out);
+    assert!(
+        snapshot.is_file(),
+        "no snapshot after the first build\n{}",
+        show(&out)
+    );
+    let status = common::scenario::status_json(&w);
+    assert_eq!(status["snapshot"]["present"], true, "{status:#}");
+    assert_eq!(
+        common::scenario::entry(&status, &proxy.url())["state"],
+        "up",
+        "{status:#}"
+    );
+}
