@@ -541,6 +541,13 @@ fn a_private_proxy_that_lacks_the_probe_module_still_counts() {
     assert_eq!(doc["healthy"], true);
     assert_eq!(proxy(&doc, &private.url())["state"], "up");
 
+    // A redirect is not a "no": the proxy gets the benefit of the doubt.
+    let redirecting = TestProxy::faulty(&tree, Fault::Status(302));
+    w.set_env("GOPROXY", redirecting.url());
+    let (out, doc) = doctor_json(&w, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(proxy(&doc, &redirecting.url())["state"], "up", "{doc:#}");
+
     // Before a public one: the doctor passes whatever the private one answers.
     let public = TestProxy::start(&tree);
     let dead = TestProxy::faulty(&tree, Fault::Status(404));

@@ -39,7 +39,8 @@ pub struct Report {
     /// Modules whose version lists were compared.
     pub sample_modules: Vec<String>,
     /// At least one proxy in use (not `--all`'s extras) is up or degraded
-    /// and lists a sample module (the exit status is 0 iff true).
+    /// and does not answer 404/410 for every sample module (the exit status
+    /// is 0 iff true).
     pub healthy: bool,
     /// Ranked, best first.
     pub proxies: Vec<ProxyReport>,

@@ -87,17 +87,17 @@ pub struct TlsReport {
 }
 
 impl ProxyReport {
-    /// Healthy and lists at least one sample module. A proxy that answers
-    /// 404/410 for all of them is still "up" for the ranking (a private-only
-    /// proxy does that), but cannot be counted on for public modules.
+    /// Healthy and not 404/410 for every sample module. A proxy that is
+    /// "up" for the ranking (a private-only proxy answers 404 for public
+    /// modules) may still be unable to serve the modules go needs. Other
+    /// answers (a redirect) give it the benefit of the doubt.
     pub fn serves_modules(&self) -> bool {
-        self.state != "down" && self.freshness.modules.iter().any(|m| m.versions.is_some())
+        self.state != "down" && !self.lists_none()
     }
 
-    /// Healthy, but 404/410 for every sample module it was asked for.
+    /// 404/410 for every sample module it was asked for.
     pub fn lists_none(&self) -> bool {
-        self.state != "down"
-            && !self.freshness.modules.is_empty()
+        !self.freshness.modules.is_empty()
             && self
                 .freshness
                 .modules
