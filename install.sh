@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Build goshim and install it as <prefix>/bin/goshim with the shim <prefix>/shims/go.
+# Build goshim and install it as <prefix>/bin/goshim with the shim <prefix>/shims/go
+# and <prefix>/shims/goshim (the management CLI, reachable from the same PATH line).
 # Run ./install.sh --help for the options.
 set -euo pipefail
 
@@ -11,15 +12,18 @@ usage: ./install.sh [--prefix DIR] [--no-static] [--uninstall] [--help]
 Builds goshim (cargo build --release --locked) and installs
   DIR/bin/goshim     the binary
   DIR/shims/go       a symlink to ../bin/goshim: put DIR/shims first on PATH
-Re-running replaces both atomically.
+  DIR/shims/goshim   a symlink to ../bin/goshim, so 'goshim status' works from that PATH
+Re-running replaces them atomically.
 
 options:
   --prefix DIR, --prefix=DIR   where to install (default: ~/.goshim)
   --no-static                  build a normal dynamically linked binary; by default
                                a static binary is built on x86_64/aarch64 Linux with
                                glibc (it starts faster), falling back to a normal build
-  --uninstall                  remove DIR/bin/goshim and DIR/shims/go (and those
-                               folders and DIR when left empty), nothing else
+  --uninstall                  remove DIR/bin/goshim, DIR/shims/go, DIR/shims/goshim
+                               (and those folders and DIR when left empty) and
+                               goshim's cache (health snapshot, go env cache, locks);
+                               your config file is kept
   -h, --help                   show this help
 EOF
 }
@@ -69,24 +73,67 @@ prefix=${prefix%/}
 [ -n "$prefix" ] || die 2 "refusing to install into /"
 
 bin="$prefix/bin/goshim"
-shim="$prefix/shims/go"
+links="go goshim" # in $prefix/shims, each a symlink to ../bin/goshim
+
+# goshim's cache folder and config file, found as goshim finds them (src/paths.rs).
+cache_dir() {
+    if [ -n "${GOSHIM_CACHE_DIR:-}" ]; then
+        echo "$GOSHIM_CACHE_DIR"
+    elif [ -n "${XDG_CACHE_HOME:-}" ]; then
+        echo "$XDG_CACHE_HOME/goshim"
+    elif [ -n "${HOME:-}" ]; then
+        echo "$HOME/.cache/goshim"
+    fi
+}
+config_file() {
+    if [ -n "${GOSHIM_CONFIG:-}" ]; then
+        echo "$GOSHIM_CONFIG"
+    elif [ -n "${XDG_CONFIG_HOME:-}" ]; then
+        echo "$XDG_CONFIG_HOME/goshim/config.toml"
+    elif [ -n "${HOME:-}" ]; then
+        echo "$HOME/.config/goshim/config.toml"
+    fi
+}
 
 if [ "$uninstall" = 1 ]; then
     removed=0
-    # The shim only when it is ours: a symlink to ../bin/goshim.
-    if [ -L "$shim" ] && [ "$(readlink "$shim")" = "../bin/goshim" ]; then
-        rm -f "$shim" && echo "removed $shim" && removed=1
-    elif [ -e "$shim" ] || [ -L "$shim" ]; then
-        echo "$prog: left $shim alone: it is not the symlink to ../bin/goshim that install.sh makes" >&2
-    fi
+    # A link only when it is ours: a symlink to ../bin/goshim.
+    for name in $links; do
+        link="$prefix/shims/$name"
+        if [ -L "$link" ] && [ "$(readlink "$link")" = "../bin/goshim" ]; then
+            rm -f "$link" && echo "removed $link" && removed=1
+        elif [ -e "$link" ] || [ -L "$link" ]; then
+            echo "$prog: left $link alone: it is not the symlink to ../bin/goshim that install.sh makes" >&2
+        fi
+    done
     if [ -f "$bin" ]; then
         rm -f "$bin" && echo "removed $bin" && removed=1
     fi
-    rm -f "$prefix"/bin/.goshim.tmp.* "$prefix"/shims/.go.tmp.* 2>/dev/null || true
+    rm -f "$prefix"/bin/.goshim.tmp.* "$prefix"/shims/.go.tmp.* "$prefix"/shims/.goshim.tmp.* 2>/dev/null || true
     for d in "$prefix/shims" "$prefix/bin" "$prefix"; do
         [ -d "$d" ] && rmdir "$d" 2>/dev/null && echo "removed empty $d/"
     done
+    # goshim's own state, by name only: GOSHIM_CACHE_DIR may be a shared folder.
+    cache=$(cache_dir)
+    if [ -n "$cache" ] && [ -d "$cache" ]; then
+        cleaned=0
+        for f in health.json health.lock goenv.json metrics.json metrics.lock probe.lock \
+            .health.json.*.tmp .goenv.json.*.tmp .metrics.json.*.tmp .doctor.*.tmp; do
+            for path in "$cache"/$f; do
+                [ -f "$path" ] && rm -f "$path" && cleaned=1
+            done
+        done
+        if rmdir "$cache" 2>/dev/null; then
+            echo "removed goshim's cache $cache/" && removed=1
+        elif [ "$cleaned" = 1 ]; then
+            echo "removed goshim's files from $cache/ (the folder holds other files: left it)" && removed=1
+        fi
+    fi
     [ "$removed" = 1 ] || echo "nothing to remove under $prefix"
+    config=$(config_file)
+    if [ -n "$config" ] && [ -e "$config" ]; then
+        echo "kept your config file $config (delete it yourself if you no longer need it)"
+    fi
     echo "remove the line export PATH=\"$prefix/shims:\$PATH\" from your shell profile if you added it"
     exit 0
 fi
@@ -146,19 +193,24 @@ version=$("$built" --version) || die 1 "$built does not run"
 
 mkdir -p "$prefix/bin" "$prefix/shims"
 tmp_bin="$prefix/bin/.goshim.tmp.$$"
-tmp_shim="$prefix/shims/.go.tmp.$$"
-trap 'rm -f "$tmp_bin" "$tmp_shim"' EXIT
+tmp_link=""
+trap 'rm -f "$tmp_bin" ${tmp_link:+"$tmp_link"}' EXIT
 # Copy under a temporary name, then rename over the old one: a go call running
 # meanwhile sees the old binary or the new one, never a half-written file.
 cp "$built" "$tmp_bin"
 chmod 755 "$tmp_bin"
 mv -f "$tmp_bin" "$bin"
-ln -s ../bin/goshim "$tmp_shim"
-mv -fT "$tmp_shim" "$shim" 2>/dev/null || mv -f "$tmp_shim" "$shim" # -T: never into a folder
+# The name picks the personality: 'go' is the shim, 'goshim' the management CLI.
+for name in $links; do
+    link="$prefix/shims/$name"
+    tmp_link="$prefix/shims/.$name.tmp.$$"
+    ln -s ../bin/goshim "$tmp_link"
+    mv -fT "$tmp_link" "$link" 2>/dev/null || mv -f "$tmp_link" "$link" # -T: never into a folder
+done
 trap - EXIT
 
 echo "installed $version ($kind) as $bin"
-echo "shim: $shim -> ../bin/goshim"
+echo "shims: $prefix/shims/go and $prefix/shims/goshim -> ../bin/goshim"
 echo "put it first on PATH: add this line to your shell profile (~/.bashrc, ~/.zshrc, ~/.profile):"
 echo
 echo "export PATH=\"$prefix/shims:\$PATH\""

@@ -36,3 +36,8 @@ macro_rules! warn_line {
     };
 }
 pub(crate) use warn_line as warn;
+
+/// "1 proxy", "2 proxies": a count with the right form of its noun.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}

@@ -435,8 +435,22 @@ fn exit_status_says_whether_a_healthy_proxy_was_found() {
         "{doc:#}"
     );
 
+    let out = goshim(&w, &["doctor"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let text = stdout_text(&out);
+    assert!(
+        text.contains("no healthy proxy (exit status 1)\nnext: "),
+        "{text}"
+    );
+
     // Nothing to probe at all: exit 1, and the setup says why.
     w.set_env("GOPROXY", "off");
+    let out = goshim(&w, &["doctor"]);
+    assert!(
+        stdout_text(&out).contains("no proxy to use (exit status 1)\nnext: set one"),
+        "{}",
+        show(&out)
+    );
     let (out, doc) = doctor_json(&w, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert_eq!(doc["proxies"], serde_json::json!([]));
@@ -447,6 +461,102 @@ fn exit_status_says_whether_a_healthy_proxy_was_found() {
     assert_eq!(out.status.code(), Some(2), "{}", show(&out));
 }
 
+/// The row of `url` in doctor's text table (rank, then the URL).
+fn row<'a>(text: &'a str, url: &str) -> &'a str {
+    text.lines()
+        .find(|l| l.split_whitespace().nth(1) == Some(url))
+        .unwrap_or_else(|| panic!("no row for {url}:\n{text}"))
+}
+
+#[test]
+fn proxies_that_answer_but_serve_no_module_fail_the_doctor() {
+    let tree = ModTree::new(2);
+    let failing = TestProxy::faulty(&tree, Fault::Status(502));
+    let dead = TestProxy::faulty(&tree, Fault::Status(410));
+    let mut w = world();
+    w.set_env("GOPROXY", format!("{},{}", failing.url(), dead.url()));
+    let (out, doc) = doctor_json(&w, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert_eq!(doc["healthy"], false);
+    // The 410 proxy is not down for the ranking: a private-only proxy looks
+    // the same, and the shim must not demote it.
+    assert_eq!(proxy(&doc, &dead.url())["state"], "up", "{doc:#}");
+    let status = json_of(&goshim(&w, &["status", "--json"]));
+    let states: Vec<(&str, &str)> = status["proxies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["url"].as_str().unwrap(), p["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            (dead.url().as_str(), "up"),
+            (failing.url().as_str(), "down")
+        ],
+        "{status:#}"
+    );
+
+    // 'goshim status' shows no latency for the down one either.
+    let text = stdout_text(&goshim(&w, &["status"]));
+    let status_row: Vec<&str> = row(&text, &failing.url()).split_whitespace().collect();
+    assert_eq!(status_row[2..5], ["down", "0.00", "-"], "{text}");
+
+    let out = goshim(&w, &["doctor"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let text = stdout_text(&out);
+    assert!(text.contains("no healthy proxy serves modules"), "{text}");
+    assert!(
+        text.contains("next: for a proxy of private modules only, set GOSHIM_PROBE_MODULE"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "{}: answers 404/410 for every sample module",
+            dead.url()
+        )),
+        "{text}"
+    );
+    // The 502 proxy is down: its timings are not shown as a latency.
+    let failing_row = row(&text, &failing.url());
+    assert_eq!(
+        failing_row.split_whitespace().nth(3),
+        Some("down"),
+        "{failing_row}"
+    );
+    let timings: Vec<&str> = failing_row.split_whitespace().skip(5).take(5).collect();
+    assert_eq!(timings, ["-"; 5], "{failing_row}");
+}
+
+#[test]
+fn a_private_proxy_that_lacks_the_probe_module_still_counts() {
+    let tree = ModTree::new(2);
+    // Serves example.com/dep1 (a sample module), 404 for the probe module dep0.
+    let private = TestProxy::start(&tree);
+    private.set_fault_for("dep0/@v/list", Fault::Status(404));
+    let mut w = world();
+    w.set_env("GOPROXY", private.url());
+    let (out, doc) = doctor_json(&w, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(doc["healthy"], true);
+    assert_eq!(proxy(&doc, &private.url())["state"], "up");
+
+    // A redirect is not a "no": the proxy gets the benefit of the doubt.
+    let redirecting = TestProxy::faulty(&tree, Fault::Status(302));
+    w.set_env("GOPROXY", redirecting.url());
+    let (out, doc) = doctor_json(&w, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(proxy(&doc, &redirecting.url())["state"], "up", "{doc:#}");
+
+    // Before a public one: the doctor passes whatever the private one answers.
+    let public = TestProxy::start(&tree);
+    let dead = TestProxy::faulty(&tree, Fault::Status(404));
+    w.set_env("GOPROXY", format!("{},{},direct", dead.url(), public.url()));
+    let (out, doc) = doctor_json(&w, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(doc["healthy"], true);
+}
+
 #[test]
 fn setup_checks_find_editor_and_path_pitfalls() {
     let mut w = world();
@@ -454,7 +564,7 @@ fn setup_checks_find_editor_and_path_pitfalls() {
     w.set_path(&[w.real_go_dir().to_path_buf(), w.shims_dir()]);
     w.write_file(
         "config/Code/User/settings.json",
-        "{\n  // the pitfall\n  \"go.goroot\": \"/usr/local/go\",\n}\n",
+        "{\n  // the pitfall\n  \"go.goroot\": \"/usr/local/go\", // pinned\n}\n",
     );
     let (_, doc) = doctor_json(&w, &[]);
     let path = check(&doc, "shim_on_path");
@@ -603,6 +713,13 @@ fn doctor_all_probes_the_public_list_without_using_it() {
         (Some("public"), Some(false))
     );
     assert_eq!(a["sumdb_known"], true);
+    // GOSUMDB=off: not asked, so the list's claim shows as "yes?", explained.
+    let text = stdout_text(&goshim(&w, &["doctor", "--all"]));
+    assert!(text.contains(" yes? "), "{text}");
+    assert!(
+        text.contains("SUMDB yes?: not asked or no answer;"),
+        "{text}"
+    );
     // The empty mirror has none of the modules the others serve: dead.
     assert_eq!(proxy(&doc, &public_b.url())["error"], "gone");
     assert_eq!(proxy(&doc, &mine.url())["source"], "goproxy");

@@ -21,7 +21,8 @@ commands:
   doctor [--all] [--json]
                     probe and rank the proxies (latency, checksum database, index
                     freshness, TLS certificate), check the setup; --all adds the
-                    well-known public mirrors; exit 0 iff a proxy is healthy
+                    well-known public mirrors; exit 0 iff a proxy in use is
+                    healthy and serves modules
   use <preset>      add a preset of public mirrors (cn, global, all) as candidates:
                     writes preset = <name> to the config file; 'goshim use none' removes it
   probe [--json]    probe every candidate proxy now, save the snapshot, print the ranking
@@ -29,7 +30,8 @@ commands:
   --version         print goshim's version
   --help            print this help
 
-The shim itself is the same binary started as `go` (see README: install.sh puts it in <prefix>/shims).";
+The shim itself is the same binary started as `go` (install.sh links both
+<prefix>/shims/go and <prefix>/shims/goshim to it).";
 
 pub fn main(args: Vec<OsString>) -> ! {
     let args: Vec<String> = match args.into_iter().map(OsString::into_string).collect() {

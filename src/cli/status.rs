@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use super::context::Context;
-use crate::health::{ProxyHealth, Snapshot, snapshot};
+use crate::health::{ProxyHealth, Snapshot, State, snapshot};
 use crate::proxy_list::{Proxy, redact_list};
 use crate::select::{self, Decision};
 
@@ -196,7 +196,9 @@ pub fn print_table(order: &[Proxy], snap: Option<&Snapshot>) {
         let h: Option<&ProxyHealth> = snap.and_then(|s| s.get(&key));
         let state = h.map_or("unknown", |h| h.state.as_str());
         let score = h.map_or("-".to_string(), |h| format!("{:.2}", h.score));
+        // A down proxy's last timing (to a refusal, a 502) is no latency.
         let latency = h
+            .filter(|h| h.state != State::Down)
             .and_then(|h| h.latency.as_ref())
             .map_or("-".to_string(), |l| format!("{:.1} ms", l.total_ms));
         let sumdb = match h.and_then(|h| h.sumdb) {

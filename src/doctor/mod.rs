@@ -38,7 +38,9 @@ pub struct Report {
     pub probe_module: String,
     /// Modules whose version lists were compared.
     pub sample_modules: Vec<String>,
-    /// At least one proxy is up or degraded (the exit status is 0 iff true).
+    /// At least one proxy in use (not `--all`'s extras) is up or degraded
+    /// and does not answer 404/410 for every sample module (the exit status
+    /// is 0 iff true).
     pub healthy: bool,
     /// Ranked, best first.
     pub proxies: Vec<ProxyReport>,
@@ -219,7 +221,10 @@ pub fn assemble(probed: Probed, modules: &[String], setup: Vec<Check>) -> Report
         duration_ms: (probed.duration.as_secs_f64() * 100_000.0).round() / 100.0,
         probe_module: modules.first().cloned().unwrap_or_default(),
         sample_modules: modules.to_vec(),
-        healthy: probed.proxies.iter().any(|p| p.state != "down"),
+        healthy: probed
+            .proxies
+            .iter()
+            .any(|p| p.in_use && p.serves_modules()),
         proxies: probed.proxies,
         setup,
     }

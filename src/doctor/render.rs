@@ -39,13 +39,43 @@ pub fn text(r: &Report) -> String {
             let _ = writeln!(out, "        fix: {fix}");
         }
     }
-    let verdict = if r.healthy {
-        "at least one healthy proxy (exit status 0)"
-    } else {
-        "no healthy proxy (exit status 1)"
-    };
-    let _ = writeln!(out, "\n{verdict}");
+    let _ = writeln!(out, "\n{}", verdict(r));
     out
+}
+
+/// The last line(s): the exit status, and when it is 1, what to do next.
+fn verdict(r: &Report) -> String {
+    if r.healthy {
+        return "at least one healthy proxy serves modules (exit status 0)".into();
+    }
+    let in_use: Vec<&ProxyReport> = r.proxies.iter().filter(|p| p.in_use).collect();
+    let spare = r
+        .proxies
+        .iter()
+        .find(|p| !p.in_use && p.serves_modules())
+        .map(|p| p.url.as_str());
+    let elsewhere = match spare {
+        Some(url) => format!("{url} works: pick its preset with 'goshim use <preset>'"),
+        None => {
+            "'goshim doctor --all' ranks the public mirrors, 'goshim use <preset>' adds some".into()
+        }
+    };
+    if in_use.is_empty() {
+        return format!(
+            "no proxy to use (exit status 1)\nnext: set one, e.g. go env -w GOPROXY=https://proxy.golang.org,direct; or {elsewhere}"
+        );
+    }
+    if in_use.iter().any(|p| p.state != "down") {
+        return format!(
+            "no healthy proxy serves modules: those that answer have none of {} (404/410) (exit status 1)\n\
+             next: for a proxy of private modules only, set GOSHIM_PROBE_MODULE (probe_module in the config) to one of its modules; \
+             otherwise add a public one, e.g. go env -w GOPROXY=https://proxy.golang.org,direct",
+            r.sample_modules.join(", ")
+        );
+    }
+    format!(
+        "no healthy proxy (exit status 1)\nnext: see the problems above (network, proxy settings, certificates); or {elsewhere}"
+    )
 }
 
 fn ms(v: Option<f64>) -> String {
@@ -61,7 +91,7 @@ fn ms(v: Option<f64>) -> String {
 fn table(out: &mut String, proxies: &[ProxyReport]) {
     let slowest = proxies
         .iter()
-        .filter(|p| p.error.is_none())
+        .filter(|p| p.state != "down")
         .filter_map(|p| p.latency.as_ref().map(|l| l.total_ms))
         .fold(0.0_f64, f64::max);
     let header = [
@@ -69,13 +99,18 @@ fn table(out: &mut String, proxies: &[ProxyReport]) {
         "SUMDB", "FRESH", "CERT",
     ];
     let mut rows: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
+    let mut guessed_sumdb = false;
     for p in proxies {
-        let l = p.latency.as_ref();
-        let ok = p.error.is_none();
+        let ok = p.state != "down";
+        // A down proxy's timings (to a refusal, an error status) are no latency.
+        let l = p.latency.as_ref().filter(|_| ok);
         let sumdb = match (p.sumdb, p.sumdb_known) {
             (Some(true), _) => "yes",
             (Some(false), _) => "no",
-            (None, Some(true)) => "yes?",
+            (None, Some(true)) => {
+                guessed_sumdb = true;
+                "yes?"
+            }
             (None, _) => "-",
         };
         let fresh = if p.freshness.modules_compared == 0 {
@@ -112,11 +147,7 @@ fn table(out: &mut String, proxies: &[ProxyReport]) {
             ms(l.and_then(|l| l.tls_ms)),
             ms(l.and_then(|l| l.first_byte_ms)),
             ms(l.map(|l| l.total_ms)),
-            if ok {
-                bar(l.map_or(0.0, |l| l.total_ms), slowest)
-            } else {
-                String::new()
-            },
+            bar(l.map_or(0.0, |l| l.total_ms), slowest),
             sumdb.to_string(),
             fresh,
             cert,
@@ -145,6 +176,9 @@ fn table(out: &mut String, proxies: &[ProxyReport]) {
         }
         let _ = writeln!(out, "{}", line.trim_end());
     }
+    if guessed_sumdb {
+        out.push_str("  SUMDB yes?: not asked or no answer; goshim's list of public mirrors says it serves the checksum database\n");
+    }
 }
 
 /// A bar proportional to `value / max`, in eighths of a character.
@@ -168,6 +202,11 @@ fn problems(out: &mut String, proxies: &[ProxyReport]) {
     for p in proxies {
         if let Some(detail) = &p.error_detail {
             lines.push(format!("  {:>2}  {}: {detail}", p.rank, p.url));
+        } else if p.lists_none() {
+            lines.push(format!(
+                "  {:>2}  {}: answers 404/410 for every sample module: not counted as serving modules (expected only of a proxy for private modules)",
+                p.rank, p.url
+            ));
         }
         for m in &p.freshness.modules {
             if let Some(missing) = m.missing.as_ref().filter(|m| !m.is_empty())

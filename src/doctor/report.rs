@@ -86,6 +86,26 @@ pub struct TlsReport {
     pub chain_length: usize,
 }
 
+impl ProxyReport {
+    /// Healthy and not 404/410 for every sample module. A proxy that is
+    /// "up" for the ranking (a private-only proxy answers 404 for public
+    /// modules) may still be unable to serve the modules go needs. Other
+    /// answers (a redirect) give it the benefit of the doubt.
+    pub fn serves_modules(&self) -> bool {
+        self.state != "down" && !self.lists_none()
+    }
+
+    /// 404/410 for every sample module it was asked for.
+    pub fn lists_none(&self) -> bool {
+        !self.freshness.modules.is_empty()
+            && self
+                .freshness
+                .modules
+                .iter()
+                .all(|m| m.versions.is_none() && m.missing.is_some())
+    }
+}
+
 /// A certificate expiring sooner than this is worth a warning.
 pub const EXPIRY_WARNING_DAYS: i64 = 14;
 

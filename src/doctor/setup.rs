@@ -12,6 +12,7 @@ use crate::discovery::{FileId, Seen};
 use crate::env_vars::{self, non_empty};
 use crate::goenv::GoEnv;
 use crate::health::Snapshot;
+use crate::log::count;
 use crate::proxy_list::{Proxy, ProxyList};
 use crate::{paths, presets};
 
@@ -387,21 +388,18 @@ fn expand_home(path: &str) -> PathBuf {
 }
 
 /// JSON with comments and trailing commas (VS Code settings) → JSON.
+///
+/// A hand scanner rather than a crate: it only has to tell strings, comments
+/// and commas apart. A comma is held back until the next significant byte
+/// (comments and whitespace skipped) shows it is not trailing. Anything else
+/// is copied as is, so invalid input stays invalid for the JSON parser.
 pub fn strip_jsonc(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out: Vec<u8> = Vec::with_capacity(bytes.len());
+    let mut comma = false;
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'"' => {
-                let start = i;
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'"' {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
-                }
-                i = (i + 1).min(bytes.len());
-                out.extend_from_slice(&bytes[start..i]);
-            }
             b'/' if bytes.get(i + 1) == Some(&b'/') => {
                 while i < bytes.len() && bytes[i] != b'\n' {
                     i += 1;
@@ -414,19 +412,36 @@ pub fn strip_jsonc(text: &str) -> String {
                 }
                 i = (i + 2).min(bytes.len());
             }
-            b',' => {
-                // Trailing comma: the next significant byte closes.
-                let next = bytes[i + 1..].iter().find(|b| !b.is_ascii_whitespace());
-                if !matches!(next, Some(b'}' | b']')) {
-                    out.push(b',');
-                }
-                i += 1;
-            }
-            b => {
+            b if b.is_ascii_whitespace() => {
                 out.push(b);
                 i += 1;
             }
+            b',' => {
+                if comma {
+                    out.push(b','); // ",,": keep it invalid
+                }
+                comma = true;
+                i += 1;
+            }
+            b => {
+                if comma && !matches!(b, b'}' | b']') {
+                    out.push(b',');
+                }
+                comma = false;
+                let start = i;
+                if b == b'"' {
+                    i += 1;
+                    while i < bytes.len() && bytes[i] != b'"' {
+                        i += if bytes[i] == b'\\' { 2 } else { 1 };
+                    }
+                }
+                i = (i + 1).min(bytes.len());
+                out.extend_from_slice(&bytes[start..i]);
+            }
         }
+    }
+    if comma {
+        out.push(b',');
     }
     String::from_utf8_lossy(&out).into_owned()
 }
@@ -455,7 +470,10 @@ fn config(i: &Inputs) -> Check {
         ),
         Ok(c) => {
             let preset = match &c.preset {
-                Some(p) => format!("; preset {p} ({} mirrors)", c.preset_proxies.len()),
+                Some(p) => format!(
+                    "; preset {p} ({})",
+                    count(c.preset_proxies.len(), "mirror", "mirrors")
+                ),
                 None => String::new(),
             };
             let relay = if c.relay { "relay on" } else { "relay off" };
@@ -492,7 +510,10 @@ fn goproxy(i: &Inputs) -> Check {
     check(
         "goproxy",
         Status::Ok,
-        format!("GOPROXY={value}; {own} proxies of yours, {added} added by goshim's config"),
+        format!(
+            "GOPROXY={value}; {} of yours, {added} added by goshim's config",
+            count(own, "proxy", "proxies")
+        ),
         None,
     )
 }
@@ -731,12 +752,54 @@ pub fn public_keys() -> Result<Vec<String>, String> {
 mod tests {
     use super::*;
 
+    fn jsonc(text: &str) -> serde_json::Value {
+        let stripped = strip_jsonc(text);
+        serde_json::from_str(&stripped).unwrap_or_else(|e| panic!("{e}: {stripped}"))
+    }
+
     #[test]
     fn strips_comments_and_trailing_commas_but_not_strings() {
         let text = "{\n // note\n \"a\": \"x//y, }\", /* c */\n \"b\": [1, 2,],\n}\n";
-        let v: serde_json::Value = serde_json::from_str(&strip_jsonc(text)).unwrap();
+        let v = jsonc(text);
         assert_eq!(v["a"], "x//y, }");
         assert_eq!(v["b"], serde_json::json!([1, 2]));
+    }
+
+    #[test]
+    fn a_comment_after_the_last_comma_leaves_it_trailing() {
+        let v = jsonc("{\n  \"go.goroot\": \"/x\", // pin\n}\n");
+        assert_eq!(v["go.goroot"], "/x");
+        let v = jsonc("{ \"a\": [1, /* one */ 2, /* more later */ ], /* end */ }");
+        assert_eq!(v["a"], serde_json::json!([1, 2]));
+        let v = jsonc("{\"a\": 1, // x\n // y\n \"b\": 2,\n}");
+        assert_eq!((v["a"].as_i64(), v["b"].as_i64()), (Some(1), Some(2)));
+    }
+
+    #[test]
+    fn strings_keep_comment_markers_and_escapes() {
+        let v = jsonc(r#"{"a": "http://x/*y*/", "b": "q\"//,}", "c": "\\", "d": "é,]"}"#);
+        assert_eq!(v["a"], "http://x/*y*/");
+        assert_eq!(v["b"], "q\"//,}");
+        assert_eq!(v["c"], "\\");
+        assert_eq!(v["d"], "é,]");
+    }
+
+    #[test]
+    fn invalid_input_stays_invalid_and_does_not_panic() {
+        for bad in [
+            "{\"a\": 1,,}",
+            "{\"a\": \"open",
+            "{ /* open",
+            "[1,",
+            "\"\\",
+            ",",
+            "/",
+        ] {
+            assert!(
+                serde_json::from_str::<serde_json::Value>(&strip_jsonc(bad)).is_err(),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -99,7 +99,10 @@ pub fn measure_all(proxies: &[Proxy], plan: &Plan) -> Vec<Measured> {
 
 fn progress(on: bool, done: usize, total: usize) {
     if on {
-        eprint!("\r\x1b[Kgoshim doctor: probing {total} proxies... {done}/{total} done");
+        eprint!(
+            "\r\x1b[Kgoshim doctor: probing {}... {done}/{total} done",
+            crate::log::count(total, "proxy", "proxies")
+        );
         let _ = std::io::stderr().flush();
     }
 }
