@@ -100,7 +100,11 @@ fn main() {
                 med[2] / med[0],
                 fb as f64 / 1024.0,
                 ub as f64 / 1024.0,
-                if fb > 0 { 100.0 * ub as f64 / fb as f64 } else { 0.0 },
+                if fb > 0 {
+                    100.0 * ub as f64 / fb as f64
+                } else {
+                    0.0
+                },
             );
             eprintln!("{line}");
             md.push_str(&line);

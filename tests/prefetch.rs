@@ -60,7 +60,11 @@ fn run_ok(world: &World, shim: bool, args: &[&str]) {
         world.run_direct(args)
     };
     assert!(out.status.success(), "go {args:?}\n{}", show(&out));
-    assert!(goshim_lines(&out).is_empty(), "goshim spoke\n{}", show(&out));
+    assert!(
+        goshim_lines(&out).is_empty(),
+        "goshim spoke\n{}",
+        show(&out)
+    );
 }
 
 fn prefetch_of(world: &World) -> serde_json::Value {
@@ -83,7 +87,10 @@ fn what_go_gets_ahead_is_byte_identical_to_plain_go() {
     assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
     assert!(a == b, "the module caches differ");
     let p = prefetch_of(&via_shim);
-    assert!(p["fetched"].as_u64() > Some(0), "nothing was fetched ahead: {p}");
+    assert!(
+        p["fetched"].as_u64() > Some(0),
+        "nothing was fetched ahead: {p}"
+    );
 }
 
 #[test]
@@ -94,7 +101,10 @@ fn the_graph_s_mod_files_are_fetched_ahead_of_go() {
     let p = prefetch_of(&w);
     // Every module's .mod and .info, and (go mod download) its zip, came
     // ahead of go; none of it went unused.
-    assert!(p["fetched"].as_u64() >= Some(tree.modules.len() as u64), "{p}");
+    assert!(
+        p["fetched"].as_u64() >= Some(tree.modules.len() as u64),
+        "{p}"
+    );
     eprintln!("PREFETCH {p}");
     assert_eq!(p["unused"].as_u64(), Some(0), "{p}");
 }
@@ -143,7 +153,10 @@ fn private_paths_are_fetched_ahead_only_from_the_users_list() {
     let out = w.run_shim(&["mod", "download"]);
     let private = |p: &String| p.contains("example.com/l1") || p.contains("example.com/l2");
     let leaked: Vec<String> = extra.request_paths().into_iter().filter(private).collect();
-    assert!(leaked.is_empty(), "private paths reached the extra: {leaked:?}");
+    assert!(
+        leaked.is_empty(),
+        "private paths reached the extra: {leaked:?}"
+    );
     assert!(
         users.request_paths().iter().any(private),
         "the private paths were never asked at all\n{}",

@@ -208,7 +208,8 @@ fn counter_families(e: &mut Exposition, counters: Option<&Counters>) {
             prefetch.unused_bytes,
         ),
     ] {
-        e.family(name, Kind::Counter, help).sample(&[], value as f64);
+        e.family(name, Kind::Counter, help)
+            .sample(&[], value as f64);
     }
     let mut last = e.family(
         "goshim_proxy_last_probe_timestamp_seconds",

@@ -154,10 +154,12 @@ impl Ahead {
         }
         for (path, version) in requirements(&String::from_utf8_lossy(go_mod)) {
             let escaped = module_path::escape(&path);
-            schedule(shared, format!("{escaped}/@v/{}.mod", module_path::escape(&version)));
+            schedule(
+                shared,
+                format!("{escaped}/@v/{}.mod", module_path::escape(&version)),
+            );
         }
     }
-
 }
 
 /// Starts fetching `rel` ahead unless go asked for it already or it is under way.
@@ -353,7 +355,10 @@ mod tests {
             siblings(&format!("{m}.zip"), Prefetch::Small),
             vec![format!("{m}.mod"), format!("{m}.info")]
         );
-        assert_eq!(siblings(&format!("{m}.info"), Prefetch::Small), vec![format!("{m}.mod")]);
+        assert_eq!(
+            siblings(&format!("{m}.info"), Prefetch::Small),
+            vec![format!("{m}.mod")]
+        );
         assert_eq!(
             siblings(&format!("{m}.info"), Prefetch::WithZips),
             vec![format!("{m}.mod"), format!("{m}.zip")]

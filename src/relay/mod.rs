@@ -27,8 +27,6 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-pub use ahead::Prefetch;
-use ahead::Ahead;
 use crate::error_class::ErrorClass;
 use crate::health::Observation;
 use crate::health::snapshot::Latency;
@@ -36,6 +34,8 @@ use crate::log::debug;
 use crate::netrc;
 use crate::proxy_list::{Proxy, ProxyList, Tail};
 use crate::upstream::Endpoint;
+use ahead::Ahead;
+pub use ahead::Prefetch;
 
 /// One upstream proxy as the relay reaches it: the endpoint, and what only
 /// the relay needs to know about it.
