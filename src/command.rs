@@ -2,6 +2,8 @@
 
 use std::ffi::OsString;
 
+use crate::relay::Prefetch;
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Kind {
     /// Never fetches modules (`go version`, `go env`, ...): exec with the environment untouched.
@@ -33,11 +35,18 @@ pub fn classify(args: &[OsString]) -> Kind {
     }
 }
 
-/// `go mod download`: downloads the zip of every module it learns of, so
-/// fetching zips ahead wastes nothing.
-pub fn downloads_every_zip(args: &[OsString]) -> bool {
+/// What the relay may fetch ahead for this command, measured on real go
+/// (see bench/prefetch.rs): `go mod download` asks every `.mod`, `.info` and
+/// `.zip` it learns of, so zips ahead waste nothing; `go mod tidy` and
+/// `go mod graph` never ask for `.info`; everything else asks for a
+/// module's `.info` and `.mod` but only some zips.
+pub fn prefetch(args: &[OsString]) -> Prefetch {
     let mut words = args.iter().filter_map(|a| a.to_str());
-    words.next() == Some("mod") && words.next() == Some("download")
+    match (words.next(), words.next()) {
+        (Some("mod"), Some("download")) => Prefetch::WithZips,
+        (Some("mod"), Some("tidy" | "graph")) => Prefetch::ModsOnly,
+        _ => Prefetch::Small,
+    }
 }
 
 /// Output on stdout that a second run would repeat: `-json` output and `go mod graph/why`.
@@ -72,5 +81,18 @@ mod tests {
         assert_eq!(kind("test ./..."), Kind::FetchOnce);
         assert_eq!(kind("list -m all"), Kind::FetchOnce);
         assert_eq!(kind("frobnicate"), Kind::FetchOnce);
+    }
+
+    #[test]
+    fn fetches_ahead_what_each_command_asks_for() {
+        let of = |line: &str| {
+            let args: Vec<OsString> = line.split_whitespace().map(OsString::from).collect();
+            prefetch(&args)
+        };
+        assert_eq!(of("mod download"), Prefetch::WithZips);
+        assert_eq!(of("mod download -json"), Prefetch::WithZips);
+        assert_eq!(of("mod tidy"), Prefetch::ModsOnly);
+        assert_eq!(of("build ./..."), Prefetch::Small);
+        assert_eq!(of("list -m all"), Prefetch::Small);
     }
 }

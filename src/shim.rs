@@ -81,10 +81,9 @@ pub fn main(args: Vec<OsString>) -> ! {
         probe::background::spawn_refresh(&seen);
     }
     let route = if config.relay {
-        let prefetch = match (config.prefetch, command::downloads_every_zip(&args)) {
-            (false, _) => relay::Prefetch::Off,
-            (true, true) => relay::Prefetch::WithZips,
-            (true, false) => relay::Prefetch::Small,
+        let prefetch = match config.prefetch {
+            true => command::prefetch(&args),
+            false => relay::Prefetch::Off,
         };
         match start_relay(&env, &config, &plan, snap.as_ref(), prefetch) {
             Ok(relay) => Some(Route::Relay(relay, plan.tail.clone())),

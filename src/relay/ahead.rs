@@ -5,7 +5,8 @@
 //! next as soon as it can tell, and holds the answers for the rest of the run:
 //!
 //! - within a module version: any of its files asked → the small others
-//!   (`.info`, `.mod`); and for commands that download every zip anyway
+//!   (`.info`, `.mod`; not `.info` for `go mod tidy` and `go mod graph`,
+//!   which never ask for it); and for commands that download every zip anyway
 //!   (`go mod download`), the `.info` asked → the `.zip`;
 //! - along the module graph: a `.mod` given to go → the `.mod` of each of
 //!   its `require` lines, which go's version selection asks next (one round
@@ -43,6 +44,8 @@ const IN_MEMORY_UP_TO: usize = 1024 * 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Prefetch {
     Off,
+    /// `.mod` files only (`go mod tidy`, `go mod graph`: they never ask for `.info`).
+    ModsOnly,
     /// `.info`, `.mod` and the module graph's `.mod` files.
     Small,
     /// Zips too: the command downloads every zip it learns of (`go mod download`).
@@ -264,6 +267,9 @@ fn siblings(rel: &str, mode: Prefetch) -> Vec<String> {
         "zip" => vec!["mod", "info"],
         _ => return Vec::new(),
     };
+    if mode == Prefetch::ModsOnly {
+        next.retain(|e| *e == "mod");
+    }
     if ext == "info" && mode == Prefetch::WithZips {
         next.push("zip");
     }
@@ -363,6 +369,11 @@ mod tests {
             siblings(&format!("{m}.info"), Prefetch::WithZips),
             vec![format!("{m}.mod"), format!("{m}.zip")]
         );
+        assert_eq!(
+            siblings(&format!("{m}.zip"), Prefetch::ModsOnly),
+            vec![format!("{m}.mod")]
+        );
+        assert!(siblings(&format!("{m}.mod"), Prefetch::ModsOnly).is_empty());
         assert!(siblings("example.com/x/@v/list", Prefetch::WithZips).is_empty());
         assert!(siblings("example.com/x/@latest", Prefetch::WithZips).is_empty());
     }
