@@ -126,16 +126,13 @@ impl Ahead {
     }
 
     /// go asks for `rel`: the answer fetched ahead if there is one (waiting
-    /// for it if it is under way), after starting what go will ask next.
+    /// for it if it is under way).
     pub async fn on_request(shared: &Arc<Shared>, rel: &str) -> Fetched {
         let ahead = &shared.ahead;
         if ahead.mode == Prefetch::Off {
             return None;
         }
         locked(&ahead.asked).insert(rel.to_string());
-        for next in siblings(rel, ahead.mode) {
-            schedule(shared, next);
-        }
         let entry = locked(&ahead.entries).remove(rel)?;
         if !entry.started.load(Ordering::Acquire) {
             return None; // still queued: go's own request goes first
@@ -148,6 +145,16 @@ impl Ahead {
             .used_bytes
             .fetch_add(fetched.0.len(), Ordering::Relaxed);
         Some(fetched)
+    }
+
+    /// `rel` exists (its answer is starting): fetch what go will ask next.
+    /// Not before: a module version that does not exist costs nothing more.
+    pub fn on_found(shared: &Arc<Shared>, rel: &str) {
+        if shared.ahead.mode != Prefetch::Off {
+            for next in siblings(rel, shared.ahead.mode) {
+                schedule(shared, next);
+            }
+        }
     }
 
     /// A `.mod` went to go whole: fetch the `.mod` files it requires.

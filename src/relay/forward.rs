@@ -59,6 +59,7 @@ pub async fn forward(shared: Arc<Shared>, rel: String) -> Response<Body> {
         Route::Unknown => return plain(StatusCode::NOT_FOUND, "not found\n".into()),
         Route::Module { .. } => {
             if let Some((held, ct)) = Ahead::on_request(&shared, &rel).await {
+                Ahead::on_found(&shared, &rel);
                 return held_response(&shared, &rel, held, ct);
             }
             candidates(&shared, &rel)
@@ -71,6 +72,7 @@ pub async fn forward(shared: Arc<Shared>, rel: String) -> Response<Body> {
         Step::Data(b) => Some(b),
         Step::Done => None,
     };
+    Ahead::on_found(&race.shared, &race.rel);
     let mut builder = Response::builder().status(StatusCode::OK);
     if let Some(ct) = &race.content_type {
         builder = builder.header(hyper::header::CONTENT_TYPE, ct.clone());
