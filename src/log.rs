@@ -2,13 +2,13 @@
 
 use std::sync::OnceLock;
 
-use crate::env_vars;
+use crate::settings::vars;
 
 /// Whether `GOSHIM_LOG` is set to anything but empty/0/off.
 pub fn enabled() -> bool {
     static ON: OnceLock<bool> = OnceLock::new();
     *ON.get_or_init(|| {
-        env_vars::non_empty(env_vars::GOSHIM_LOG)
+        vars::non_empty(vars::GOSHIM_LOG)
             .is_some_and(|v| !matches!(v.as_str(), "0" | "off" | "false" | "no"))
     })
 }

@@ -2,12 +2,12 @@
 
 use std::path::PathBuf;
 
-use crate::config::Config;
-use crate::discovery::{self, Seen};
-use crate::goenv::{self, GoEnv};
+use crate::go::goenv::{self, GoEnv};
+use crate::go::proxy_list::Proxy;
+use crate::health::select;
 use crate::log::warn;
-use crate::proxy_list::Proxy;
-use crate::select;
+use crate::settings::config::Config;
+use crate::shim::discovery::{self, Seen};
 
 pub struct Context {
     pub real_go: PathBuf,

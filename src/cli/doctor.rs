@@ -6,15 +6,15 @@
 
 use std::io::IsTerminal;
 
-use crate::config::Config;
-use crate::discovery::{self, Seen};
 use crate::doctor::report::Source;
 use crate::doctor::{self, Candidate, setup};
+use crate::go::proxy_list::{Proxy, ProxyList};
 use crate::health::Snapshot;
 use crate::log::warn;
 use crate::probe::background;
-use crate::proxy_list::{Proxy, ProxyList};
-use crate::{goenv, presets, select};
+use crate::settings::config::Config;
+use crate::shim::discovery::{self, Seen};
+use crate::{go::goenv, health::select, settings::presets};
 
 pub fn run(flags: &[String]) -> i32 {
     let all = flags.iter().any(|f| f == "--all");
@@ -111,13 +111,16 @@ fn candidates(
     };
     let known = |key: &str| {
         mirrors
-            .and_then(|ms| ms.iter().find(|m| crate::proxy_list::redact(&m.url) == key))
+            .and_then(|ms| {
+                ms.iter()
+                    .find(|m| crate::go::proxy_list::redact(&m.url) == key)
+            })
             .map(|m| m.sumdb)
     };
     let preset_keys: Vec<String> = config
         .preset_proxies
         .iter()
-        .map(|u| crate::proxy_list::redact(u))
+        .map(|u| crate::go::proxy_list::redact(u))
         .collect();
     let mut out: Vec<Candidate> = in_use
         .into_iter()
@@ -129,7 +132,7 @@ fn candidates(
                 && !config
                     .extra_proxies
                     .iter()
-                    .any(|u| crate::proxy_list::redact(u) == key)
+                    .any(|u| crate::go::proxy_list::redact(u) == key)
             {
                 Source::Preset
             } else {

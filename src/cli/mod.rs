@@ -9,8 +9,8 @@ mod use_preset;
 
 use std::ffi::OsString;
 
-use crate::discovery::{self, Seen};
 use crate::log::warn;
+use crate::shim::discovery::{self, Seen};
 
 const USAGE: &str = "usage: goshim <command> [flags]
 

@@ -1,10 +1,10 @@
 //! `goshim probe [--json] [--background]`.
 
 use super::context::Context;
+use crate::health::select::{self, Decision};
 use crate::health::{self, State};
 use crate::log::warn;
 use crate::probe::{self, background};
-use crate::select::{self, Decision};
 
 /// Exit 0 when at least one candidate is usable, 1 when none is.
 pub fn run(flags: &[String]) -> i32 {

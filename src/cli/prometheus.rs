@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
+use crate::go::proxy_list::{Proxy, redact};
 use crate::health::{Snapshot, State};
 use crate::metrics::Counters;
 use crate::metrics::prometheus::{Exposition, Kind};
-use crate::proxy_list::{Proxy, redact};
 
 /// `order`: the candidates in the order the next go call tries them.
 pub fn render(

@@ -3,9 +3,9 @@
 use serde_json::{Value, json};
 
 use super::context::Context;
+use crate::go::proxy_list::{Proxy, redact_list};
+use crate::health::select::{self, Decision};
 use crate::health::{ProxyHealth, Snapshot, State, snapshot};
-use crate::proxy_list::{Proxy, redact_list};
-use crate::select::{self, Decision};
 
 /// How `goshim status` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 //! `preset = "<name>"` to the config file (`goshim use none` removes it).
 
 use crate::log::warn;
-use crate::{config_edit, env_vars, paths, presets};
+use crate::{settings::edit, settings::paths, settings::presets, settings::vars};
 
 pub fn run(args: &[String]) -> i32 {
     let mirrors = match presets::mirrors() {
@@ -36,7 +36,7 @@ pub fn run(args: &[String]) -> i32 {
         return 1;
     };
     let value = (name != presets::NONE).then_some(name);
-    let written = match config_edit::set_preset(&path, value) {
+    let written = match edit::set_preset(&path, value) {
         Ok(p) => p,
         Err(e) => {
             warn!("{e}");
@@ -62,10 +62,10 @@ pub fn run(args: &[String]) -> i32 {
             println!("run 'goshim doctor' to probe and rank them");
         }
     }
-    if let Some(v) = env_vars::non_empty(env_vars::GOSHIM_PRESET) {
+    if let Some(v) = vars::non_empty(vars::GOSHIM_PRESET) {
         warn!(
             "{}={v} is set and wins over the config file in this environment",
-            env_vars::GOSHIM_PRESET
+            vars::GOSHIM_PRESET
         );
     }
     0

@@ -17,10 +17,10 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::error_class::ErrorClass;
+use crate::go::proxy_list::Proxy;
 use crate::health;
 use crate::health::snapshot::now_secs;
 use crate::probe::{cert, freshness, measure as probe};
-use crate::proxy_list::Proxy;
 use report::{Freshness, ProxyReport, Source, TlsReport};
 use setup::Check;
 
@@ -200,7 +200,7 @@ fn tls_reason(
             "certificate issued by {issuer}, which is not a trusted CA (a company CA belongs in SSL_CERT_FILE)"
         ),
         ErrorClass::TlsCertName => {
-            let host = crate::proxy_list::redact(&proxy.url);
+            let host = crate::go::proxy_list::redact(&proxy.url);
             let names = leaf.map(|l| l.names.join(", ")).unwrap_or_default();
             format!("certificate is for {names}, not for {host}")
         }

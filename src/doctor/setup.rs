@@ -7,14 +7,14 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::config::Config;
-use crate::discovery::{FileId, Seen};
-use crate::env_vars::{self, non_empty};
-use crate::goenv::GoEnv;
+use crate::go::goenv::GoEnv;
+use crate::go::proxy_list::{Proxy, ProxyList};
 use crate::health::Snapshot;
 use crate::log::count;
-use crate::proxy_list::{Proxy, ProxyList};
-use crate::{paths, presets};
+use crate::settings::config::Config;
+use crate::settings::vars::{self, non_empty};
+use crate::shim::discovery::{FileId, Seen};
+use crate::{settings::paths, settings::presets};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -136,7 +136,7 @@ fn real_go(i: &Inputs) -> Check {
 fn go_version(go: &Path) -> Option<String> {
     let mut child = Command::new(go)
         .arg("version")
-        .env(env_vars::GOTOOLCHAIN, "local")
+        .env(vars::GOTOOLCHAIN, "local")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -178,7 +178,7 @@ fn is_executable(path: &Path) -> bool {
 /// Every executable `go` on PATH, in order, and whether it is goshim.
 fn gos_on_path() -> Vec<(PathBuf, bool)> {
     let seen = Seen::current();
-    let path = std::env::var_os(env_vars::PATH).unwrap_or_default();
+    let path = std::env::var_os(vars::PATH).unwrap_or_default();
     std::env::split_paths(&path)
         .map(|d| {
             if d.as_os_str().is_empty() {
@@ -268,8 +268,8 @@ fn editor_settings_files() -> Vec<PathBuf> {
         "VSCodium",
         "Cursor",
     ];
-    let home = non_empty(env_vars::HOME).map(PathBuf::from);
-    let config_home = non_empty(env_vars::XDG_CONFIG_HOME)
+    let home = non_empty(vars::HOME).map(PathBuf::from);
+    let config_home = non_empty(vars::XDG_CONFIG_HOME)
         .map(PathBuf::from)
         .or_else(|| home.as_ref().map(|h| h.join(".config")));
     let mut roots: Vec<PathBuf> = config_home.into_iter().collect();
@@ -375,7 +375,7 @@ fn editor() -> Check {
 
 /// `~/`, `${userHome}` and `${env:HOME}` in an editor setting, as the Go extension expands them.
 fn expand_home(path: &str) -> PathBuf {
-    let Some(home) = non_empty(env_vars::HOME) else {
+    let Some(home) = non_empty(vars::HOME) else {
         return PathBuf::from(path);
     };
     if let Some(rest) = path.strip_prefix("~/") {
@@ -496,7 +496,7 @@ fn goproxy(i: &Inputs) -> Check {
             Some("run 'go env' yourself to see why".into()),
         );
     };
-    let value = crate::proxy_list::redact_list(env.get("GOPROXY"));
+    let value = crate::go::proxy_list::redact_list(env.get("GOPROXY"));
     let own = ProxyList::parse(env.get("GOPROXY")).proxies.len();
     let added = i.candidates.len().saturating_sub(own);
     if i.candidates.is_empty() {
@@ -618,7 +618,7 @@ fn goflags(env: &GoEnv) -> Check {
 
 /// GOTOOLCHAIN as go sees it: environment, go env file, then $GOROOT/go.env.
 fn gotoolchain_value(env: &GoEnv) -> (String, &'static str) {
-    if let Some(v) = non_empty(env_vars::GOTOOLCHAIN) {
+    if let Some(v) = non_empty(vars::GOTOOLCHAIN) {
         return (v, "environment");
     }
     let from_file = |path: &Path| {
@@ -743,7 +743,7 @@ fn snapshot(i: &Inputs) -> Check {
 pub fn public_keys() -> Result<Vec<String>, String> {
     presets::mirrors().map(|m| {
         m.iter()
-            .map(|m| crate::proxy_list::redact(&m.url))
+            .map(|m| crate::go::proxy_list::redact(&m.url))
             .collect()
     })
 }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::score;
 use crate::error_class::ErrorClass;
-use crate::{paths, state_file};
+use crate::{settings::paths, state_file};
 
 pub const VERSION: u32 = 1;
 const FILE: &str = "health.json";

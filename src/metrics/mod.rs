@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::health::Observation;
 use crate::health::snapshot::now_secs;
 use crate::log::debug;
-use crate::{paths, state_file};
+use crate::{settings::paths, state_file};
 
 pub const VERSION: u32 = 1;
 const FILE: &str = "metrics.json";

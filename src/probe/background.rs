@@ -7,9 +7,9 @@ use std::process::{Command, Stdio};
 
 use nix::fcntl::{Flock, FlockArg};
 
-use crate::discovery::Seen;
 use crate::log::debug;
-use crate::{env_vars, paths, state_file};
+use crate::shim::discovery::Seen;
+use crate::{settings::paths, settings::vars, state_file};
 
 const LOCK: &str = "probe.lock";
 
@@ -45,8 +45,8 @@ pub fn spawn_refresh(seen: &Seen) {
     let mut cmd = Command::new(exe);
     cmd.arg0("goshim")
         .args(["probe", "--background"])
-        .env(env_vars::GOSHIM_SEEN, seen.env_value())
-        .env_remove(env_vars::GOSHIM_FORCE_ARG0)
+        .env(vars::GOSHIM_SEEN, seen.env_value())
+        .env_remove(vars::GOSHIM_FORCE_ARG0)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());

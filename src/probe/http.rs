@@ -135,7 +135,8 @@ pub async fn peer_chain(endpoint: &Endpoint, deadline: Duration) -> Vec<Certific
         return Vec::new();
     };
     static READER: OnceLock<Option<Arc<rustls::ClientConfig>>> = OnceLock::new();
-    let reader = READER.get_or_init(|| crate::tls::certificate_reader_config().map(Arc::new));
+    let reader =
+        READER.get_or_init(|| crate::upstream::tls::certificate_reader_config().map(Arc::new));
     let Some(config) = reader.clone() else {
         return Vec::new();
     };
@@ -439,7 +440,7 @@ fn tls_class(e: &std::io::Error) -> ErrorClass {
 fn tls_config() -> Option<Arc<rustls::ClientConfig>> {
     static CONFIG: OnceLock<Option<Arc<rustls::ClientConfig>>> = OnceLock::new();
     CONFIG
-        .get_or_init(|| crate::tls::client_config(&[b"http/1.1"]).map(Arc::new))
+        .get_or_init(|| crate::upstream::tls::client_config(&[b"http/1.1"]).map(Arc::new))
         .clone()
 }
 

@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use super::http::{self, Extras};
 use crate::error_class::ErrorClass;
+use crate::go::proxy_list::Proxy;
 use crate::health::Observation;
 use crate::health::snapshot::Latency;
-use crate::proxy_list::Proxy;
 use crate::upstream::Endpoint;
-use crate::{module_path, netrc};
+use crate::{go::module_path, upstream::netrc};
 
 use super::cert::{self, CertInfo};
 use super::freshness::{self, Listing, ModuleFreshness};

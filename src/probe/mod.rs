@@ -8,8 +8,8 @@ pub mod measure;
 
 use std::time::Duration;
 
+use crate::go::proxy_list::Proxy;
 use crate::health::Observation;
-use crate::proxy_list::Proxy;
 
 /// What to probe and how long to wait.
 pub struct Request<'a> {

@@ -31,7 +31,7 @@ use hyper::header::HeaderValue;
 use tokio::sync::{Semaphore, watch};
 
 use super::{Shared, locked};
-use crate::module_path;
+use crate::go::module_path;
 
 /// Fetches ahead running at once (go itself runs about GOMAXPROCS).
 const CONCURRENCY: usize = 16;

@@ -118,7 +118,7 @@ pub async fn forward(shared: Arc<Shared>, rel: String) -> Response<Body> {
 fn candidates(shared: &Shared, rel: &str) -> (Vec<usize>, bool) {
     match route::parse(rel) {
         Route::Module { path, .. }
-            if crate::module_path::matches_any(&shared.settings.private_patterns, &path) =>
+            if crate::go::module_path::matches_any(&shared.settings.private_patterns, &path) =>
         {
             (user_order(shared), true)
         }

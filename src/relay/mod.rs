@@ -28,12 +28,12 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::error_class::ErrorClass;
+use crate::go::proxy_list::{Proxy, ProxyList, Tail};
 use crate::health::Observation;
 use crate::health::snapshot::Latency;
 use crate::log::debug;
-use crate::netrc;
-use crate::proxy_list::{Proxy, ProxyList, Tail};
 use crate::upstream::Endpoint;
+use crate::upstream::netrc;
 use ahead::Ahead;
 pub use ahead::Prefetch;
 
@@ -168,7 +168,7 @@ impl Shared {
     fn client(&self) -> Option<&reqwest::Client> {
         self.client
             .get_or_init(|| {
-                let Some(tls) = crate::tls::client_config(&[b"h2", b"http/1.1"]) else {
+                let Some(tls) = crate::upstream::tls::client_config(&[b"h2", b"http/1.1"]) else {
                     debug!("relay: cannot set up TLS; every upstream request fails");
                     return None;
                 };

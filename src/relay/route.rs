@@ -1,6 +1,6 @@
 //! What a GOPROXY-protocol request asks for.
 
-use crate::module_path;
+use crate::go::module_path;
 
 /// A request path relative to the relay's token prefix.
 #[derive(Debug, PartialEq, Eq)]

@@ -4,11 +4,13 @@
 //! credentials (from the URL or `.netrc`) gets the same ones from both, and a
 //! probe does not report down a proxy that go reaches fine.
 
+pub mod basic_auth;
+pub mod netrc;
+pub mod tls;
+
 use std::fmt;
 
-use crate::basic_auth;
-use crate::netrc;
-use crate::proxy_list::{Proxy, UrlParts};
+use crate::go::proxy_list::{Proxy, UrlParts};
 
 /// Where the probes' own HTTP client connects.
 #[derive(Debug, Clone, PartialEq, Eq)]

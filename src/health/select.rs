@@ -1,9 +1,9 @@
 //! Choosing the GOPROXY a go command gets: the candidates ordered by health.
 
-use crate::config::Config;
-use crate::goenv::GoEnv;
+use crate::go::goenv::GoEnv;
+use crate::go::proxy_list::{Proxy, ProxyList, Tail};
 use crate::health::{Snapshot, State};
-use crate::proxy_list::{Proxy, ProxyList, Tail};
+use crate::settings::config::Config;
 
 /// What the child gets.
 #[derive(Debug, PartialEq, Eq)]

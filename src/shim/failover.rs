@@ -2,8 +2,8 @@
 //! another run could help.
 
 use crate::error_class::ErrorClass;
-use crate::module_path;
-use crate::proxy_list::Proxy;
+use crate::go::module_path;
+use crate::go::proxy_list::Proxy;
 
 /// Failures of candidate proxies that a re-run with another order may avoid.
 #[derive(Debug, Default, PartialEq, Eq)]

@@ -10,7 +10,7 @@ use std::fmt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::env_vars;
+use crate::settings::vars;
 
 /// A file's identity on disk.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -51,7 +51,7 @@ const MAX_SEEN: usize = 32;
 impl Seen {
     /// `GOSHIM_SEEN` from the environment plus the running binary.
     pub fn current() -> Seen {
-        let mut ids: Vec<FileId> = std::env::var(env_vars::GOSHIM_SEEN)
+        let mut ids: Vec<FileId> = std::env::var(vars::GOSHIM_SEEN)
             .unwrap_or_default()
             .split(',')
             .filter_map(FileId::parse)
@@ -127,10 +127,10 @@ pub fn find_real_go(seen: &Seen) -> Result<PathBuf, DiscoveryError> {
     if seen.0.len() > MAX_SEEN {
         return Err(DiscoveryError::Loop);
     }
-    if let Some(path) = std::env::var_os(env_vars::GOSHIM_GO).filter(|v| !v.is_empty()) {
+    if let Some(path) = std::env::var_os(vars::GOSHIM_GO).filter(|v| !v.is_empty()) {
         return check_override(PathBuf::from(path), seen);
     }
-    let path_var = std::env::var_os(env_vars::PATH).unwrap_or_default();
+    let path_var = std::env::var_os(vars::PATH).unwrap_or_default();
     search_path(&path_var, seen)
 }
 

@@ -22,9 +22,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::env_vars::{self, non_empty};
 use crate::relay::{Deadlines, Hedge};
-use crate::{paths, presets, proxy_list};
+use crate::settings::vars::{self, non_empty};
+use crate::{go::proxy_list, settings::paths, settings::presets};
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -100,7 +100,7 @@ impl Config {
         if let Some(path) = paths::config_file() {
             config.apply_file(&path)?;
         }
-        if let Some(list) = non_empty(env_vars::GOSHIM_PROXIES) {
+        if let Some(list) = non_empty(vars::GOSHIM_PROXIES) {
             config.extra_proxies = list
                 .split(',')
                 .map(str::trim)
@@ -108,48 +108,48 @@ impl Config {
                 .map(|u| proxy_list::validate_url(u).map_err(|e| format!("GOSHIM_PROXIES: {e}")))
                 .collect::<Result<_, _>>()?;
         }
-        if let Some(m) = non_empty(env_vars::GOSHIM_PROBE_MODULE) {
+        if let Some(m) = non_empty(vars::GOSHIM_PROBE_MODULE) {
             config.probe_module = m;
         }
-        if let Some(ms) = number(env_vars::GOSHIM_PROBE_TIMEOUT_MS)? {
+        if let Some(ms) = number(vars::GOSHIM_PROBE_TIMEOUT_MS)? {
             config.probe_timeout = Duration::from_millis(ms.max(1));
         }
-        if let Some(s) = number(env_vars::GOSHIM_TTL)? {
+        if let Some(s) = number(vars::GOSHIM_TTL)? {
             config.ttl = Duration::from_secs(s);
         }
-        if let Some(n) = number(env_vars::GOSHIM_ATTEMPTS)? {
+        if let Some(n) = number(vars::GOSHIM_ATTEMPTS)? {
             config.attempts = n.clamp(1, 10) as u32;
         }
-        if let Some(v) = non_empty(env_vars::GOSHIM_RELAY) {
+        if let Some(v) = non_empty(vars::GOSHIM_RELAY) {
             config.relay = !is_no(&v);
         }
-        if let Some(v) = non_empty(env_vars::GOSHIM_PREFETCH) {
+        if let Some(v) = non_empty(vars::GOSHIM_PREFETCH) {
             config.prefetch = !is_no(&v);
         }
         let d = &mut config.deadlines;
         for (var, slot) in [
-            (env_vars::GOSHIM_CONNECT_TIMEOUT_MS, &mut d.connect),
-            (env_vars::GOSHIM_RESPONSE_TIMEOUT_MS, &mut d.response),
-            (env_vars::GOSHIM_STALL_TIMEOUT_MS, &mut d.stall),
+            (vars::GOSHIM_CONNECT_TIMEOUT_MS, &mut d.connect),
+            (vars::GOSHIM_RESPONSE_TIMEOUT_MS, &mut d.response),
+            (vars::GOSHIM_STALL_TIMEOUT_MS, &mut d.stall),
         ] {
             if let Some(ms) = number(var)? {
                 *slot = Duration::from_millis(ms.max(1));
             }
         }
-        if let Some(ms) = number(env_vars::GOSHIM_HEDGE_DELAY_MS)? {
+        if let Some(ms) = number(vars::GOSHIM_HEDGE_DELAY_MS)? {
             config.hedge = Hedge::from_ms(ms);
         }
-        if let Some(list) = non_empty(env_vars::GOSHIM_DOCTOR_MODULES) {
+        if let Some(list) = non_empty(vars::GOSHIM_DOCTOR_MODULES) {
             config.doctor_modules = modules(list.split(','));
         }
-        if let Some(name) = non_empty(env_vars::GOSHIM_PRESET) {
+        if let Some(name) = non_empty(vars::GOSHIM_PRESET) {
             config.preset = Some(name.trim().to_string());
         }
         config.preset = config.preset.take().filter(|p| p != presets::NONE);
         if let Some(name) = &config.preset {
             config.preset_proxies =
-                presets::urls(name).map_err(|e| match non_empty(env_vars::GOSHIM_PRESET) {
-                    Some(_) => format!("{}: {e}", env_vars::GOSHIM_PRESET),
+                presets::urls(name).map_err(|e| match non_empty(vars::GOSHIM_PRESET) {
+                    Some(_) => format!("{}: {e}", vars::GOSHIM_PRESET),
                     None => match paths::config_file() {
                         Some(p) => format!("{}: {e}", p.display()),
                         None => e,

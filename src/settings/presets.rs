@@ -16,8 +16,8 @@
 
 use serde::Deserialize;
 
-use crate::env_vars::{self, non_empty};
-use crate::proxy_list;
+use crate::go::proxy_list;
+use crate::settings::vars::{self, non_empty};
 
 /// One public mirror.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,7 +72,7 @@ struct FileMirror {
 
 /// The mirror list: GOSHIM_PRESETS_FILE when set, else the built-in one.
 pub fn mirrors() -> Result<Vec<Mirror>, String> {
-    match non_empty(env_vars::GOSHIM_PRESETS_FILE) {
+    match non_empty(vars::GOSHIM_PRESETS_FILE) {
         Some(path) => from_file(&path),
         None => Ok(built_in()),
     }
@@ -90,7 +90,7 @@ fn built_in() -> Vec<Mirror> {
 }
 
 fn from_file(path: &str) -> Result<Vec<Mirror>, String> {
-    let what = format!("{}={path}", env_vars::GOSHIM_PRESETS_FILE);
+    let what = format!("{}={path}", vars::GOSHIM_PRESETS_FILE);
     let text = std::fs::read_to_string(path).map_err(|e| format!("{what}: cannot read: {e}"))?;
     let file: File =
         toml::from_str(&text).map_err(|e| format!("{what} is not valid: {}", e.message()))?;

@@ -9,7 +9,7 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
-use crate::env_vars;
+use crate::settings::vars;
 
 /// A client config offering the given ALPN protocols (None only if ring
 /// cannot do the default TLS versions, which it always can).
@@ -70,7 +70,7 @@ impl WebRootsThenBundle {
     fn with_bundle(&self) -> Option<&Arc<WebPkiServerVerifier>> {
         self.with_bundle
             .get_or_init(|| {
-                let file = std::env::var_os(env_vars::SSL_CERT_FILE)?;
+                let file = std::env::var_os(vars::SSL_CERT_FILE)?;
                 let mut roots = web_roots();
                 let before = roots.len();
                 for cert in CertificateDer::pem_file_iter(file).ok()?.flatten() {

@@ -2,14 +2,14 @@
 
 use std::path::PathBuf;
 
-use crate::env_vars::{self, non_empty};
+use crate::settings::vars::{self, non_empty};
 
 /// `GOSHIM_CACHE_DIR`, else `$XDG_CACHE_HOME/goshim`, else `~/.cache/goshim`.
 pub fn cache_dir() -> Option<PathBuf> {
-    if let Some(dir) = non_empty(env_vars::GOSHIM_CACHE_DIR) {
+    if let Some(dir) = non_empty(vars::GOSHIM_CACHE_DIR) {
         return Some(PathBuf::from(dir));
     }
-    if let Some(dir) = non_empty(env_vars::XDG_CACHE_HOME) {
+    if let Some(dir) = non_empty(vars::XDG_CACHE_HOME) {
         return Some(PathBuf::from(dir).join("goshim"));
     }
     home().map(|h| h.join(".cache").join("goshim"))
@@ -17,7 +17,7 @@ pub fn cache_dir() -> Option<PathBuf> {
 
 /// `GOSHIM_CONFIG`, else `$XDG_CONFIG_HOME/goshim/config.toml`, else `~/.config/goshim/config.toml`.
 pub fn config_file() -> Option<PathBuf> {
-    if let Some(file) = non_empty(env_vars::GOSHIM_CONFIG) {
+    if let Some(file) = non_empty(vars::GOSHIM_CONFIG) {
         return Some(PathBuf::from(file));
     }
     config_home().map(|d| d.join("goshim").join("config.toml"))
@@ -25,7 +25,7 @@ pub fn config_file() -> Option<PathBuf> {
 
 /// The go command's own env file (`go env -w` writes it), as go locates it.
 pub fn go_env_file() -> Option<PathBuf> {
-    match non_empty(env_vars::GOENV) {
+    match non_empty(vars::GOENV) {
         Some(v) if v == "off" => None,
         Some(v) => Some(PathBuf::from(v)),
         None => config_home().map(|d| d.join("go").join("env")),
@@ -33,11 +33,11 @@ pub fn go_env_file() -> Option<PathBuf> {
 }
 
 fn config_home() -> Option<PathBuf> {
-    non_empty(env_vars::XDG_CONFIG_HOME)
+    non_empty(vars::XDG_CONFIG_HOME)
         .map(PathBuf::from)
         .or_else(|| home().map(|h| h.join(".config")))
 }
 
 fn home() -> Option<PathBuf> {
-    non_empty(env_vars::HOME).map(PathBuf::from)
+    non_empty(vars::HOME).map(PathBuf::from)
 }

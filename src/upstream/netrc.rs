@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::env_vars::{self, non_empty};
+use crate::settings::vars::{self, non_empty};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Login {
@@ -13,9 +13,9 @@ pub struct Login {
 
 /// All `machine` entries of the netrc file (empty when there is none).
 pub fn load() -> Vec<(String, Login)> {
-    let path = non_empty(env_vars::NETRC)
+    let path = non_empty(vars::NETRC)
         .map(PathBuf::from)
-        .or_else(|| non_empty(env_vars::HOME).map(|h| PathBuf::from(h).join(".netrc")));
+        .or_else(|| non_empty(vars::HOME).map(|h| PathBuf::from(h).join(".netrc")));
     path.and_then(|p| std::fs::read_to_string(p).ok())
         .map(|text| parse(&text))
         .unwrap_or_default()

@@ -4,22 +4,27 @@
 //! never fetch; the go env answer comes from the cache; probing never happens
 //! here (a stale snapshot starts a detached refresh and is used as it is).
 
+pub mod child;
+pub mod command;
+pub mod discovery;
+pub mod failover;
+
 use std::ffi::OsString;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::command::{self, Kind};
-use crate::config::Config;
-use crate::discovery::{self, Seen};
 use crate::error_class::ErrorClass;
-use crate::goenv::{self, GoEnv};
+use crate::go::goenv::{self, GoEnv};
+use crate::go::proxy_list::{Proxy, ProxyList, redact_list};
+use crate::health::select::{self, Decision, Plan};
 use crate::health::{self, Observation, Snapshot};
 use crate::log::{debug, warn};
-use crate::proxy_list::{Proxy, ProxyList, redact_list};
 use crate::relay::{self, Relay};
-use crate::select::{self, Decision, Plan};
-use crate::{child, env_vars, failover, probe, toolchain};
+use crate::settings::config::Config;
+use crate::{go::toolchain, probe, settings::vars};
+use command::Kind;
+use discovery::Seen;
 
 /// Exit code when no real go can be found (as a shell does for "command not found").
 const EXIT_NOT_FOUND: i32 = 127;
@@ -36,10 +41,10 @@ pub fn main(args: Vec<OsString>) -> ! {
     let mut cmd = Command::new(&real_go);
     cmd.args(&args);
     // The only variable added to every child: it makes shim loops impossible.
-    cmd.env(env_vars::GOSHIM_SEEN, seen.env_value());
+    cmd.env(vars::GOSHIM_SEEN, seen.env_value());
 
     let kind = command::classify(&args);
-    if env_vars::is_truthy(env_vars::GOSHIM_DISABLE) {
+    if vars::is_truthy(vars::GOSHIM_DISABLE) {
         exec(cmd, &real_go, "GOSHIM_DISABLE");
     }
     // go picks its toolchain before it looks at the subcommand: a command
@@ -103,7 +108,7 @@ pub fn main(args: Vec<OsString>) -> ! {
             }
             if kind == Kind::FetchOnce || config.attempts <= 1 {
                 // Nothing left to do after go: let it replace us.
-                cmd.env(env_vars::GOPROXY, plan.goproxy());
+                cmd.env(vars::GOPROXY, plan.goproxy());
                 exec(cmd, &real_go, "health-ordered GOPROXY");
             }
             Route::List(plan)
@@ -134,7 +139,7 @@ pub fn main(args: Vec<OsString>) -> ! {
 
 /// Whether GOPROXY starts with the relay of a goshim further up the process tree.
 fn under_a_relay() -> bool {
-    std::env::var(env_vars::GOPROXY).is_ok_and(|v| {
+    std::env::var(vars::GOPROXY).is_ok_and(|v| {
         let first = v.split([',', '|']).next().unwrap_or("");
         relay::is_relay_url(first.trim())
     })
@@ -143,7 +148,7 @@ fn under_a_relay() -> bool {
 /// How go reaches the proxies.
 enum Route {
     /// GOPROXY is the loopback relay (plus the user's tail).
-    Relay(Relay, Option<crate::proxy_list::Tail>),
+    Relay(Relay, Option<crate::go::proxy_list::Tail>),
     /// GOPROXY is the health-ordered list itself.
     List(Plan),
 }
@@ -200,7 +205,7 @@ fn start_relay(
         local_cache: Some(env.get("GOMODCACHE"))
             .filter(|d| !d.is_empty())
             .map(|d| Path::new(d).join("cache").join("download")),
-        inject: env_vars::non_empty(env_vars::GOSHIM_FAULT_INJECT),
+        inject: vars::non_empty(vars::GOSHIM_FAULT_INJECT),
     })
 }
 
@@ -214,7 +219,7 @@ fn download_toolchain_cmd(real_go: &Path, args: &[OsString], seen: &Seen) -> Com
         _ => &mut cmd,
     };
     cmd.arg("version")
-        .env(env_vars::GOSHIM_SEEN, seen.env_value())
+        .env(vars::GOSHIM_SEEN, seen.env_value())
         .stdout(std::process::Stdio::null());
     cmd
 }
@@ -238,7 +243,7 @@ impl Runner<'_> {
         let mut failed: Vec<(String, ErrorClass)> = Vec::new();
         for attempt in 1..=attempts {
             debug!("run {attempt}: {}", self.route.describe());
-            self.cmd.env(env_vars::GOPROXY, self.route.goproxy());
+            self.cmd.env(vars::GOPROXY, self.route.goproxy());
             let outcome = match child::run(&mut self.cmd, capture) {
                 Ok(o) => o,
                 Err(e) => fail_to_start(self.real_go, e),

@@ -13,7 +13,7 @@ use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::env_vars;
+use crate::settings::vars;
 
 /// What the decision needs to know, read by [`Inputs::read`].
 #[derive(Debug, Default)]
@@ -116,7 +116,7 @@ impl Inputs {
     /// no switch is possible (GOTOOLCHAIN=local, no go.mod, a go line the
     /// local go satisfies), which is nearly always.
     pub fn read(args: &[OsString], real_go: &Path) -> Option<Inputs> {
-        let env_setting = env_vars::non_empty(env_vars::GOTOOLCHAIN);
+        let env_setting = vars::non_empty(vars::GOTOOLCHAIN);
         if env_setting
             .as_deref()
             .is_some_and(|t| t == "local" || t == "path" || t.ends_with("+path"))
@@ -137,7 +137,9 @@ impl Inputs {
             return None; // the common case: the local go is new enough
         }
         let gotoolchain = env_setting
-            .or_else(|| crate::paths::go_env_file().and_then(|f| setting_in(&f, "GOTOOLCHAIN")))
+            .or_else(|| {
+                crate::settings::paths::go_env_file().and_then(|f| setting_in(&f, "GOTOOLCHAIN"))
+            })
             .or_else(|| setting_in(&goroot.join("go.env"), "GOTOOLCHAIN"))?;
         Some(Inputs {
             gotoolchain,
@@ -157,7 +159,7 @@ fn module_file(args: &[OsString]) -> Option<PathBuf> {
         Some(a) if a.starts_with("-C=") => dir.push(&a[3..]),
         _ => {}
     }
-    let gowork = env_vars::non_empty("GOWORK");
+    let gowork = vars::non_empty("GOWORK");
     match gowork.as_deref() {
         Some("off") => find_up(&dir, "go.mod"),
         Some(file) => Some(PathBuf::from(file)),

@@ -13,9 +13,9 @@ use std::process::{Command, Stdio};
 
 use serde::{Deserialize, Serialize};
 
+use crate::go::proxy_list::has_credentials;
 use crate::log::debug;
-use crate::proxy_list::has_credentials;
-use crate::{env_vars, paths, state_file};
+use crate::{settings::paths, settings::vars, state_file};
 
 /// The variables goshim asks go for. (Not GOTOOLCHAIN: the query itself must
 /// run with GOTOOLCHAIN=local, so go would only echo that back.)
@@ -131,7 +131,7 @@ fn query_go(real_go: &Path) -> Option<BTreeMap<String, String>> {
         .arg("env")
         .arg("-json")
         .args(KEYS)
-        .env(env_vars::GOTOOLCHAIN, "local")
+        .env(vars::GOTOOLCHAIN, "local")
         .stdin(Stdio::null())
         .stderr(Stdio::null())
         .output();
@@ -182,5 +182,5 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 }
 
 fn non_empty_env(key: &str) -> Option<String> {
-    env_vars::non_empty(key)
+    vars::non_empty(key)
 }
