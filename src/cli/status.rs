@@ -4,8 +4,9 @@ use serde_json::{Value, json};
 
 use super::context::Context;
 use crate::go::proxy_list::{Proxy, redact_list};
-use crate::health::select::{self, Decision};
 use crate::health::{ProxyHealth, Snapshot, State, snapshot};
+use crate::shim::command::Kind;
+use crate::shim::plan::{self, Action};
 
 /// How `goshim status` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,19 +56,22 @@ pub fn run(format: Format) -> i32 {
         Err(code) => return code,
     };
     let snap = Snapshot::read();
-    // Without the relay, private paths pin the user's own list.
-    let lock = (!ctx.config.relay)
-        .then(|| select::env_only_lock(&ctx.env))
-        .flatten();
-    let (goproxy, order, reason) = match (
-        lock,
-        select::decide(&ctx.env, &ctx.config, snap.as_ref(), &[]),
-    ) {
-        (None, Decision::Reorder(plan)) => (plan.goproxy(), plan.order, None),
-        (Some(why), _) | (None, Decision::Unchanged(why)) => (
+    // What a `go build` would get: the shim's own plan.
+    let action = plan::decide(
+        Kind::FetchRetryable,
+        &ctx.config,
+        &ctx.env,
+        snap.as_ref(),
+        ctx.config.relay,
+    );
+    let (goproxy, order, reason, relay) = match action {
+        Action::Supervise { plan, relay, .. } => (plan.goproxy(), plan.order, None, relay),
+        Action::ExecOrdered(plan) => (plan.goproxy(), plan.order, None, false),
+        Action::Exec(why) => (
             ctx.env.get("GOPROXY").to_string(),
             ctx.candidates.clone(),
             Some(why),
+            false,
         ),
     };
     let goproxy = redact_list(&goproxy);
@@ -86,7 +90,7 @@ pub fn run(format: Format) -> i32 {
             "real_go": ctx.real_go.display().to_string(),
             "goproxy": goproxy,
             "goproxy_unchanged_reason": reason,
-            "relay": ctx.config.relay && reason.is_none(),
+            "relay": relay,
             "preset": ctx.config.preset,
             "snapshot": snapshot_json(snap.as_ref(), ctx.config.ttl.as_secs()),
             "proxies": order.iter().map(|p| proxy_json(p, snap.as_ref())).collect::<Vec<_>>(),
@@ -101,7 +105,7 @@ pub fn run(format: Format) -> i32 {
         snapshot_line(snap.as_ref(), ctx.config.ttl.as_secs())
     );
     match reason {
-        None if ctx.config.relay => println!("GOPROXY:   loopback relay, upstreams {goproxy}"),
+        None if relay => println!("GOPROXY:   loopback relay, upstreams {goproxy}"),
         None => println!("GOPROXY:   {goproxy}"),
         Some(why) => println!("GOPROXY:   {goproxy} (unchanged: {why})"),
     }

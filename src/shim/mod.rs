@@ -8,6 +8,7 @@ pub mod child;
 pub mod command;
 pub mod discovery;
 pub mod failover;
+pub mod plan;
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -25,6 +26,7 @@ use crate::settings::config::Config;
 use crate::{go::toolchain, probe, settings::vars};
 use command::Kind;
 use discovery::Seen;
+use plan::Action;
 
 /// Exit code when no real go can be found (as a shell does for "command not found").
 const EXIT_NOT_FOUND: i32 = 127;
@@ -78,46 +80,48 @@ pub fn main(args: Vec<OsString>) -> ! {
         exec(cmd, &real_go, "the toolchain go switches to is downloaded");
     }
     let snap = Snapshot::read();
-    let plan = match select::decide(&env, &config, snap.as_ref(), &[]) {
-        Decision::Unchanged(why) => exec(cmd, &real_go, why),
-        Decision::Reorder(plan) => plan,
+    // A toolchain download is planned like a command that fetches.
+    let plan_kind = if switch.is_some() {
+        Kind::Passthrough
+    } else {
+        kind
     };
+    let decide = |relay| plan::decide(plan_kind, &config, &env, snap.as_ref(), relay);
+    let action = decide(config.relay);
+    if let Action::Exec(why) = action {
+        exec(cmd, &real_go, why);
+    }
     if !config.ttl.is_zero() && snap.as_ref().is_none_or(|s| s.is_stale(config.ttl)) {
         probe::background::spawn_refresh(&seen);
     }
-    let route = if config.relay {
-        let prefetch = match config.prefetch {
-            true => command::prefetch(&args),
-            false => relay::Prefetch::Off,
-        };
-        match start_relay(&env, &config, &plan, snap.as_ref(), prefetch) {
-            Ok(relay) => Some(Route::Relay(relay, plan.tail.clone())),
-            Err(e) => {
-                debug!("relay unavailable ({e}); using the GOPROXY list");
-                None
+    let action = match action {
+        Action::Supervise {
+            plan,
+            relay: true,
+            attempts,
+        } => {
+            let prefetch = match config.prefetch {
+                true => command::prefetch(&args),
+                false => relay::Prefetch::Off,
+            };
+            match start_relay(&env, &config, &plan, snap.as_ref(), prefetch) {
+                Ok(relay) => Ok((Route::Relay(relay, plan.tail.clone()), attempts)),
+                Err(e) => {
+                    debug!("relay unavailable ({e}); using the GOPROXY list");
+                    Err(decide(false))
+                }
             }
         }
-    } else {
-        None
+        other => Err(other),
     };
-    let route = match route {
-        Some(r) => r,
-        None => {
-            if let Some(why) = select::env_only_lock(&env) {
-                exec(cmd, &real_go, why);
-            }
-            if kind == Kind::FetchOnce || config.attempts <= 1 {
-                // Nothing left to do after go: let it replace us.
-                cmd.env(vars::GOPROXY, plan.goproxy());
-                exec(cmd, &real_go, "health-ordered GOPROXY");
-            }
-            Route::List(plan)
+    let (route, attempts) = match action {
+        Ok(relayed) => relayed,
+        Err(Action::Exec(why)) => exec(cmd, &real_go, why),
+        Err(Action::ExecOrdered(plan)) => {
+            cmd.env(vars::GOPROXY, plan.goproxy());
+            exec(cmd, &real_go, "health-ordered GOPROXY");
         }
-    };
-    let attempts = if kind == Kind::FetchRetryable || switch.is_some() {
-        config.attempts
-    } else {
-        1
+        Err(Action::Supervise { plan, attempts, .. }) => (Route::List(plan), attempts),
     };
     // A toolchain download alone goes through the relay (by `go version`,
     // which nothing sees): the command itself then runs untouched, so that
