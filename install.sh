@@ -75,25 +75,20 @@ prefix=${prefix%/}
 bin="$prefix/bin/goshim"
 links="go goshim" # in $prefix/shims, each a symlink to ../bin/goshim
 
-# goshim's cache folder and config file, found as goshim finds them (src/paths.rs).
-cache_dir() {
-    if [ -n "${GOSHIM_CACHE_DIR:-}" ]; then
-        echo "$GOSHIM_CACHE_DIR"
-    elif [ -n "${XDG_CACHE_HOME:-}" ]; then
-        echo "$XDG_CACHE_HOME/goshim"
+# goshim's cache folder and config file, found as goshim finds them
+# (src/settings/paths.rs): $1 if set, else $2/$3, else $HOME/$4.
+goshim_path() {
+    local own=${!1:-} xdg=${!2:-}
+    if [ -n "$own" ]; then
+        echo "$own"
+    elif [ -n "$xdg" ]; then
+        echo "$xdg/$3"
     elif [ -n "${HOME:-}" ]; then
-        echo "$HOME/.cache/goshim"
+        echo "$HOME/$4"
     fi
 }
-config_file() {
-    if [ -n "${GOSHIM_CONFIG:-}" ]; then
-        echo "$GOSHIM_CONFIG"
-    elif [ -n "${XDG_CONFIG_HOME:-}" ]; then
-        echo "$XDG_CONFIG_HOME/goshim/config.toml"
-    elif [ -n "${HOME:-}" ]; then
-        echo "$HOME/.config/goshim/config.toml"
-    fi
-}
+cache_dir() { goshim_path GOSHIM_CACHE_DIR XDG_CACHE_HOME goshim .cache/goshim; }
+config_file() { goshim_path GOSHIM_CONFIG XDG_CONFIG_HOME goshim/config.toml .config/goshim/config.toml; }
 
 if [ "$uninstall" = 1 ]; then
     removed=0
