@@ -40,7 +40,9 @@ const FATAL: [&str; 9] = [
 
 pub fn diagnose(stderr: &str, candidates: &[Proxy]) -> Diagnosis {
     let mut d = Diagnosis {
-        fatal: FATAL.iter().any(|m| stderr.contains(m)),
+        fatal: stderr
+            .lines()
+            .any(|l| FATAL.iter().any(|m| l.contains(m)) && !database_unreachable(l, candidates)),
         broken_content: stderr.contains("zip: not a valid zip file"),
         ..Diagnosis::default()
     };
@@ -56,6 +58,20 @@ pub fn diagnose(stderr: &str, candidates: &[Proxy]) -> Diagnosis {
         }
     }
     d
+}
+
+/// go could not reach the checksum database through a candidate proxy
+/// (`verifying go.mod: <mod>: reading <proxy>/sumdb/<db>/lookup/...: 502 Bad
+/// Gateway`): a transient failure of that proxy, which go's checksum client
+/// does not fail over from, not an integrity failure. A re-run with the
+/// proxy demoted may help.
+fn database_unreachable(line: &str, candidates: &[Proxy]) -> bool {
+    line.contains("verifying ")
+        && line.contains("/sumdb/")
+        && !line.contains("checksum mismatch")
+        && !line.contains("SECURITY ERROR")
+        && proxy_in(line, candidates).is_some()
+        && transient_class(line).is_some()
 }
 
 /// The candidate whose URL appears in the line (go prints URLs with userinfo
@@ -177,6 +193,22 @@ mod tests {
         assert_eq!(diagnose(compile, &proxies()), Diagnosis::default());
         let not_found = "reading http://127.0.0.1:18002/example.com/x/@v/list: 404 Not Found\n";
         assert!(!diagnose(not_found, &proxies()).should_retry());
+        let db_not_found = "go: example.com/x@v1.0.0: verifying go.mod: example.com/x@v1.0.0/go.mod: reading http://127.0.0.1:18002/sumdb/sum.golang.org/lookup/example.com/x@v1.0.0: 404 Not Found\n";
+        assert!(!diagnose(db_not_found, &proxies()).should_retry());
+    }
+
+    /// A proxy that fails go's checksum database requests is a transient
+    /// failure of that proxy, not an integrity failure.
+    #[test]
+    fn retries_a_checksum_database_unreachable_through_a_proxy() {
+        let stderr = "go: example.com/x@v1.0.0: verifying go.mod: example.com/x@v1.0.0/go.mod: reading http://127.0.0.1:18002/sumdb/sum.golang.org/lookup/example.com/x@v1.0.0: read tcp 127.0.0.1:4000->127.0.0.1:18002: read: connection reset by peer\n";
+        let d = diagnose(stderr, &proxies());
+        assert!(!d.fatal, "{d:?}");
+        assert_eq!(
+            d.transient,
+            [("http://127.0.0.1:18002".to_string(), ErrorClass::Reset)]
+        );
+        assert!(d.should_retry());
     }
 
     #[test]
