@@ -14,7 +14,7 @@
 //! caches) go to `FAILOVER_BENCH_TMPDIR` if set, else to /dev/shm when it is
 //! writable, else the temp dir (see `place_worlds`). The Markdown tables go to
 //! stdout and to `target/bench/failover.md`; progress goes to stderr. About
-//! a minute on 2 cores after the release build, most of it the deliberate
+//! two minutes on 2 cores after the release build, most of it the deliberate
 //! hangs and deadlines. Timings live here, never in the pass/fail tests:
 //! nothing here fails on a slow number, only on a broken setup (a download
 //! that should succeed and does not).
