@@ -14,7 +14,7 @@
 //! caches) go to `FAILOVER_BENCH_TMPDIR` if set, else to /dev/shm when it is
 //! writable, else the temp dir (see `place_worlds`). The Markdown tables go to
 //! stdout and to `target/bench/failover.md`; progress goes to stderr. About
-//! a minute on 2 cores after the release build, most of it the deliberate
+//! two minutes on 2 cores after the release build, most of it the deliberate
 //! hangs and deadlines. Timings live here, never in the pass/fail tests:
 //! nothing here fails on a slow number, only on a broken setup (a download
 //! that should succeed and does not).
@@ -31,8 +31,14 @@
 //!   late, 20 KiB/s drip, stall, reset, truncated zip, 503, 429, every other
 //!   request 503) with a healthy secondary, against the healthy-only build;
 //!   and total outages (hung+503, hung+hung, stalled+refused).
+//! - V. Checksum verification on (the tests' own checksum database, served
+//!   by the proxy and reached through GOPROXY): (a) a toolchain-sized (~70 MB,
+//!   incompressible) module zip, plain go straight from one healthy proxy vs
+//!   through the relay, time and the shim's peak memory; (b) `go mod
+//!   download` then `go build` of the 20-module project, plain go vs the
+//!   relay, same proxy, same database.
 //!
-//! `FAILOVER_BENCH_ONLY=A` (or `D`) runs that section alone.
+//! `FAILOVER_BENCH_ONLY=A` (or `D`, or `V`) runs that section alone.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -44,6 +50,7 @@ use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::sumdb::{SUMDB_NAME, SumDb};
 use common::{Fault, ModTree, Running, TestProxy, World, show};
 
 /// Runs per measured cell, and for the slow (deadline-bound) ones.
@@ -150,13 +157,26 @@ fn main() {
     }
 
     let mut other = Vec::new();
-    if only == "A" || only == "D" {
+    if only == "A" || only == "D" || only == "V" {
         let meter = CpuMeter::start();
         let mut md = String::new();
         if only == "A" {
             let a = bench_a(&tree);
             let healthy = median(&ok_ms(&a[0].runs[&Way::ShimRelay])).unwrap_or(f64::NAN);
             render_a(&mut md, &a, healthy);
+        } else if only == "V" {
+            let v = bench_v(&tree);
+            let _ = writeln!(
+                md,
+                "{}, {}, {} cores, goshim release build of {}; worlds in {worlds_in}; \
+                 load average at the start {load_start}, at the end {}.\n",
+                today(),
+                common::go::go_version(),
+                cores(),
+                revision(),
+                loadavg()
+            );
+            render_v(&mut md, &v);
         } else {
             render_d(&mut md, &bench_d());
         }
@@ -181,6 +201,9 @@ fn main() {
     let meter = CpuMeter::start();
     let d = bench_d();
     other.push(("D", meter.foreign_share()));
+    let meter = CpuMeter::start();
+    let v = bench_v(&tree);
+    other.push(("V", meter.foreign_share()));
 
     let mut md = String::new();
     let _ = writeln!(
@@ -214,6 +237,7 @@ fn main() {
     render_b(&mut md, &b, &a);
     render_c(&mut md, &c, &a);
     render_d(&mut md, &d);
+    render_v(&mut md, &v);
 
     print!("{md}");
     let out = Path::new(env!("CARGO_TARGET_TMPDIR"))
@@ -993,6 +1017,245 @@ fn render_d(md: &mut String, d: &DResult) {
             Outcome::Killed(_) => "killed (hangs)".into(),
         };
         let _ = writeln!(md, "| {label} | {:.1} s | {exit} |", run.ms / 1000.0);
+    }
+    let _ = writeln!(md);
+}
+
+// ---------------------------------------------------------------------------
+// V. Checksum verification on.
+
+/// Size of the incompressible file in V's toolchain-sized module.
+const V_BIG_BYTES: usize = 70_000_000;
+/// Runs per cell in V: its runs are short, and more of them steady the medians.
+const V_RUNS: usize = 9;
+
+struct VResult {
+    zip_bytes: usize,
+    /// V(a): `go mod download` of the big module, plain go and via the relay.
+    big_direct: Vec<Run>,
+    big_relay: Vec<Run>,
+    /// V(b): `go mod download`, then `go build`, of the 20-module project.
+    dl_direct: Vec<Run>,
+    dl_relay: Vec<Run>,
+    build_direct: Vec<Run>,
+    build_relay: Vec<Run>,
+}
+
+/// [`bench_world`] with verification on against `db`: GOSUMDB is the
+/// database's key alone, so go reaches it through GOPROXY (the proxy, or
+/// the relay in front of it).
+fn verified_world(goproxy: &str, way: Way, db: &SumDb) -> World {
+    let mut world = bench_world(goproxy, way);
+    world.verify_with(db);
+    world
+}
+
+/// go.sum of the world holds the database's go.mod line for every module of
+/// `tree` and, with `zips` (after a build), its zip line too: go verified
+/// each one against the database. (`go mod download` records go.mod lines only.)
+fn assert_verified(world: &World, tree: &ModTree, db: &SumDb, zips: bool, what: &str) {
+    let sum = fs::read_to_string(world.path("work/go.sum")).unwrap_or_default();
+    for m in &tree.modules {
+        let lines = db.go_sum_lines(&m.path, m.latest());
+        assert_eq!(lines.len(), 2, "{what}: {} not in the database", m.path);
+        for line in lines.iter().filter(|l| zips || l.contains("/go.mod ")) {
+            assert!(
+                sum.lines().any(|l| l == line),
+                "{what}: go.sum lacks {line}\n{sum}"
+            );
+        }
+    }
+}
+
+fn bench_v(tree: &ModTree) -> VResult {
+    let t = Instant::now();
+    let (big, zip) = common::modtree::big_module(V_BIG_BYTES);
+    let m = &big.modules[0];
+    let mut db = SumDb::new(SUMDB_NAME);
+    db.add(&m.path, m.latest(), &zip, &m.go_mod());
+    progress(&format!(
+        "V: built a {:.1} MB module zip and its checksum database in {:.1} s",
+        zip.len() as f64 / 1e6,
+        t.elapsed().as_secs_f64()
+    ));
+    let proxy = TestProxy::builder().tree(&big).sumdb(&db).start();
+    proxy.insert_file("example.com/big/@v/v1.0.0.zip", zip.clone());
+    let (mut big_direct, mut big_relay) = (Vec::new(), Vec::new());
+    for round in 0..V_RUNS {
+        for way in [Way::PlainComma, Way::ShimRelay] {
+            let world = verified_world(&proxy.url(), way, &db);
+            world.write_tree_main_module(&big);
+            prepare_shim(&world, way, false);
+            let what = format!("V(a) 70 MB verified {} {}/{V_RUNS}", way.name(), round + 1);
+            let run = measure(&world, way, LIMIT, MEM_POLL, &what);
+            assert!(run.ok(), "{what}: the big download failed");
+            let cached = world.path("gopath/pkg/mod/cache/download/example.com/big/@v/v1.0.0.zip");
+            assert!(
+                fs::read(&cached).is_ok_and(|b| b == zip),
+                "{what}: the cached zip differs from the served one"
+            );
+            assert_verified(&world, &big, &db, false, &what);
+            if way == Way::ShimRelay {
+                big_relay.push(run);
+            } else {
+                big_direct.push(run);
+            }
+        }
+    }
+    let lookups = proxy
+        .request_paths()
+        .iter()
+        .filter(|p| p.contains("/sumdb/") && p.contains("/lookup/"))
+        .count();
+    assert!(
+        lookups >= 2 * V_RUNS,
+        "V(a): {lookups} database lookups in {} runs",
+        2 * V_RUNS
+    );
+    drop(proxy);
+
+    let db = SumDb::from_tree(SUMDB_NAME, tree);
+    let proxy = TestProxy::builder().tree(tree).sumdb(&db).start();
+    let (mut dl_direct, mut dl_relay, mut build_direct, mut build_relay) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for round in 0..V_RUNS {
+        for way in [Way::PlainComma, Way::ShimRelay] {
+            let world = verified_world(&proxy.url(), way, &db);
+            world.write_tree_main_module(tree);
+            prepare_shim(&world, way, false);
+            let what = format!(
+                "V(b) {DEPS} modules verified, download, {} {}/{V_RUNS}",
+                way.name(),
+                round + 1
+            );
+            let dl = measure(&world, way, LIMIT, MEM_POLL, &what);
+            assert!(dl.ok(), "{what}: failed");
+            assert_verified(&world, tree, &db, false, &what);
+            // The build in a second fresh world: it downloads and verifies too.
+            let world = verified_world(&proxy.url(), way, &db);
+            world.write_tree_main_module(tree);
+            prepare_shim(&world, way, false);
+            let what = format!(
+                "V(b) {DEPS} modules verified, build, {} {}/{V_RUNS}",
+                way.name(),
+                round + 1
+            );
+            let build = measure_cmd(
+                &world,
+                way,
+                &["build", "-o", "out/prog", "."],
+                LIMIT,
+                MEM_POLL,
+                &what,
+            );
+            assert!(build.ok(), "{what}: failed");
+            assert_verified(&world, tree, &db, true, &what);
+            if way == Way::ShimRelay {
+                dl_relay.push(dl);
+                build_relay.push(build);
+            } else {
+                dl_direct.push(dl);
+                build_direct.push(build);
+            }
+        }
+    }
+    VResult {
+        zip_bytes: zip.len(),
+        big_direct,
+        big_relay,
+        dl_direct,
+        dl_relay,
+        build_direct,
+        build_relay,
+    }
+}
+
+fn render_v(md: &mut String, v: &VResult) {
+    let mb = v.zip_bytes as f64 / 1e6;
+    let _ = writeln!(
+        md,
+        "## V. Checksum verification on\n\n\
+         GOSUMDB = the key of the tests' own checksum database (tests/common/sumdb.rs), which \
+         the one healthy TestProxy serves under `/sumdb/`: go reaches it through GOPROXY, i.e. \
+         the proxy itself for plain go and the relay for the shim. Fresh world (module cache, \
+         checksum cache) per run, shared warm GOCACHE; plain go and the shim alternate over \
+         {V_RUNS} rounds. Every run's go.sum is checked against the database. MB = 10^6 bytes, \
+         MiB = 2^20.\n"
+    );
+    let row = |md: &mut String, label: &str, d: &[Run], r: &[Run], bytes: Option<f64>| {
+        let dm = median(&ok_ms(d)).unwrap_or(f64::NAN);
+        let rm = median(&ok_ms(r)).unwrap_or(f64::NAN);
+        let _ = writeln!(
+            md,
+            "| {label} | {dm:.0} ms | {rm:.0} ms | {:.2}× |",
+            rm / dm
+        );
+        if let Some(mb) = bytes {
+            let _ = writeln!(
+                md,
+                "| {label}: throughput | {:.1} MB/s | {:.1} MB/s | {:.2}× |",
+                mb / (dm / 1000.0),
+                mb / (rm / 1000.0),
+                dm / rm
+            );
+        }
+    };
+    let _ = writeln!(
+        md,
+        "| median of {V_RUNS} | plain go, direct | go via shim relay | relay / direct |"
+    );
+    let _ = writeln!(md, "| --- | ---: | ---: | ---: |");
+    row(
+        md,
+        &format!("(a) `go mod download`, one {mb:.1} MB zip"),
+        &v.big_direct,
+        &v.big_relay,
+        Some(mb),
+    );
+    row(
+        md,
+        &format!("(b) `go mod download`, {DEPS} modules"),
+        &v.dl_direct,
+        &v.dl_relay,
+        None,
+    );
+    row(
+        md,
+        &format!("(b) `go build`, {DEPS} modules, fresh module cache"),
+        &v.build_direct,
+        &v.build_relay,
+        None,
+    );
+    let hwm = |runs: &[Run]| -> (f64, f64) {
+        let kbs: Vec<f64> = runs
+            .iter()
+            .filter_map(|r| r.hwm_kb)
+            .map(|k| k as f64)
+            .collect();
+        (
+            median(&kbs).unwrap_or(f64::NAN) / 1024.0,
+            kbs.iter().copied().fold(f64::NAN, f64::max) / 1024.0,
+        )
+    };
+    let (relay_med, relay_max) = hwm(&v.big_relay);
+    let (go_med, go_max) = hwm(&v.big_direct);
+    let _ = writeln!(
+        md,
+        "\nPeak memory (VmHWM, read every {} ms) of the shim process relaying the {mb:.1} MB \
+         zip: median {relay_med:.1} MiB, max {relay_max:.1} MiB (go is its child and not \
+         counted; plain go itself: median {go_med:.1} MiB, max {go_max:.1} MiB).\n",
+        MEM_POLL.as_millis()
+    );
+    let _ = writeln!(md, "All runs (ms):\n");
+    for (label, runs) in [
+        ("(a) plain go", &v.big_direct),
+        ("(a) relay", &v.big_relay),
+        ("(b) download, plain go", &v.dl_direct),
+        ("(b) download, relay", &v.dl_relay),
+        ("(b) build, plain go", &v.build_direct),
+        ("(b) build, relay", &v.build_relay),
+    ] {
+        let _ = writeln!(md, "- {label}: {}", all_ms(runs));
     }
     let _ = writeln!(md);
 }

@@ -3,6 +3,14 @@
 //! command after a transient proxy failure. Every test drives the real go
 //! through the shim against `TestProxy`s on 127.0.0.1, and most compare with
 //! the real go run directly with the same (comma-separated) GOPROXY.
+//!
+//! Checksum verification is on wherever it can be, as for users: the proxies
+//! serve one test checksum database ([`SumDb`]) and go reaches it through
+//! GOPROXY (`verified_world`). go's checksum client asks each proxy in turn
+//! for `/sumdb/<name>/supported` and then sends its lookups and tiles only
+//! to the one that said yes: it has no failover of its own for those. The
+//! tests that follow one module's exact request sequence keep `GOSUMDB=off`
+//! (say why).
 
 mod common;
 
@@ -17,6 +25,7 @@ use common::programs::PRINT_ENV;
 use common::scenario::{
     assert_program_prints, go_lines, goshim_lines, list_world, status_json, timed_shim,
 };
+use common::sumdb::{SUMDB_NAME, SumDb};
 use common::{
     Fault, ModTree, TestProxy, World, assert_same_outcome, refused_url, show, stderr_text,
     stdout_text,
@@ -37,6 +46,34 @@ fn host_of(url: &str) -> &str {
 
 fn paths_of(proxy: &TestProxy) -> Vec<String> {
     proxy.request_paths()
+}
+
+/// The test checksum database holding every module of `tree`.
+fn db_of(tree: &ModTree) -> SumDb {
+    SumDb::from_tree(SUMDB_NAME, tree)
+}
+
+/// A proxy serving `tree` and `db`, with `fault` on every path (the
+/// database's included) from the first request on.
+fn db_proxy(tree: &ModTree, db: &SumDb, fault: Fault) -> TestProxy {
+    TestProxy::builder()
+        .tree(tree)
+        .sumdb(db)
+        .fault(fault)
+        .start()
+}
+
+/// [`list_world`] with checksum verification on against `db`.
+fn verified_world(goproxy: &str, db: &SumDb) -> World {
+    let mut world = list_world(goproxy);
+    world.verify_with(db);
+    world
+}
+
+/// `/sumdb/<name>/supported`: the one database request go sends to each
+/// proxy in turn.
+fn supported_path() -> String {
+    format!("/sumdb/{SUMDB_NAME}/supported")
 }
 
 // ---------------------------------------------------------------------------
@@ -65,14 +102,28 @@ impl Primary {
     }
 
     /// The proxy (None: nothing listens) and its URL.
-    fn start(self, tree: &ModTree) -> (Option<TestProxy>, String) {
+    fn start(self, tree: &ModTree, db: &SumDb) -> (Option<TestProxy>, String) {
         match self.fault() {
             None => (None, refused_url()),
             Some(fault) => {
-                let proxy = TestProxy::faulty(tree, fault);
+                let proxy = db_proxy(tree, db, fault);
                 let url = proxy.url();
                 (Some(proxy), url)
             }
+        }
+    }
+
+    /// How many times the shim must re-run go. go's own `|` failover gets
+    /// every module request past the primary, but its checksum client picks
+    /// one proxy for the database (the first that answers
+    /// `/sumdb/<name>/supported`) and has no failover from it. A primary
+    /// resetting mid-body gets its empty `supported` answer through whole,
+    /// then resets go's lookups: go fails, and the shim runs it again with
+    /// the primary demoted.
+    fn reruns(self) -> usize {
+        match self {
+            Primary::ResetMidBody => 1,
+            _ => 0,
         }
     }
 
@@ -161,14 +212,17 @@ impl Fetch {
 
 /// With GOPROXY=<primary>,<secondary>: direct go stops at the failing primary
 /// (a comma only falls back on 404/410); through the shim go gets
-/// `<primary>|<secondary>` and completes in one run via the secondary.
+/// `<primary>|<secondary>` and completes via the secondary, in one run
+/// unless the primary takes go's checksum database ([`Primary::reruns`]);
+/// a success needs no other goshim line.
 fn fails_over(primary: Primary) {
     let tree = ModTree::new(2);
+    let db = db_of(&tree);
     for fetch in Fetch::ALL {
         let what = format!("{primary:?} primary, go {}", fetch.args().join(" "));
-        let (a, a_url) = primary.start(&tree);
-        let b = TestProxy::start(&tree);
-        let world = list_world(&format!("{a_url},{}", b.url()));
+        let (a, a_url) = primary.start(&tree, &db);
+        let b = db_proxy(&tree, &db, Fault::Healthy);
+        let world = verified_world(&format!("{a_url},{}", b.url()), &db);
         fetch.prepare(&world, &tree);
 
         let direct = world.run_direct(fetch.args());
@@ -199,15 +253,12 @@ fn fails_over(primary: Primary) {
             "{what}: through the shim\n{}",
             show(&shim)
         );
-        assert!(
-            goshim_lines(&shim).is_empty(),
-            "{what}: a success needs no goshim line\n{}",
-            show(&shim)
-        );
+        assert_reruns_announced(&what, &goshim_lines(&shim), primary.reruns(), &shim);
         assert!(took < Duration::from_secs(30), "{what}: took {took:?}");
         fetch.check_result(&world, &tree);
 
-        // The secondary served every download.
+        // The secondary served every download, once a run at most (a run
+        // that failed verifying may have fetched a zip it did not keep).
         for zip in fetch.zips(&tree) {
             let served: Vec<_> = b
                 .requests()
@@ -215,10 +266,11 @@ fn fails_over(primary: Primary) {
                 .filter(|r| r.path == zip)
                 .map(|r| r.status)
                 .collect();
-            assert_eq!(
-                served,
-                [Some(200)],
-                "{what}: {zip} from the secondary; its log: {:?}",
+            assert!(
+                !served.is_empty()
+                    && served.len() <= 1 + primary.reruns()
+                    && served.iter().all(|s| *s == Some(200)),
+                "{what}: {zip} from the secondary: {served:?}; its log: {:?}",
                 paths_of(&b)
             );
         }
@@ -238,13 +290,30 @@ fn fails_over(primary: Primary) {
                 log.iter().all(|r| r.fault == expected_fault),
                 "{what}: {log:?}"
             );
-            for r in b.requests() {
+            // go sends its database lookups and tiles only to the proxy that
+            // answered `supported`: the primary was asked that first. (A
+            // re-run asks the secondary first: the primary is demoted.)
+            let sumdb = format!("/sumdb/{SUMDB_NAME}/");
+            let first_run_only = primary.reruns() == 0;
+            for r in b.requests().into_iter().filter(|_| first_run_only) {
+                let first_asked = if r.path.starts_with(&sumdb) {
+                    supported_path()
+                } else {
+                    r.path.clone()
+                };
                 assert!(
-                    asked.contains(&r.path),
+                    asked.contains(&first_asked),
                     "{what}: {} went to the secondary without the primary being asked first",
                     r.path
                 );
             }
+            assert!(
+                b.request_paths()
+                    .iter()
+                    .any(|p| p.starts_with(&format!("/sumdb/{SUMDB_NAME}/lookup/"))),
+                "{what}: go verified nothing against the database: {:?}",
+                paths_of(&b)
+            );
         }
     }
 }
@@ -291,9 +360,10 @@ fn fails_over_when_the_primary_resets_mid_body() {
 #[test]
 fn hung_primary_probed_down_is_asked_last_and_build_is_quick() {
     let tree = ModTree::new(2);
-    let a = TestProxy::faulty(&tree, Fault::Hang);
-    let b = TestProxy::start(&tree);
-    let world = list_world(&format!("{},{}", a.url(), b.url()));
+    let db = db_of(&tree);
+    let a = db_proxy(&tree, &db, Fault::Hang);
+    let b = db_proxy(&tree, &db, Fault::Healthy);
+    let world = verified_world(&format!("{},{}", a.url(), b.url()), &db);
     world.write_tree_main_module(&tree);
 
     let start = Instant::now();
@@ -314,6 +384,17 @@ fn hung_primary_probed_down_is_asked_last_and_build_is_quick() {
         a.url(),
         show(&probe)
     );
+
+    // The probe asked the hung proxy for the probe module's list and for
+    // checksum database support; go must ask it nothing.
+    let mut probed = paths_of(&a);
+    probed.sort();
+    assert_eq!(
+        probed,
+        ["/example.com/dep0/@v/list".to_string(), supported_path()],
+        "the probe's requests"
+    );
+    a.clear_log();
 
     let status = status_json(&world);
     let proxies = status["proxies"].as_array().expect("proxies array");
@@ -344,10 +425,10 @@ fn hung_primary_probed_down_is_asked_last_and_build_is_quick() {
     assert!(build.status.success(), "{}", show(&build));
     assert!(goshim_lines(&build).is_empty(), "{}", show(&build));
     assert!(took < Duration::from_secs(30), "build took {took:?}");
-    assert_eq!(
-        paths_of(&a),
-        ["/example.com/dep0/@v/list"],
-        "only the probe may have reached the hung proxy"
+    assert!(
+        paths_of(&a).is_empty(),
+        "go reached the hung proxy: {:?}",
+        paths_of(&a)
     );
     assert_eq!(
         b.requests_ending_with(".zip").len(),
@@ -374,6 +455,12 @@ fn log_of(proxy: &TestProxy) -> Vec<(String, Option<u16>)> {
 /// The request sequence of `go mod download` for one module when every second
 /// request fails with 503, one line per request (go fetches .mod, .info,
 /// .zip one after the other, and keeps what it got in its module cache).
+///
+/// The tests built on it keep `GOSUMDB=off` (list_world's): this exact
+/// sequence is their point, and with verification on the database's requests
+/// would take their turns in the fault's every-second count, and a failed one
+/// ends go's run outright (its checksum client has no failover), so that the
+/// runs no longer get one file further each.
 fn intermittent_sequence(requests: usize) -> Vec<(String, Option<u16>)> {
     let base = "/example.com/dep0/@v/v1.0.0";
     [
@@ -496,7 +583,8 @@ fn goshim_attempts_1_runs_go_once_like_go() {
     );
 }
 
-/// Rate limiting (429) is transient too.
+/// Rate limiting (429) is transient too. (`GOSUMDB=off`: the exact status
+/// sequence is the point, as in [`intermittent_sequence`].)
 #[test]
 fn intermittent_429_is_rerun_as_well() {
     let tree = ModTree::new(1);
@@ -523,9 +611,10 @@ fn intermittent_429_is_rerun_as_well() {
 #[test]
 fn corrupt_zip_from_the_primary_is_rerun_from_the_secondary() {
     let tree = ModTree::new(2);
-    let a = TestProxy::faulty(&tree, Fault::TruncatedZip);
-    let b = TestProxy::start(&tree);
-    let world = list_world(&format!("{},{}", a.url(), b.url()));
+    let db = db_of(&tree);
+    let a = db_proxy(&tree, &db, Fault::TruncatedZip);
+    let b = db_proxy(&tree, &db, Fault::Healthy);
+    let world = verified_world(&format!("{},{}", a.url(), b.url()), &db);
     world.write_tree_main_module(&tree);
 
     let direct = world.run_direct(&["mod", "download"]);
@@ -572,9 +661,10 @@ fn corrupt_zip_from_the_primary_is_rerun_from_the_secondary() {
 #[test]
 fn exec_commands_get_the_ordered_goproxy_and_run_once() {
     let tree = ModTree::new(1);
-    let a = TestProxy::faulty(&tree, Fault::Status(502));
-    let b = TestProxy::start(&tree);
-    let world = list_world(&format!("{},{}|off", a.url(), b.url()));
+    let db = db_of(&tree);
+    let a = db_proxy(&tree, &db, Fault::Status(502));
+    let b = db_proxy(&tree, &db, Fault::Healthy);
+    let world = verified_world(&format!("{},{}|off", a.url(), b.url()), &db);
     world.write_main_module(PRINT_ENV);
 
     // No snapshot yet: the user's order, joined with '|', tail kept.
@@ -596,8 +686,8 @@ fn exec_commands_get_the_ordered_goproxy_and_run_once() {
     );
 
     // A failing exec'd fetch runs once and ends like go.
-    let lone = TestProxy::faulty(&tree, Fault::Status(503));
-    let mut world = list_world(&lone.url());
+    let lone = db_proxy(&tree, &db, Fault::Status(503));
+    let mut world = verified_world(&lone.url(), &db);
     world.set_env("GOFLAGS", "-mod=mod");
     world.write_main_module(PRINT_ENV);
     let args = ["list", "-m", "example.com/dep0@v1.0.0"];
@@ -653,10 +743,11 @@ fn forbidden_is_not_rerun_and_looks_like_go() {
 #[test]
 fn forbidden_next_to_a_transient_failure_is_not_rerun() {
     let tree = ModTree::new(2);
-    let proxy = TestProxy::start(&tree);
+    let db = db_of(&tree);
+    let proxy = db_proxy(&tree, &db, Fault::Healthy);
     proxy.set_fault_for("/example.com/dep0/@v/v1.0.0.zip", Fault::Status(403));
     proxy.add_fault(Some("/example.com/dep1/@v/v1.0.0.zip"), Fault::Status(502));
-    let world = list_world(&proxy.url());
+    let world = verified_world(&proxy.url(), &db);
     world.write_tree_main_module(&tree);
     let shim = world.run_shim(&["build", "-o", "out/prog", "."]);
     assert_eq!(shim.status.code(), Some(1), "{}", show(&shim));
@@ -686,13 +777,14 @@ fn forbidden_next_to_a_transient_failure_is_not_rerun() {
 #[test]
 fn checksum_mismatch_is_not_rerun() {
     let tree = ModTree::new(2);
+    let db = db_of(&tree);
     let bad_sum = "example.com/dep0 v1.0.0 h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n";
     let mut outputs = Vec::new();
     for through_shim in [true, false] {
-        let proxy = TestProxy::start(&tree);
+        let proxy = db_proxy(&tree, &db, Fault::Healthy);
         // A transient failure in the same run must not make it retryable either.
         proxy.set_fault_for("/example.com/dep1/@v/v1.0.0.zip", Fault::Status(502));
-        let mut world = list_world(&proxy.url());
+        let mut world = verified_world(&proxy.url(), &db);
         world.set_env("GOFLAGS", "-mod=mod");
         world.write_tree_main_module(&tree);
         world.write_file("work/go.sum", bad_sum);
@@ -727,8 +819,9 @@ fn checksum_mismatch_is_not_rerun() {
     assert_eq!(go_stderr_sorted(shim), go_stderr_sorted(direct));
 }
 
-/// Twin worlds, each naming its own proxy (same tree, same fault) with the
-/// tree's main module: one for the shim, one for direct go.
+/// Twin worlds, each naming its own proxy (same tree, same database, same
+/// fault) with the tree's main module and verification on: one for the
+/// shim, one for direct go.
 struct Twins {
     shim_proxy: TestProxy,
     shim_world: World,
@@ -738,11 +831,12 @@ struct Twins {
 
 impl Twins {
     fn new(tree: &ModTree, fault: Fault) -> Twins {
-        let shim_proxy = TestProxy::faulty(tree, fault.clone());
-        let direct_proxy = TestProxy::faulty(tree, fault);
+        let db = db_of(tree);
+        let shim_proxy = db_proxy(tree, &db, fault.clone());
+        let direct_proxy = db_proxy(tree, &db, fault);
         let (shim_world, direct_world) = (
-            list_world(&shim_proxy.url()),
-            list_world(&direct_proxy.url()),
+            verified_world(&shim_proxy.url(), &db),
+            verified_world(&direct_proxy.url(), &db),
         );
         for w in [&shim_world, &direct_world] {
             w.write_tree_main_module(tree);
@@ -824,7 +918,7 @@ fn assert_all_down(what: &str, shim: &Output, direct: &Output, took: Duration, u
 fn all_proxies_refusing_fails_like_go_with_one_goshim_line() {
     let tree = ModTree::new(2);
     let urls = [refused_url(), refused_url()];
-    let world = list_world(&urls.join(","));
+    let world = verified_world(&urls.join(","), &db_of(&tree));
     world.write_tree_main_module(&tree);
     let direct = world.run_direct(&["build", "-o", "out/prog", "."]);
     let (shim, took) = timed_shim(
@@ -843,10 +937,11 @@ fn all_proxies_refusing_fails_like_go_with_one_goshim_line() {
 #[test]
 fn all_proxies_502_fails_like_go_with_one_goshim_line() {
     let tree = ModTree::new(2);
-    let a = TestProxy::faulty(&tree, Fault::Status(502));
-    let b = TestProxy::faulty(&tree, Fault::Status(502));
+    let db = db_of(&tree);
+    let a = db_proxy(&tree, &db, Fault::Status(502));
+    let b = db_proxy(&tree, &db, Fault::Status(502));
     let urls = [a.url(), b.url()];
-    let world = list_world(&urls.join(","));
+    let world = verified_world(&urls.join(","), &db);
     world.write_tree_main_module(&tree);
     let direct = world.run_direct(&["mod", "download"]);
     assert_eq!(b.request_count(), 0, "direct go stops at the first proxy");
@@ -887,17 +982,20 @@ fn private_paths_with_gonoproxy_none_keep_the_users_goproxy() {
 
 fn private_paths_stay_with_the_users_list(private: &[(&str, &str)]) {
     let mut tree = ModTree::new(1);
+    // The database knows the public module only.
+    let db = db_of(&tree);
     tree.modules.push(Module {
         path: "example.com/private/mod".to_string(),
         name: "mod".to_string(),
         versions: vec!["v1.0.0".to_string()],
         requires: Vec::new(),
     });
-    let a = TestProxy::faulty(&tree, Fault::Status(502));
-    let b = TestProxy::start(&tree);
-    let c = TestProxy::start(&tree);
+    let a = db_proxy(&tree, &db, Fault::Status(502));
+    let b = db_proxy(&tree, &db, Fault::Healthy);
+    let c = db_proxy(&tree, &db, Fault::Healthy);
     let user_goproxy = format!("{},{}", a.url(), b.url());
-    let mut world = list_world(&user_goproxy);
+    // Verification on first: verify_with clears GONOSUMDB and GOPRIVATE.
+    let mut world = verified_world(&user_goproxy, &db);
     for (key, value) in private {
         world.set_env(key, value);
     }

@@ -6,7 +6,12 @@
 //! Every world gets `GOSHIM_TTL=0` (no background probe: every upstream
 //! request in a proxy's log comes from go through the relay) and 1 s relay
 //! deadlines, so that a hung or stalled upstream costs about a second.
-//! `GOSUMDB=off` (the world's default) except in the sumdb test.
+//!
+//! Checksum verification is on wherever go fetches modules, as for users:
+//! the proxies serve one test checksum database ([`SumDb`]) for the test's
+//! modules, and go reaches it only through the relay (`verifying_world`).
+//! Faults set for all paths apply to its `/sumdb/` requests too. The one
+//! test left with `GOSUMDB=off` fetches nothing.
 
 mod common;
 
@@ -26,6 +31,7 @@ use common::scenario::{
     files_under, go_lines, goshim_lines, health_path, log_of, logs, read_health, relay_urls_in,
     status_json, timed_shim,
 };
+use common::sumdb::{SUMDB_NAME, SumDb};
 use common::{
     Fault, ModTree, Running, TestProxy, World, refused_url, run_with_timeout, show, stderr_text,
     stdout_text,
@@ -46,6 +52,65 @@ fn relay_world(goproxy: &str) -> World {
     world.set_env("GOSHIM_RESPONSE_TIMEOUT_MS", DEADLINE_MS);
     world.set_env("GOSHIM_STALL_TIMEOUT_MS", DEADLINE_MS);
     world
+}
+
+/// [`relay_world`] with checksum verification on against `db`, reached
+/// through GOPROXY, i.e. through the relay.
+fn verifying_world(goproxy: &str, db: &SumDb) -> World {
+    let mut world = relay_world(goproxy);
+    world.verify_with(db);
+    world
+}
+
+/// The test checksum database holding every module of `tree`.
+fn db_of(tree: &ModTree) -> SumDb {
+    SumDb::from_tree(SUMDB_NAME, tree)
+}
+
+/// A healthy proxy serving `tree` and `db`.
+fn serving(tree: &ModTree, db: &SumDb) -> TestProxy {
+    TestProxy::builder().tree(tree).sumdb(db).start()
+}
+
+/// A proxy serving `tree` and `db`, with `fault` on every path (its
+/// `/sumdb/` ones included) from the first request on.
+fn faulty(tree: &ModTree, db: &SumDb, fault: Fault) -> TestProxy {
+    TestProxy::builder()
+        .tree(tree)
+        .sumdb(db)
+        .fault(fault)
+        .start()
+}
+
+/// go.sum holds only `db`'s lines, among them the go.mod line of every
+/// module of `tree` and, with `zips` (go built with them), the zip line too:
+/// go verified them against the database. (`go mod download` records the
+/// go.mod lines only.)
+fn assert_go_sum_from(world: &World, tree: &ModTree, db: &SumDb, zips: bool, ctx: &str) {
+    let sum = fs::read_to_string(world.work_dir().join("go.sum")).unwrap_or_default();
+    let have: Vec<&str> = sum.lines().collect();
+    for m in &tree.modules {
+        let lines = db.go_sum_lines(&m.path, m.latest());
+        assert_eq!(lines.len(), 2, "{} not in the database", m.path);
+        for line in &lines {
+            let needed = zips || line.contains("/go.mod ");
+            assert!(
+                !needed || have.contains(&line.as_str()),
+                "go.sum lacks {line}\n{sum}\n{ctx}"
+            );
+        }
+    }
+    let known: Vec<String> = tree
+        .modules
+        .iter()
+        .flat_map(|m| db.go_sum_lines(&m.path, m.latest()))
+        .collect();
+    for line in have {
+        assert!(
+            known.iter().any(|k| k == line),
+            "go.sum line not from the database: {line}\n{ctx}"
+        );
+    }
 }
 
 fn assert_success(what: &str, out: &Output) {
@@ -110,6 +175,8 @@ fn health_of(world: &World, url: &str) -> Value {
 /// go's GOPROXY is the relay (loopback, random port, 128-bit token) followed by
 /// the user's own `direct`/`off` tail with its separator; the relay lives only
 /// as long as go. With GOSHIM_RELAY=0, go gets the proxy list itself.
+/// (`GOSUMDB=off`: the program imports nothing, so go fetches and verifies
+/// nothing either way.)
 #[test]
 fn go_gets_the_relay_plus_the_users_tail_and_the_relay_ends_with_go() {
     let proxy = TestProxy::empty();
@@ -169,11 +236,12 @@ fn go_gets_the_relay_plus_the_users_tail_and_the_relay_ends_with_go() {
 #[test]
 fn hung_primary_without_a_snapshot_costs_a_deadline_not_the_build() {
     let tree = ModTree::new(20);
+    let db = db_of(&tree);
 
     // go mod download, cold.
-    let hung = TestProxy::faulty(&tree, Fault::Hang);
-    let good = TestProxy::start(&tree);
-    let world = relay_world(&format!("{},{}", hung.url(), good.url()));
+    let hung = faulty(&tree, &db, Fault::Hang);
+    let good = serving(&tree, &db);
+    let world = verifying_world(&format!("{},{}", hung.url(), good.url()), &db);
     world.write_tree_main_module(&tree);
     assert!(!world.path("goshim-cache/health.json").exists());
     let (out, took) = timed_shim(&world, &["mod", "download"], BOUNDED);
@@ -194,22 +262,24 @@ fn hung_primary_without_a_snapshot_costs_a_deadline_not_the_build() {
         );
     }
     assert_zips_intact(&world, &tree);
+    assert_go_sum_from(&world, &tree, &db, false, &logs(&[("good", &good)]));
 
     // go build, cold, in another world (no snapshot there either).
-    let hung = TestProxy::faulty(&tree, Fault::Hang);
-    let good = TestProxy::start(&tree);
-    let world = relay_world(&format!("{},{}", hung.url(), good.url()));
+    let hung = faulty(&tree, &db, Fault::Hang);
+    let good = serving(&tree, &db);
+    let world = verifying_world(&format!("{},{}", hung.url(), good.url()), &db);
     world.write_tree_main_module(&tree);
     let (out, took) = timed_shim(&world, &["build", "-o", "out/prog", "."], BOUNDED);
     eprintln!("go build, 20 modules, hung primary: {took:?}");
     assert_success("go build with a hung primary", &out);
     assert_program_prints(&world, "work/out/prog", &tree.expected_output());
+    assert_go_sum_from(&world, &tree, &db, true, &logs(&[("good", &good)]));
 
     // Contrast: the real go with the same proxies (and `|`, which moves on
     // after any error) is still stuck on the hung one.
-    let hung = TestProxy::faulty(&tree, Fault::Hang);
-    let good = TestProxy::start(&tree);
-    let mut world = relay_world("off");
+    let hung = faulty(&tree, &db, Fault::Hang);
+    let good = serving(&tree, &db);
+    let mut world = verifying_world("off", &db);
     world.set_env("GOPROXY", format!("{}|{}", hung.url(), good.url()));
     world.write_tree_main_module(&tree);
     let direct = Running::spawn(&mut world.direct_cmd(["mod", "download"]));
@@ -228,6 +298,7 @@ fn hung_primary_without_a_snapshot_costs_a_deadline_not_the_build() {
 
 struct Failover {
     tree: ModTree,
+    db: SumDb,
     primary: TestProxy,
     secondary: TestProxy,
     world: World,
@@ -240,19 +311,22 @@ impl Failover {
     /// the secondary healthy and honouring ranges or not.
     fn run(fault: impl FnOnce(&TestProxy), secondary_ranges: bool) -> Failover {
         let tree = ModTree::new(3);
-        let primary = TestProxy::start(&tree);
+        let db = db_of(&tree);
+        let primary = serving(&tree, &db);
         fault(&primary);
         let secondary = TestProxy::builder()
             .tree(&tree)
+            .sumdb(&db)
             .ranges(secondary_ranges)
             .start();
-        let mut world = relay_world(&format!("{},{}", primary.url(), secondary.url()));
+        let mut world = verifying_world(&format!("{},{}", primary.url(), secondary.url()), &db);
         world.set_env("GOSHIM_LOG", "1");
         world.write_tree_main_module(&tree);
         let (out, took) = timed_shim(&world, &["mod", "download"], BOUNDED);
         eprintln!("go mod download: {took:?}");
         Failover {
             tree,
+            db,
             primary,
             secondary,
             world,
@@ -269,12 +343,13 @@ impl Failover {
         )
     }
 
-    /// go succeeded within the bound, every zip is intact, and the secondary
-    /// served every zip.
+    /// go succeeded within the bound, every zip is intact and verified
+    /// against the database, and the secondary served every zip.
     fn assert_secondary_served_the_zips(&self) {
         assert!(self.out.status.success(), "{}", self.logs());
         assert!(self.took < BOUNDED);
         assert_zips_intact(&self.world, &self.tree);
+        assert_go_sum_from(&self.world, &self.tree, &self.db, false, &self.logs());
         for m in &self.tree.modules {
             assert!(
                 served_zip(&self.secondary, m),
@@ -385,6 +460,7 @@ fn every_third_request_503_fails_over_per_request() {
     );
     assert!(f.out.status.success(), "{}", f.logs());
     assert_zips_intact(&f.world, &f.tree);
+    assert_go_sum_from(&f.world, &f.tree, &f.db, false, &f.logs());
     assert_eq!(f.go_runs(), 1, "{}", f.logs());
     let failed: Vec<Request> = f
         .primary
@@ -447,8 +523,9 @@ fn rate_limited_primary_fails_over_without_waiting_for_retry_after() {
 #[test]
 fn module_missing_everywhere_fails_like_direct_go() {
     let tree = ModTree::new(1);
-    let (a, b) = (TestProxy::start(&tree), TestProxy::start(&tree));
-    let world = relay_world(&format!("{},{}", a.url(), b.url()));
+    let db = db_of(&tree);
+    let (a, b) = (serving(&tree, &db), serving(&tree, &db));
+    let world = verifying_world(&format!("{},{}", a.url(), b.url()), &db);
     world.write_tree_main_module(&tree);
     let args = ["mod", "download", "example.com/nowhere@v1.0.0"];
     let asked = |p: &TestProxy| requests_with(p, "example.com/nowhere").len();
@@ -482,8 +559,9 @@ fn module_missing_everywhere_fails_like_direct_go() {
 #[test]
 fn not_found_everywhere_falls_through_to_direct_like_go() {
     let tree = ModTree::new(1);
-    let (a, b) = (TestProxy::start(&tree), TestProxy::start(&tree));
-    let world = relay_world(&format!("{},{},direct", a.url(), b.url()));
+    let db = db_of(&tree);
+    let (a, b) = (serving(&tree, &db), serving(&tree, &db));
+    let world = verifying_world(&format!("{},{},direct", a.url(), b.url()), &db);
     world.write_tree_main_module(&tree);
     let args = ["mod", "download", "example.com/nowhere@v1.0.0"];
     let (shim, _) = timed_shim(&world, &args, BOUNDED);
@@ -514,9 +592,10 @@ fn not_found_everywhere_falls_through_to_direct_like_go() {
 #[test]
 fn all_upstreams_down_fails_fast_and_names_them() {
     let tree = ModTree::new(2);
+    let db = db_of(&tree);
     let refused = refused_url();
-    let bad = TestProxy::faulty(&tree, Fault::Status(502));
-    let world = relay_world(&format!("{refused},{}", bad.url()));
+    let bad = faulty(&tree, &db, Fault::Status(502));
+    let world = verifying_world(&format!("{refused},{}", bad.url()), &db);
     world.write_tree_main_module(&tree);
     let (out, took) = timed_shim(&world, &["mod", "download"], BOUNDED);
     eprintln!("all upstreams down: {took:?}");
@@ -559,57 +638,60 @@ fn all_upstreams_down_fails_fast_and_names_them() {
 // ---------------------------------------------------------------------------
 // Checksum database.
 
-/// With the real GOSUMDB and no network, go can reach the checksum database
-/// only through the proxy path. The relay answers `supported` from an
-/// upstream that serves it, and sends lookups and tiles only there. (The test
-/// proxy has no real sumdb data, so go then fails to verify: only the routing
-/// is checked.)
+/// go can reach the checksum database only through the proxy path. The
+/// relay answers `supported` from an upstream that serves the database, and
+/// sends lookups and tiles only there, never to the upstream without it; go
+/// verifies every module and writes the database's go.sum lines.
 #[test]
 fn sumdb_requests_go_only_to_the_upstream_that_serves_it() {
     let tree = ModTree::new(1);
+    let db = db_of(&tree);
     let without = TestProxy::builder()
         .tree(&tree)
         .sumdb_supported(false)
         .start();
-    let with = TestProxy::builder()
-        .tree(&tree)
-        .sumdb_supported(true)
-        .start();
-    let mut world = relay_world(&format!("{},{}", without.url(), with.url()));
-    world.set_env("GOSUMDB", "sum.golang.org");
+    let with = serving(&tree, &db);
+    let world = verifying_world(&format!("{},{}", without.url(), with.url()), &db);
     world.write_tree_main_module(&tree);
     let (out, took) = timed_shim(&world, &["mod", "download"], BOUNDED);
     eprintln!("sumdb run: {took:?}");
-    let all = logs(&[("without", &without), ("with", &with)]);
-    let supported = "/sumdb/sum.golang.org/supported";
+    let all = format!(
+        "{}\n{}",
+        show(&out),
+        logs(&[("without", &without), ("with", &with)])
+    );
+    assert_success("verified download", &out);
+    assert_go_sum_from(&world, &tree, &db, false, &all);
+    let supported = format!("/sumdb/{SUMDB_NAME}/supported");
     assert!(
-        with.request_paths().iter().any(|p| p == supported),
-        "the supporting upstream was not asked for {supported}\n{}\n{all}",
-        show(&out)
+        with.request_paths().contains(&supported),
+        "the supporting upstream was not asked for {supported}\n{all}"
     );
     let sumdb_data_requests: Vec<String> = requests_with(&without, "/sumdb/")
         .into_iter()
         .map(|r| r.path)
-        .filter(|p| p != supported)
+        .filter(|p| *p != supported)
         .collect();
     assert!(
         sumdb_data_requests.is_empty(),
         "checksum database requests reached the upstream without it: {sumdb_data_requests:?}\n{all}"
     );
+    let m = &tree.modules[0];
+    let lookup = format!("/sumdb/{SUMDB_NAME}/lookup/{}@{}", m.path, m.latest());
     assert!(
-        requests_with(&with, "/sumdb/sum.golang.org/")
+        with.requests()
             .iter()
-            .any(|r| r.path != supported),
-        "go's checksum lookups did not reach the supporting upstream\n{}\n{all}",
-        show(&out)
+            .any(|r| r.path == lookup && r.status == Some(200)),
+        "go's lookup did not reach the supporting upstream\n{all}"
     );
 }
 
 // ---------------------------------------------------------------------------
 // Private paths.
 
-/// A public module and a private one (`example.com/private/p1`).
-fn public_and_private() -> (ModTree, Module, Module) {
+/// A public module and a private one (`example.com/private/p1`), and the
+/// checksum database, which holds the public one only.
+fn public_and_private() -> (ModTree, Module, Module, SumDb) {
     let public = ModTree::new(1).modules.remove(0);
     let private = Module {
         path: "example.com/private/p1".into(),
@@ -620,7 +702,8 @@ fn public_and_private() -> (ModTree, Module, Module) {
     let tree = ModTree {
         modules: vec![public.clone(), private.clone()],
     };
-    (tree, public, private)
+    let db = db_of(&tree_of(&[&public]));
+    (tree, public, private, db)
 }
 
 fn tree_of(modules: &[&Module]) -> ModTree {
@@ -639,8 +722,9 @@ fn private_run(
     b: &TestProxy,
     c: &TestProxy,
     tree: &ModTree,
+    db: &SumDb,
 ) -> (Output, String) {
-    let mut world = relay_world(&format!("{}{sep}{}", a.url(), b.url()));
+    let mut world = verifying_world(&format!("{}{sep}{}", a.url(), b.url()), db);
     world.set_env("GONOSUMDB", "example.com/private");
     world.set_env("GOSHIM_PROXIES", c.url());
     world.write_tree_main_module(tree);
@@ -662,11 +746,11 @@ fn assert_private_never_reached(proxy: &TestProxy, name: &str, private: &Module,
 /// upstream C. The public module may go anywhere, C included.
 #[test]
 fn private_path_after_a_502_reaches_neither_b_nor_the_extra_upstream() {
-    let (tree, public, private) = public_and_private();
-    let a = TestProxy::faulty(&tree, Fault::Status(502));
-    let b = TestProxy::start(&tree_of(&[&private])); // no public module: 404
-    let c = TestProxy::start(&tree);
-    let (out, all) = private_run(',', &a, &b, &c, &tree);
+    let (tree, public, private, db) = public_and_private();
+    let a = faulty(&tree, &db, Fault::Status(502));
+    let b = serving(&tree_of(&[&private]), &db); // no public module: 404
+    let c = serving(&tree, &db);
+    let (out, all) = private_run(',', &a, &b, &c, &tree, &db);
     assert!(!out.status.success(), "{all}");
     assert!(!requests_with(&a, &private.path).is_empty(), "{all}");
     assert_private_never_reached(&b, "B", &private, &all);
@@ -681,11 +765,11 @@ fn private_path_after_a_502_reaches_neither_b_nor_the_extra_upstream() {
 /// moving on to B, which serves it; goshim's extra upstream C never sees it.
 #[test]
 fn private_path_404_falls_through_to_b_but_never_the_extra_upstream() {
-    let (tree, public, private) = public_and_private();
-    let a = TestProxy::start(&tree_of(&[&public])); // 404 for the private module
-    let b = TestProxy::start(&tree);
-    let c = TestProxy::start(&tree);
-    let (out, all) = private_run(',', &a, &b, &c, &tree);
+    let (tree, public, private, db) = public_and_private();
+    let a = serving(&tree_of(&[&public]), &db); // 404 for the private module
+    let b = serving(&tree, &db);
+    let c = serving(&tree, &db);
+    let (out, all) = private_run(',', &a, &b, &c, &tree, &db);
     assert!(out.status.success(), "{all}");
     assert!(!requests_with(&a, &private.path).is_empty(), "{all}");
     assert!(served_zip(&b, &private), "{all}");
@@ -696,11 +780,11 @@ fn private_path_404_falls_through_to_b_but_never_the_extra_upstream() {
 /// module comes from B; still never from C.
 #[test]
 fn private_path_with_pipe_moves_on_to_b_but_never_the_extra_upstream() {
-    let (tree, _public, private) = public_and_private();
-    let a = TestProxy::faulty(&tree, Fault::Status(502));
-    let b = TestProxy::start(&tree);
-    let c = TestProxy::start(&tree);
-    let (out, all) = private_run('|', &a, &b, &c, &tree);
+    let (tree, _public, private, db) = public_and_private();
+    let a = faulty(&tree, &db, Fault::Status(502));
+    let b = serving(&tree, &db);
+    let c = serving(&tree, &db);
+    let (out, all) = private_run('|', &a, &b, &c, &tree, &db);
     assert!(out.status.success(), "{all}");
     assert!(served_zip(&b, &private), "{all}");
     assert_private_never_reached(&c, "C", &private, &all);
@@ -711,9 +795,10 @@ fn private_path_with_pipe_moves_on_to_b_but_never_the_extra_upstream() {
 #[test]
 fn a_compile_error_after_a_failover_gets_no_proxy_line() {
     let tree = ModTree::new(2);
-    let bad = TestProxy::faulty(&tree, Fault::Status(503));
-    let good = TestProxy::start(&tree);
-    let world = relay_world(&format!("{},{}", bad.url(), good.url()));
+    let db = db_of(&tree);
+    let bad = faulty(&tree, &db, Fault::Status(503));
+    let good = serving(&tree, &db);
+    let world = verifying_world(&format!("{},{}", bad.url(), good.url()), &db);
     world.write_tree_main_module(&tree);
     let main = world.path("work/main.go");
     let broken = fs::read_to_string(&main).unwrap() + "\nfunc broken() { undefined() }\n";
@@ -730,11 +815,11 @@ fn a_compile_error_after_a_failover_gets_no_proxy_line() {
 /// 404, not a 502 for A's failure.
 #[test]
 fn private_path_503_then_404_with_pipe_is_a_404_like_go() {
-    let (tree, public, private) = public_and_private();
-    let a = TestProxy::faulty(&tree, Fault::Status(503));
-    let b = TestProxy::start(&tree_of(&[&public])); // 404 for the private module
-    let c = TestProxy::start(&tree);
-    let (out, all) = private_run('|', &a, &b, &c, &tree);
+    let (tree, public, private, db) = public_and_private();
+    let a = faulty(&tree, &db, Fault::Status(503));
+    let b = serving(&tree_of(&[&public]), &db); // 404 for the private module
+    let c = serving(&tree, &db);
+    let (out, all) = private_run('|', &a, &b, &c, &tree, &db);
     assert!(!out.status.success(), "{all}");
     let private_lines: Vec<String> = go_lines(&out)
         .into_iter()
@@ -754,9 +839,10 @@ fn private_path_503_then_404_with_pipe_is_a_404_like_go() {
 #[test]
 fn an_extra_candidates_403_never_hides_the_users_404() {
     let tree = ModTree::new(1);
-    let a = TestProxy::start(&tree);
-    let x = TestProxy::faulty(&tree, Fault::Status(403));
-    let mut world = relay_world(&a.url());
+    let db = db_of(&tree);
+    let a = serving(&tree, &db);
+    let x = faulty(&tree, &db, Fault::Status(403));
+    let mut world = verifying_world(&a.url(), &db);
     world.set_env("GOSHIM_PROXIES", x.url());
     world.write_tree_main_module(&tree);
     let args = ["mod", "download", "example.com/nowhere@v1.0.0"];
@@ -786,9 +872,10 @@ fn an_extra_candidates_403_never_hides_the_users_404() {
 #[test]
 fn credentials_reach_only_their_upstream_and_never_output_or_files() {
     let tree = ModTree::new(2);
-    let q = TestProxy::start(&tree);
-    let c = TestProxy::start(&tree);
-    let mut world = relay_world(&format!("{}?token={TOKEN}", q.url()));
+    let db = db_of(&tree);
+    let q = serving(&tree, &db);
+    let c = serving(&tree, &db);
+    let mut world = verifying_world(&format!("{}?token={TOKEN}", q.url()), &db);
     world.set_env(
         "GOSHIM_PROXIES",
         format!("http://user:{PASSWORD}@{}", c.addr()),
@@ -854,9 +941,10 @@ fn credentials_reach_only_their_upstream_and_never_output_or_files() {
 #[test]
 fn twenty_parallel_downloads_with_a_flaky_primary_all_succeed() {
     let tree = ModTree::new(4);
-    let flaky = TestProxy::faulty(&tree, Fault::EveryNth { n: 3, status: 503 });
-    let good = TestProxy::start(&tree);
-    let world = relay_world(&format!("{},{}", flaky.url(), good.url()));
+    let db = db_of(&tree);
+    let flaky = faulty(&tree, &db, Fault::EveryNth { n: 3, status: 503 });
+    let good = serving(&tree, &db);
+    let world = verifying_world(&format!("{},{}", flaky.url(), good.url()), &db);
     world.write_tree_main_module(&tree);
     let started = Instant::now();
     let running: Vec<Running> = (0..20)
@@ -912,8 +1000,9 @@ fn twenty_parallel_downloads_with_a_flaky_primary_all_succeed() {
 #[test]
 fn a_smooth_run_leaves_the_snapshot_alone() {
     let tree = ModTree::new(2);
-    let good = TestProxy::start(&tree);
-    let mut world = relay_world(&good.url());
+    let db = db_of(&tree);
+    let good = serving(&tree, &db);
+    let mut world = verifying_world(&good.url(), &db);
     world.write_tree_main_module(&tree);
     let (out, _) = timed_shim(&world, &["mod", "download"], BOUNDED);
     assert_success("first download", &out);
@@ -941,9 +1030,10 @@ fn a_smooth_run_leaves_the_snapshot_alone() {
 #[test]
 fn a_hung_primary_shows_down_in_status_without_a_probe() {
     let tree = ModTree::new(2);
-    let hung = TestProxy::faulty(&tree, Fault::Hang);
-    let good = TestProxy::start(&tree);
-    let world = relay_world(&format!("{},{}", hung.url(), good.url()));
+    let db = db_of(&tree);
+    let hung = faulty(&tree, &db, Fault::Hang);
+    let good = serving(&tree, &db);
+    let world = verifying_world(&format!("{},{}", hung.url(), good.url()), &db);
     world.write_tree_main_module(&tree);
     let (out, _) = timed_shim(&world, &["mod", "download"], BOUNDED);
     assert_success("download with a hung primary", &out);
@@ -975,33 +1065,48 @@ fn a_hung_primary_shows_down_in_status_without_a_probe() {
 // ---------------------------------------------------------------------------
 // Large bodies.
 
-fn big_proxy(tree: &ModTree, zip: &[u8], ranges: bool) -> TestProxy {
-    let proxy = TestProxy::builder().tree(tree).ranges(ranges).start();
+/// The big module's tree and zip, and a checksum database holding that zip.
+fn big_with_db(bytes: usize) -> (ModTree, Vec<u8>, SumDb) {
+    let (tree, zip) = common::modtree::big_module(bytes);
+    let m = &tree.modules[0];
+    let mut db = SumDb::new(SUMDB_NAME);
+    db.add(&m.path, m.latest(), &zip, &m.go_mod());
+    (tree, zip, db)
+}
+
+fn big_proxy(tree: &ModTree, zip: &[u8], db: &SumDb, ranges: bool) -> TestProxy {
+    let proxy = TestProxy::builder()
+        .tree(tree)
+        .sumdb(db)
+        .ranges(ranges)
+        .start();
     proxy.insert_file("example.com/big/@v/v1.0.0.zip", zip.to_vec());
     proxy
 }
 
 /// An 8 MB zip (far more than the relay's channel holds) reaches go intact:
 /// straight through, and when the primary resets half way and the secondary
-/// serves the rest from a Range request. go verifies the zip and builds.
+/// serves the rest from a Range request. go verifies the zip against the
+/// checksum database and builds.
 #[test]
 fn a_large_zip_passes_intact_straight_and_resumed() {
-    let (tree, zip) = common::modtree::big_module(8 * 1024 * 1024);
+    let (tree, zip, db) = big_with_db(8 * 1024 * 1024);
     let m = &tree.modules[0];
 
-    let only = big_proxy(&tree, &zip, false);
-    let world = relay_world(&only.url());
+    let only = big_proxy(&tree, &zip, &db, false);
+    let world = verifying_world(&only.url(), &db);
     world.write_tree_main_module(&tree);
     let (out, took) = timed_shim(&world, &["build", "-o", "out/prog", "."], BOUNDED);
     eprintln!("8 MB zip, straight: {took:?}");
     assert_success("build with an 8 MB module", &out);
     assert!(cached_zip(&world, m) == zip, "the cached zip differs");
+    assert_go_sum_from(&world, &tree, &db, true, &logs(&[("only", &only)]));
     assert_program_prints(&world, "work/out/prog", "big v1.0.0\n");
 
-    let primary = big_proxy(&tree, &zip, false);
+    let primary = big_proxy(&tree, &zip, &db, false);
     primary.set_fault_for(".zip", Fault::ResetMidBody);
-    let secondary = big_proxy(&tree, &zip, true);
-    let world = relay_world(&format!("{},{}", primary.url(), secondary.url()));
+    let secondary = big_proxy(&tree, &zip, &db, true);
+    let world = verifying_world(&format!("{},{}", primary.url(), secondary.url()), &db);
     world.write_tree_main_module(&tree);
     let (out, took) = timed_shim(&world, &["build", "-o", "out/prog", "."], BOUNDED);
     eprintln!("8 MB zip, resumed: {took:?}");
@@ -1012,6 +1117,7 @@ fn a_large_zip_passes_intact_straight_and_resumed() {
     );
     assert!(out.status.success(), "{all}");
     assert!(cached_zip(&world, m) == zip, "the cached zip differs");
+    assert_go_sum_from(&world, &tree, &db, true, &all);
     // The reset may discard part of the half the primary wrote: the resume
     // starts somewhere after the beginning and at most half way.
     let half = (zip.len() / 2) as u64;

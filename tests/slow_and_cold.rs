@@ -17,7 +17,10 @@
 //! - Fallback when the relay cannot work (`GOSHIM_FAULT_INJECT`).
 //!
 //! Time limits only catch hangs; no pass/fail assertion is about timing.
-//! `GOSUMDB=off` (the world's default).
+//! Checksum verification is on wherever go fetches modules, as for users:
+//! every proxy serves the same test checksum database ([`SumDb`]) and go
+//! reaches it only through the relay, so a primary's fault meets the
+//! database's requests too (`supported`, lookups, tiles).
 
 mod common;
 
@@ -35,6 +38,7 @@ use common::scenario::{
     assert_program_prints, files_under, go_lines, goshim_lines, logs, relay_urls_in, status_json,
     timed_shim,
 };
+use common::sumdb::{SUMDB_NAME, SumDb};
 use common::{Fault, ModTree, TestProxy, World, refused_url, show, stdout_text};
 use serde_json::Value;
 
@@ -45,13 +49,56 @@ const BIG_ZIP_BYTES: usize = 2 * 1024 * 1024;
 /// The command of the failover tests.
 const BUILD: &[&str] = &["build", "-o", "out/prog", "."];
 
-/// A cold world: GOPROXY as given, no snapshot, no background probe, and the
-/// relay's default deadlines and hedging.
-fn cold_world(goproxy: &str) -> World {
+/// A cold world: GOPROXY as given, no snapshot, no background probe, the
+/// relay's default deadlines and hedging, and checksum verification on
+/// against `db` (reached through GOPROXY).
+fn cold_world(goproxy: &str, db: &SumDb) -> World {
     let mut world = World::new();
     world.set_env("GOPROXY", goproxy);
     world.set_env("GOSHIM_TTL", "0");
+    world.verify_with(db);
     world
+}
+
+/// A proxy serving `tree` and `db`, with `fault` on every path (the
+/// database's included) from the first request on.
+fn db_proxy(tree: &ModTree, db: &SumDb, fault: Fault) -> TestProxy {
+    TestProxy::builder()
+        .tree(tree)
+        .sumdb(db)
+        .fault(fault)
+        .start()
+}
+
+/// go.sum holds only `db`'s lines, among them the go.mod line of every
+/// module of `tree` and, with `zips` (go built with them), the zip line too:
+/// go verified them against the database. (`go mod download` records the
+/// go.mod lines only.)
+fn assert_go_sum_from(world: &World, tree: &ModTree, db: &SumDb, zips: bool, ctx: &str) {
+    let sum = fs::read_to_string(world.work_dir().join("go.sum")).unwrap_or_default();
+    let have: Vec<&str> = sum.lines().collect();
+    for m in &tree.modules {
+        let lines = db.go_sum_lines(&m.path, m.latest());
+        assert_eq!(lines.len(), 2, "{} not in the database", m.path);
+        for line in &lines {
+            let needed = zips || line.contains("/go.mod ");
+            assert!(
+                !needed || have.contains(&line.as_str()),
+                "go.sum lacks {line}\n{sum}\n{ctx}"
+            );
+        }
+    }
+    let known: Vec<String> = tree
+        .modules
+        .iter()
+        .flat_map(|m| db.go_sum_lines(&m.path, m.latest()))
+        .collect();
+    for line in have {
+        assert!(
+            known.iter().any(|k| k == line),
+            "go.sum line not from the database: {line}\n{ctx}"
+        );
+    }
 }
 
 fn assert_cold(world: &World) {
@@ -143,12 +190,15 @@ fn test_proxy_stall_mid_body_sends_half_and_holds_the_connection() {
 // Failover go never notices.
 
 /// `n` small modules and `example.com/big` (~2 MB zip); the main module needs
-/// them all. Returns the tree and the big zip.
-fn project(n: usize) -> (ModTree, Vec<u8>) {
+/// them all. Returns the tree, the big zip and the checksum database of them all.
+fn project(n: usize) -> (ModTree, Vec<u8>, SumDb) {
     let mut tree = ModTree::new(n);
+    let mut db = SumDb::from_tree(SUMDB_NAME, &tree);
     let (big, zip) = big_module(BIG_ZIP_BYTES);
+    let m = &big.modules[0];
+    db.add(&m.path, m.latest(), &zip, &m.go_mod());
     tree.modules.extend(big.modules);
-    (tree, zip)
+    (tree, zip, db)
 }
 
 /// The zip published for `m`.
@@ -160,9 +210,13 @@ fn published_zip(m: &Module, big_zip: &[u8]) -> Vec<u8> {
     }
 }
 
-/// A healthy proxy serving the project (its big zip included).
-fn project_proxy(tree: &ModTree, big_zip: &[u8], ranges: bool) -> TestProxy {
-    let proxy = TestProxy::builder().tree(tree).ranges(ranges).start();
+/// A healthy proxy serving the project (its big zip included) and its database.
+fn project_proxy(tree: &ModTree, big_zip: &[u8], db: &SumDb, ranges: bool) -> TestProxy {
+    let proxy = TestProxy::builder()
+        .tree(tree)
+        .sumdb(db)
+        .ranges(ranges)
+        .start();
     proxy.insert_file("example.com/big/@v/v1.0.0.zip", big_zip.to_vec());
     proxy
 }
@@ -186,9 +240,9 @@ fn assert_zips_intact(world: &World, tree: &ModTree, big_zip: &[u8], ctx: &str) 
 
 /// go's stderr lines (sorted) for [`BUILD`] in a fresh world whose GOPROXY is
 /// one healthy proxy: what go must see whatever the primary does.
-fn reference_lines(tree: &ModTree, big_zip: &[u8]) -> Vec<String> {
-    let healthy = project_proxy(tree, big_zip, false);
-    let world = cold_world(&healthy.url());
+fn reference_lines(tree: &ModTree, big_zip: &[u8], db: &SumDb) -> Vec<String> {
+    let healthy = project_proxy(tree, big_zip, db, false);
+    let world = cold_world(&healthy.url(), db);
     world.write_tree_main_module(tree);
     let (out, _) = timed_shim(&world, BUILD, LIMIT);
     assert!(
@@ -201,25 +255,25 @@ fn reference_lines(tree: &ModTree, big_zip: &[u8]) -> Vec<String> {
         lines.iter().any(|l| l.contains("example.com/big")),
         "the reference shows no download: {lines:?}"
     );
+    assert_go_sum_from(&world, tree, db, true, &show(&out));
     lines
 }
 
 /// One failover run: GOPROXY=<primary, faulty>,<secondary, healthy>, both
 /// with or without Range support; `extra_env` on top of the cold world.
-/// go's build succeeds and, as far as go can tell, nothing happened.
-/// Returns the primary's log.
+/// go's build succeeds, every module verified against the database and,
+/// as far as go can tell, nothing happened. Returns the primary's log.
 fn assert_go_never_notices(
     fault: &dyn Fn(&TestProxy),
     ranges: bool,
     extra_env: &[(&str, &str)],
-    tree: &ModTree,
-    big_zip: &[u8],
+    (tree, big_zip, db): (&ModTree, &[u8], &SumDb),
     reference: &[String],
 ) -> Vec<Request> {
-    let primary = project_proxy(tree, big_zip, ranges);
+    let primary = project_proxy(tree, big_zip, db, ranges);
     fault(&primary);
-    let secondary = project_proxy(tree, big_zip, ranges);
-    let mut world = cold_world(&format!("{},{}", primary.url(), secondary.url()));
+    let secondary = project_proxy(tree, big_zip, db, ranges);
+    let mut world = cold_world(&format!("{},{}", primary.url(), secondary.url()), db);
     for (k, v) in extra_env {
         world.set_env(k, v);
     }
@@ -244,6 +298,7 @@ fn assert_go_never_notices(
         "go's stderr differs from a build against the healthy proxy alone\n{ctx}"
     );
     assert_zips_intact(&world, tree, big_zip, &ctx);
+    assert_go_sum_from(&world, tree, db, true, &ctx);
     assert_program_prints(&world, "work/out/prog", &tree.expected_output());
     // The fault was really exercised.
     assert!(
@@ -256,11 +311,13 @@ fn assert_go_never_notices(
 /// [`assert_go_never_notices`] with both proxies honouring Range, then neither.
 /// Returns the primary's log of each run.
 fn go_never_notices(fault: impl Fn(&TestProxy)) -> Vec<Vec<Request>> {
-    let (tree, big_zip) = project(20);
-    let reference = reference_lines(&tree, &big_zip);
+    let (tree, big_zip, db) = project(20);
+    let reference = reference_lines(&tree, &big_zip, &db);
     [true, false]
         .into_iter()
-        .map(|ranges| assert_go_never_notices(&fault, ranges, &[], &tree, &big_zip, &reference))
+        .map(|ranges| {
+            assert_go_never_notices(&fault, ranges, &[], (&tree, &big_zip, &db), &reference)
+        })
         .collect()
 }
 
@@ -348,14 +405,13 @@ fn go_never_notices_a_primary_failing_every_second_request() {
 /// build takes about 90 s even with plain go).
 #[test]
 fn with_hedging_off_a_3s_primary_is_waited_for() {
-    let (tree, big_zip) = project(3);
-    let reference = reference_lines(&tree, &big_zip);
+    let (tree, big_zip, db) = project(3);
+    let reference = reference_lines(&tree, &big_zip, &db);
     assert_go_never_notices(
         &|p: &TestProxy| p.set_fault(Fault::Delay(Duration::from_secs(3))),
         true,
         &[("GOSHIM_HEDGE_DELAY_MS", "0")],
-        &tree,
-        &big_zip,
+        (&tree, &big_zip, &db),
         &reference,
     );
 }
@@ -366,9 +422,10 @@ fn with_hedging_off_a_3s_primary_is_waited_for() {
 #[test]
 fn a_primary_that_lost_races_comes_second_in_the_next_run() {
     let tree = ModTree::new(3);
-    let slow = TestProxy::faulty(&tree, Fault::Delay(Duration::from_secs(3)));
-    let fast = TestProxy::start(&tree);
-    let world = cold_world(&format!("{},{}", slow.url(), fast.url()));
+    let db = SumDb::from_tree(SUMDB_NAME, &tree);
+    let slow = db_proxy(&tree, &db, Fault::Delay(Duration::from_secs(3)));
+    let fast = db_proxy(&tree, &db, Fault::Healthy);
+    let world = cold_world(&format!("{},{}", slow.url(), fast.url()), &db);
     world.write_tree_main_module(&tree);
     let (out, _) = bounded_shim(
         &world,
@@ -386,41 +443,41 @@ fn a_primary_that_lost_races_comes_second_in_the_next_run() {
     assert_ne!(slow_entry["state"], "down", "slow is not down: {status:#}");
 }
 
-/// With checksum verification on, go's first question is
+/// With checksum verification on, go's first question to the database is
 /// `/sumdb/<name>/supported`: it is hedged like any request. The primary
-/// hangs on it, with a response deadline of an hour, so only hedging can get past it
-/// within the hang-catching bound; the supporting secondary is asked for
-/// `supported` and then for go's lookups. (The test proxy holds no real
-/// checksum data, so go then fails to verify: only the routing is checked;
-/// issue 10 brings a real local database.)
+/// hangs on it, with a response deadline of an hour, so only hedging can get
+/// past it within the hang-catching bound; the secondary, serving the same
+/// database, is asked for `supported` and then for go's lookups, and go
+/// verifies the module.
 #[test]
 fn sumdb_supported_is_hedged_past_a_hung_primary() {
     let tree = ModTree::new(1);
+    let db = SumDb::from_tree(SUMDB_NAME, &tree);
+    let supported = format!("/sumdb/{SUMDB_NAME}/supported");
     // Healthy for modules (so nothing else demotes it first), hung on `supported`.
-    let hung = TestProxy::start(&tree);
-    hung.set_fault_for("/sumdb/sum.golang.org/supported", Fault::Hang);
-    let with = TestProxy::builder()
-        .tree(&tree)
-        .sumdb_supported(true)
-        .start();
-    let mut world = cold_world(&format!("{},{}", hung.url(), with.url()));
-    world.set_env("GOSUMDB", "sum.golang.org");
+    let hung = db_proxy(&tree, &db, Fault::Healthy);
+    hung.set_fault_for(&supported, Fault::Hang);
+    let with = db_proxy(&tree, &db, Fault::Healthy);
+    let mut world = cold_world(&format!("{},{}", hung.url(), with.url()), &db);
     world.set_env("GOSHIM_RESPONSE_TIMEOUT_MS", "3600000");
     world.write_tree_main_module(&tree);
     let proxies = [("hung", &hung), ("with", &with)];
     let (out, _) = bounded_shim(&world, &["mod", "download"], &proxies);
     let all = format!("{}\n{}", show(&out), logs(&proxies));
-    let supported = "/sumdb/sum.golang.org/supported";
+    assert!(out.status.success(), "{all}");
+    assert_go_sum_from(&world, &tree, &db, false, &all);
     assert!(
-        hung.request_paths().iter().any(|p| p == supported),
+        hung.request_paths().contains(&supported),
         "the hung primary was asked first\n{all}"
     );
-    assert!(with.request_paths().iter().any(|p| p == supported), "{all}");
+    assert!(with.request_paths().contains(&supported), "{all}");
+    let m = &tree.modules[0];
+    let lookup = format!("/sumdb/{SUMDB_NAME}/lookup/{}@{}", m.path, m.latest());
     assert!(
-        with.request_paths()
+        with.requests()
             .iter()
-            .any(|p| p.contains("/sumdb/sum.golang.org/") && p != supported),
-        "go's checksum lookups did not reach the supporting upstream\n{all}"
+            .any(|r| r.path == lookup && r.status == Some(200)),
+        "go's lookup was not answered by the secondary\n{all}"
     );
 }
 
@@ -441,7 +498,7 @@ fn sumdb_supported_is_hedged_past_a_hung_primary() {
 /// upstream logs nothing.)
 fn assert_outage_ends(goproxy: &str, upstreams: &[String], proxies: &[(&str, &TestProxy)]) {
     let tree = ModTree::new(20);
-    let world = cold_world(goproxy);
+    let world = cold_world(goproxy, &SumDb::from_tree(SUMDB_NAME, &tree));
     world.write_tree_main_module(&tree);
     assert_cold(&world);
     for run in 1..=2 {
@@ -479,8 +536,9 @@ fn assert_outage_ends(goproxy: &str, upstreams: &[String], proxies: &[(&str, &Te
 #[test]
 fn outage_hung_then_503_fails_once_and_names_both() {
     let tree = ModTree::new(20);
-    let hung = TestProxy::faulty(&tree, Fault::Hang);
-    let bad = TestProxy::faulty(&tree, Fault::Status(503));
+    let db = SumDb::from_tree(SUMDB_NAME, &tree);
+    let hung = db_proxy(&tree, &db, Fault::Hang);
+    let bad = db_proxy(&tree, &db, Fault::Status(503));
     assert_outage_ends(
         &format!("{},{}", hung.url(), bad.url()),
         &[hung.url(), bad.url()],
@@ -491,8 +549,9 @@ fn outage_hung_then_503_fails_once_and_names_both() {
 #[test]
 fn outage_two_hung_upstreams_fails_once_and_names_both() {
     let tree = ModTree::new(20);
-    let a = TestProxy::faulty(&tree, Fault::Hang);
-    let b = TestProxy::faulty(&tree, Fault::Hang);
+    let db = SumDb::from_tree(SUMDB_NAME, &tree);
+    let a = db_proxy(&tree, &db, Fault::Hang);
+    let b = db_proxy(&tree, &db, Fault::Hang);
     assert_outage_ends(
         &format!("{},{}", a.url(), b.url()),
         &[a.url(), b.url()],
@@ -503,7 +562,8 @@ fn outage_two_hung_upstreams_fails_once_and_names_both() {
 #[test]
 fn outage_stalled_mid_body_then_refused_fails_once_and_names_both() {
     let tree = ModTree::new(20);
-    let stalled = TestProxy::faulty(&tree, Fault::StallMidBody);
+    let db = SumDb::from_tree(SUMDB_NAME, &tree);
+    let stalled = db_proxy(&tree, &db, Fault::StallMidBody);
     let refused = refused_url();
     assert_outage_ends(
         &format!("{},{refused}", stalled.url()),
@@ -565,8 +625,9 @@ fn section<'a>(text: &'a str, name: &str) -> &'a str {
 #[test]
 fn nested_go_downloads_through_the_outer_relay_and_leaves_no_relay_url() {
     let tree = ModTree::new(1);
-    let proxy = TestProxy::start(&tree);
-    let world = cold_world(&proxy.url());
+    let db = SumDb::from_tree(SUMDB_NAME, &tree);
+    let proxy = db_proxy(&tree, &db, Fault::Healthy);
+    let world = cold_world(&proxy.url(), &db);
     world.write_main_module(NESTED);
     let m = &tree.modules[0];
     let wanted = format!("{}@{}", m.path, m.latest());
@@ -611,6 +672,12 @@ fn nested_go_downloads_through_the_outer_relay_and_leaves_no_relay_url() {
             .any(|r| r.status == Some(200)),
         "the proxy never served the zip\n{ctx}"
     );
+    // The inner go verified it through the outer relay.
+    let lookup = format!("/sumdb/{SUMDB_NAME}/lookup/{wanted}");
+    assert!(
+        proxy.request_paths().contains(&lookup),
+        "no {lookup}\n{ctx}"
+    );
 
     let token = outer_goproxy.rsplit('/').next().unwrap().to_string();
     let files = files_under(&world.path("goshim-cache"));
@@ -643,8 +710,9 @@ fn nested_go_downloads_through_the_outer_relay_and_leaves_no_relay_url() {
 /// `go run` program).
 fn assert_falls_back(inject: &str) {
     let tree = ModTree::new(3);
-    let proxy = TestProxy::start(&tree);
-    let mut world = cold_world(&proxy.url());
+    let db = SumDb::from_tree(SUMDB_NAME, &tree);
+    let proxy = db_proxy(&tree, &db, Fault::Healthy);
+    let mut world = cold_world(&proxy.url(), &db);
     world.set_env("GOSHIM_FAULT_INJECT", inject);
     world.write_tree_main_module(&tree);
     let (out, _) = bounded_shim(&world, &["mod", "download"], &[("proxy", &proxy)]);
@@ -663,6 +731,7 @@ fn assert_falls_back(inject: &str) {
             cached.display()
         );
     }
+    assert_go_sum_from(&world, &tree, &db, false, &ctx);
 
     // Again with diagnostics, into an empty module cache (so go fetches again).
     let mut cmd = world.shim_cmd(["mod", "download"]);

@@ -38,9 +38,16 @@ const FATAL: [&str; 9] = [
     "terminal prompts disabled",
 ];
 
-pub fn diagnose(stderr: &str, candidates: &[Proxy]) -> Diagnosis {
+/// `list_mode`: go was given the candidates themselves (no relay), so go's
+/// checksum client talked to one of them directly (see
+/// [`database_unreachable`]). Through the relay, a failed database request
+/// was already raced over every upstream.
+pub fn diagnose(stderr: &str, candidates: &[Proxy], list_mode: bool) -> Diagnosis {
     let mut d = Diagnosis {
-        fatal: FATAL.iter().any(|m| stderr.contains(m)),
+        fatal: stderr.lines().any(|l| {
+            FATAL.iter().any(|m| l.contains(m))
+                && !(list_mode && database_unreachable(l, candidates))
+        }),
         broken_content: stderr.contains("zip: not a valid zip file"),
         ..Diagnosis::default()
     };
@@ -56,6 +63,20 @@ pub fn diagnose(stderr: &str, candidates: &[Proxy]) -> Diagnosis {
         }
     }
     d
+}
+
+/// go could not reach the checksum database through a candidate proxy
+/// (`verifying go.mod: <mod>: reading <proxy>/sumdb/<db>/lookup/...: 502 Bad
+/// Gateway`): a transient failure of that proxy, which go's checksum client
+/// does not fail over from, not an integrity failure. A re-run with the
+/// proxy demoted may help.
+fn database_unreachable(line: &str, candidates: &[Proxy]) -> bool {
+    line.contains("verifying ")
+        && line.contains("/sumdb/")
+        && !line.contains("checksum mismatch")
+        && !line.contains("SECURITY ERROR")
+        && proxy_in(line, candidates).is_some()
+        && transient_class(line).is_some()
 }
 
 /// The candidate whose URL appears in the line (go prints URLs with userinfo
@@ -152,7 +173,7 @@ mod tests {
         let stderr = "go: downloading example.com/dep0 v1.0.0\n\
             main.go:5:2: example.com/dep0@v1.0.0: reading http://127.0.0.1:18002/example.com/dep0/@v/v1.0.0.zip: 502 Bad Gateway\n\
             go: example.com/dep1@v1.0.0: Get \"https://user:xxxxx@goproxy.example/base/example.com/dep1/@v/v1.0.0.mod\": dial tcp 10.0.0.1:443: i/o timeout\n";
-        let d = diagnose(stderr, &proxies());
+        let d = diagnose(stderr, &proxies(), true);
         assert_eq!(
             d.transient,
             [
@@ -169,14 +190,35 @@ mod tests {
     #[test]
     fn never_retries_integrity_auth_or_compile_errors() {
         let auth = "go: example.com/x@v1.0.0: reading http://127.0.0.1:18002/example.com/x/@v/v1.0.0.mod: 403 Forbidden\n";
-        assert!(!diagnose(auth, &proxies()).should_retry());
+        assert!(!diagnose(auth, &proxies(), true).should_retry());
         let sum = "verifying example.com/x@v1.0.0: checksum mismatch\n\tdownloaded: h1:abc\n";
-        assert!(!diagnose(sum, &proxies()).should_retry());
+        assert!(!diagnose(sum, &proxies(), true).should_retry());
         let compile =
             "./main.go:3:1: syntax error: non-declaration statement outside function body\n";
-        assert_eq!(diagnose(compile, &proxies()), Diagnosis::default());
+        assert_eq!(diagnose(compile, &proxies(), true), Diagnosis::default());
         let not_found = "reading http://127.0.0.1:18002/example.com/x/@v/list: 404 Not Found\n";
-        assert!(!diagnose(not_found, &proxies()).should_retry());
+        assert!(!diagnose(not_found, &proxies(), true).should_retry());
+        let db_not_found = "go: example.com/x@v1.0.0: verifying go.mod: example.com/x@v1.0.0/go.mod: reading http://127.0.0.1:18002/sumdb/sum.golang.org/lookup/example.com/x@v1.0.0: 404 Not Found\n";
+        assert!(!diagnose(db_not_found, &proxies(), true).should_retry());
+        // Through the relay (the only candidate go sees), a failed database
+        // request was already raced over every upstream: no re-run.
+        let relay_db = "go: example.com/x@v1.0.0: verifying go.mod: example.com/x@v1.0.0/go.mod: reading http://127.0.0.1:18002/sumdb/sum.golang.org/tile/8/0/000.p/2: 502 Bad Gateway\n";
+        assert!(!diagnose(relay_db, &proxies(), false).should_retry());
+        assert!(diagnose(relay_db, &proxies(), true).should_retry());
+    }
+
+    /// A proxy that fails go's checksum database requests is a transient
+    /// failure of that proxy, not an integrity failure.
+    #[test]
+    fn retries_a_checksum_database_unreachable_through_a_proxy() {
+        let stderr = "go: example.com/x@v1.0.0: verifying go.mod: example.com/x@v1.0.0/go.mod: reading http://127.0.0.1:18002/sumdb/sum.golang.org/lookup/example.com/x@v1.0.0: read tcp 127.0.0.1:4000->127.0.0.1:18002: read: connection reset by peer\n";
+        let d = diagnose(stderr, &proxies(), true);
+        assert!(!d.fatal, "{d:?}");
+        assert_eq!(
+            d.transient,
+            [("http://127.0.0.1:18002".to_string(), ErrorClass::Reset)]
+        );
+        assert!(d.should_retry());
     }
 
     #[test]

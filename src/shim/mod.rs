@@ -252,7 +252,9 @@ impl Runner<'_> {
                 Ok(o) => o,
                 Err(e) => fail_to_start(self.real_go, e),
             };
-            let diagnosis = failover::diagnose(&outcome.stderr, &self.route.visible_proxies());
+            let list_mode = matches!(self.route, Route::List(_));
+            let diagnosis =
+                failover::diagnose(&outcome.stderr, &self.route.visible_proxies(), list_mode);
             // Read before blame_and_record takes the relay's tally.
             let (exhausted, account) = match &self.route {
                 Route::Relay(relay, _) => (relay.all_failed(), relay.failure_account()),
