@@ -8,6 +8,12 @@
 //! re-run go after proxy failures). `go run`/`go tool` are run both ways; for
 //! `go build`, `-toolexec` points at a blocker program that keeps go busy until
 //! the test has sent its signal.
+//!
+//! Ctrl-C is pressed two ways: as `kill(-pgid, SIGINT)` (a signal from a
+//! process, to the whole job) and, in the `ctrl_c_at_a_terminal_*` tests, by
+//! typing the interrupt character into a real pseudo-terminal whose foreground
+//! job is the command, so that the kernel sends the SIGINT as it does for a
+//! user (the shim does not forward those: go got its own copy).
 
 mod common;
 
@@ -24,6 +30,7 @@ use common::process::{
 };
 use common::programs::{BLOCKER, CHATTY, COMPILE_ERROR, SELF_KILL, SIGNAL_CATCHER, SLEEPER};
 use common::scenario::with_each_goproxy;
+use common::terminal::Pty;
 use common::{Running, TestProxy, World, assert_same_outcome, show, stderr_text, stdout_text};
 use libc::{
     SIGALRM, SIGHUP, SIGINT, SIGKILL, SIGPIPE, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH,
@@ -459,4 +466,92 @@ fn supervising_shim_dies_by_the_signal_that_killed_go() {
             show(&shim)
         );
     }
+}
+
+// ---------------------------------------------------------------------------
+// Ctrl-C typed at a real terminal.
+
+/// Runs `cmd` as the foreground job of a new pseudo-terminal, waits until
+/// `ready`, calls `check`, types Ctrl-C, and waits for the end.
+fn ctrl_c_at_a_terminal(
+    mut cmd: Command,
+    ready: impl FnMut(&Running) -> bool,
+    check: impl FnOnce(&Running),
+) -> Output {
+    let pty = Pty::open();
+    let mut running = Running::spawn_in_terminal(&mut cmd, &pty);
+    running.wait_until("ready", READY, ready);
+    check(&running);
+    assert_eq!(
+        pty.foreground_group(),
+        running.pid(),
+        "the job is no longer in the foreground"
+    );
+    pty.press_ctrl_c();
+    running.wait(END)
+}
+
+/// Whether `r` is the real go itself (the shim exec-ed it) or the shim with
+/// one real go child (the shim supervises it), as `supervised` says.
+fn check_go_runs(r: &Running, supervised: bool) {
+    if supervised {
+        go_child_of(r);
+    } else {
+        let real = fs::canonicalize(common::go::real_go()).unwrap();
+        let exe = fs::read_link(format!("/proc/{}/exe", r.pid())).unwrap();
+        assert_eq!(exe, real, "the shim should have exec-ed the real go");
+    }
+}
+
+/// Ctrl-C at a terminal during `go run`: the terminal interrupts go (which
+/// ignores it) and the program, and go reports "signal: interrupt", exit 1.
+/// Through the shim the same, both when it hands go the process and when it
+/// supervises go (then it gets the kernel's SIGINT too, and must neither pass
+/// it on nor say anything).
+#[test]
+fn ctrl_c_at_a_terminal_during_go_run_ends_like_direct_go() {
+    let mut world = World::new();
+    world.write_main_module(SLEEPER);
+    with_each_goproxy(&mut world, |world, goproxy| {
+        let supervised = goproxy != "off";
+        let shim = ctrl_c_at_a_terminal(world.shim_cmd(["run", "."]), printed_ready, |r| {
+            check_go_runs(r, supervised)
+        });
+        let direct = ctrl_c_at_a_terminal(world.direct_cmd(["run", "."]), printed_ready, |_| ());
+        let what = format!("Ctrl-C at a terminal during go run, GOPROXY={goproxy}");
+        assert_same_outcome(&what, &shim, &direct);
+        assert_eq!(direct.status.code(), Some(1), "{}", show(&direct));
+        assert_eq!(stderr_text(&shim), "signal: interrupt\n");
+        assert_eq!(stdout_text(&shim), "ready\n");
+    });
+}
+
+/// Ctrl-C at a terminal during a supervised `go build`: go and the blocked
+/// tool each get the terminal's SIGINT; go dies of it and the shim dies the
+/// same way, silently, without running go again.
+#[test]
+fn ctrl_c_at_a_terminal_during_a_supervised_build_ends_like_direct_without_rerun() {
+    let job = BuildJob::new();
+    let shim = ctrl_c_at_a_terminal(job.shim_cmd(), job.ready(), |r| check_go_runs(r, true));
+    let shim_log = job.log();
+    let direct = ctrl_c_at_a_terminal(job.direct_cmd(), job.ready(), |_| ());
+    let direct_log = job.log();
+    assert_same_outcome("Ctrl-C at a terminal during go build", &shim, &direct);
+    assert_eq!(shim.status.signal(), Some(SIGINT), "{}", show(&shim));
+    assert!(shim.stderr.is_empty(), "{}", show(&shim));
+    let count = |log: &str, line: &str| log.lines().filter(|l| *l == line).count();
+    assert_eq!(
+        count(&shim_log, "compile -V=full"),
+        1,
+        "go must run once, not be re-run after Ctrl-C:\n{shim_log}"
+    );
+    assert_eq!(
+        count(&shim_log, "got interrupt"),
+        1,
+        "the blocked tool must get the terminal's SIGINT:\n{shim_log}"
+    );
+    assert_eq!(
+        shim_log, direct_log,
+        "the tools go ran through the shim and directly"
+    );
 }

@@ -20,6 +20,8 @@
 //!   built from a `ModTree`, served by `TestProxy` under `/sumdb/<name>/`.
 //! - [`tls`]: an HTTPS GOPROXY with certificates the test makes (rcgen): a
 //!   test CA for SSL_CERT_FILE, valid, expired and self-signed leaves.
+//! - [`terminal::Pty`]: a pseudo-terminal, to press Ctrl-C at a foreground
+//!   job ([`process::Running::spawn_in_terminal`]).
 //! - [`programs`]: small Go programs the tests build and run.
 //! - [`scenario`]: what the proxy tests share: the list-mode world, timed shim
 //!   runs, goshim's own stderr lines, `goshim status --json`, `health.json`,
@@ -34,6 +36,7 @@ pub mod programs;
 pub mod proxy;
 pub mod scenario;
 pub mod sumdb;
+pub mod terminal;
 pub mod tls;
 pub mod world;
 pub mod zip;

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 // The output helpers used to live here; re-exported so that both paths work.
 pub use super::assert::*;
+use super::terminal::Pty;
 
 /// Default bound for one go command in a test (a cold `go build` with module
 /// downloads takes a few seconds; this only guards against hangs).
@@ -47,7 +48,11 @@ pub fn run_with_input(cmd: &mut Command, input: &[u8], timeout: Duration) -> Out
 /// captured in the background. Dropping it kills the group if it is still running.
 pub struct Running {
     child: Child,
-    pid: i32,
+    /// The process started (for a terminal job, the session leader).
+    spawned: i32,
+    /// The command's process, also its process group id: `spawned`, or for a
+    /// terminal job, the leader's child.
+    job: i32,
     what: String,
     stdout: Arc<Mutex<Vec<u8>>>,
     stderr: Arc<Mutex<Vec<u8>>>,
@@ -90,18 +95,97 @@ impl Running {
         Running::start_with(cmd, true, false)
     }
 
+    /// Starts `cmd` as the foreground job of the terminal `pty`, the way an
+    /// interactive shell runs a command typed at its prompt: a session leader
+    /// (standing in for the shell) takes the pty as its controlling terminal
+    /// and forks the job into a process group of its own, which it makes the
+    /// terminal's foreground group; the job's stdin is the pty, stdout and
+    /// stderr are captured. Typing Ctrl-C ([`Pty::press_ctrl_c`]) then sends
+    /// SIGINT to every process of the job, and to nothing else.
+    ///
+    /// The leader stays out of the way, as a shell does: it waits for the job,
+    /// then for the job's process group to empty (so that its own exit, which
+    /// hangs up the terminal's foreground group, reaches nobody; bounded by
+    /// 20 s), and then ends exactly as the job did. [`Running::pid`] and the
+    /// group checks are the job's; the exit status is the leader's copy.
+    pub fn spawn_in_terminal(cmd: &mut Command, pty: &Pty) -> Running {
+        cmd.stdin(pty.slave());
+        // SAFETY: only async-signal-safe calls (setsid, ioctl, fork, setpgid,
+        // signal, waitpid, kill, nanosleep, close_range, _exit) in the child.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The job's orphans come to us, not to a far-away init that
+                // may reap them late (see terminal_session_leader).
+                if libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                let job = libc::fork();
+                if job < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if job == 0 {
+                    // The job: its own group, in the foreground. A background
+                    // group may take the terminal only with SIGTTOU ignored.
+                    if libc::setpgid(0, 0) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    libc::signal(libc::SIGTTOU, libc::SIG_IGN);
+                    let rc = libc::tcsetpgrp(0, libc::getpid());
+                    libc::signal(libc::SIGTTOU, libc::SIG_DFL);
+                    if rc < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    return Ok(()); // exec the command
+                }
+                terminal_session_leader(job)
+            });
+        }
+        // setsid fails in a process group leader: no process_group(0) here.
+        let mut running = Running::start_raw(cmd, true, true);
+        // spawn returned: the job has exec-ed (the leader closed its copy of
+        // std's exec-error pipe at once), so it is the leader's only child.
+        let kids = children_of(running.spawned);
+        if kids.len() != 1 {
+            let out = running.kill_and_collect();
+            panic!(
+                "the session leader for {} should have one child, the job, has {kids:?}:\n{}",
+                running.what,
+                show(&out)
+            );
+        }
+        running.job = kids[0].pid;
+        assert_eq!(kids[0].pgrp, running.job, "the job's process group");
+        assert_eq!(
+            pty.foreground_group(),
+            running.job,
+            "{} is not the foreground job of {}",
+            running.what,
+            pty.name()
+        );
+        running
+    }
+
     fn start(cmd: &mut Command) -> Running {
         Running::start_with(cmd, true, true)
     }
 
     fn start_with(cmd: &mut Command, capture_stdout: bool, capture_stderr: bool) -> Running {
+        cmd.process_group(0);
+        Running::start_raw(cmd, capture_stdout, capture_stderr)
+    }
+
+    /// Starts `cmd`, which must make itself a process group leader (the harness
+    /// signals and checks the group whose id is the pid).
+    fn start_raw(cmd: &mut Command, capture_stdout: bool, capture_stderr: bool) -> Running {
         if capture_stdout {
             cmd.stdout(Stdio::piped());
         }
         if capture_stderr {
             cmd.stderr(Stdio::piped());
         }
-        cmd.process_group(0);
         let what = format!("{cmd:?} (in {:?})", cmd.get_current_dir());
         let mut child = cmd
             .spawn()
@@ -116,7 +200,8 @@ impl Running {
             readers.push(collect(pipe, stderr.clone()));
         }
         Running {
-            pid: child.id() as i32,
+            spawned: child.id() as i32,
+            job: child.id() as i32,
             child,
             what,
             stdout,
@@ -133,9 +218,10 @@ impl Running {
         self.leftover_grace = grace;
     }
 
-    /// The process id, which is also its process group id.
+    /// The command's process id, which is also its process group id (for a
+    /// terminal job, the job's, not its session leader's).
     pub fn pid(&self) -> i32 {
-        self.pid
+        self.job
     }
 
     /// Everything written to stdout so far.
@@ -192,7 +278,7 @@ impl Running {
 
     /// Sends `sig` to the process only (as `kill PID` does).
     pub fn signal(&self, sig: i32) {
-        send_signal(self.pid, sig);
+        send_signal(self.job, sig);
     }
 
     /// Sends `sig` to the whole process group (as a terminal's Ctrl-C reaches a job).
@@ -202,13 +288,13 @@ impl Running {
             "the group of a reaped process may belong to someone else"
         );
         // SAFETY: plain kill(2) on a group we created and still hold (leader not reaped).
-        let rc = unsafe { libc::kill(-self.pid, sig) };
-        assert_eq!(rc, 0, "kill(-{}, {sig}) failed", self.pid);
+        let rc = unsafe { libc::kill(-self.job, sig) };
+        assert_eq!(rc, 0, "kill(-{}, {sig}) failed", self.job);
     }
 
     /// Live (non-zombie) child processes of this process.
     pub fn children(&self) -> Vec<Proc> {
-        children_of(self.pid)
+        children_of(self.job)
     }
 
     /// Waits until this process has exactly one live child and returns it.
@@ -242,7 +328,7 @@ impl Running {
             let mut info: libc::siginfo_t = std::mem::zeroed();
             let rc = libc::waitid(
                 libc::P_PID,
-                self.pid as libc::id_t,
+                self.spawned as libc::id_t,
                 &mut info,
                 libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
             );
@@ -268,7 +354,7 @@ impl Running {
         }
         let grace = Instant::now() + self.leftover_grace;
         loop {
-            let left = group_members(self.pid);
+            let left = group_members(self.job);
             if left.is_empty() {
                 break;
             }
@@ -311,13 +397,24 @@ impl Running {
         status
     }
 
+    /// SIGKILL to the job's group and (for a terminal job) the leader's.
+    fn kill_groups(&self) {
+        // SAFETY: the leader is not reaped yet, so its group id is still ours;
+        // a terminal job's group is kept by its leader until it is empty.
+        unsafe {
+            libc::kill(-self.job, libc::SIGKILL);
+            if self.job != self.spawned {
+                libc::kill(-self.spawned, libc::SIGKILL);
+            }
+        }
+    }
+
     /// Kills the whole group, reaps, and returns what was captured.
     fn kill_and_collect(&mut self) -> Output {
         let status = if self.reaped {
             ExitStatus::from_raw(0)
         } else {
-            // SAFETY: the leader is not reaped yet, so the group id is still ours.
-            unsafe { libc::kill(-self.pid, libc::SIGKILL) };
+            self.kill_groups();
             self.reap()
         };
         thread::sleep(Duration::from_millis(50)); // let readers drain what is buffered
@@ -332,10 +429,55 @@ impl Running {
 impl Drop for Running {
     fn drop(&mut self) {
         if !self.reaped {
-            // SAFETY: the leader is not reaped yet, so the group id is still ours.
-            unsafe { libc::kill(-self.pid, libc::SIGKILL) };
+            self.kill_groups();
             let _ = self.child.wait();
         }
+    }
+}
+
+/// The session leader of [`Running::spawn_in_terminal`], in the forked child
+/// (async-signal-safe calls only): waits for `job`, then for its process group
+/// to empty (at most 20 s), then ends as the job did. Never returns.
+unsafe fn terminal_session_leader(job: libc::pid_t) -> ! {
+    // SAFETY: async-signal-safe calls on our own descriptors and children.
+    unsafe {
+        // Close everything but stdio, std's exec-error pipe included, so that
+        // spawn() in the test returns once the job has exec-ed.
+        if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0) < 0 {
+            for fd in 3..4096 {
+                libc::close(fd);
+            }
+        }
+        let mut status = 0;
+        while libc::waitpid(job, &mut status, 0) < 0 {
+            if *libc::__errno_location() != libc::EINTR {
+                libc::_exit(125);
+            }
+        }
+        let pause = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 10_000_000,
+        };
+        for _ in 0..2000 {
+            // Orphans of the job are ours to reap (we are their subreaper):
+            // a zombie would keep the group alive.
+            while libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) > 0 {}
+            if libc::kill(-job, 0) < 0 {
+                break;
+            }
+            libc::nanosleep(&pause, std::ptr::null_mut());
+        }
+        if libc::WIFSIGNALED(status) {
+            let sig = libc::WTERMSIG(status);
+            libc::signal(sig, libc::SIG_DFL);
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, sig);
+            libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+            libc::kill(libc::getpid(), sig);
+            libc::_exit(128 + sig);
+        }
+        libc::_exit(libc::WEXITSTATUS(status))
     }
 }
 
