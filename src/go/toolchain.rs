@@ -13,7 +13,7 @@ use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::settings::vars;
+use crate::settings::vars::{self, Env};
 
 /// What the decision needs to know, read by [`Inputs::read`].
 #[derive(Debug, Default)]
@@ -115,15 +115,17 @@ impl Inputs {
     /// Reads what [`download_target`] needs, cheapest first: None as soon as
     /// no switch is possible (GOTOOLCHAIN=local, no go.mod, a go line the
     /// local go satisfies), which is nearly always.
-    pub fn read(args: &[OsString], real_go: &Path) -> Option<Inputs> {
-        let env_setting = vars::non_empty(vars::GOTOOLCHAIN);
+    pub fn read(process: &Env, args: &[OsString], real_go: &Path) -> Option<Inputs> {
+        let env_setting = process.non_empty(vars::GOTOOLCHAIN);
         if env_setting
             .as_deref()
             .is_some_and(|t| t == "local" || t == "path" || t.ends_with("+path"))
         {
             return None;
         }
-        let (go_line, toolchain_line) = module_file(args).map(|f| go_lines(&f)).unwrap_or_default();
+        let (go_line, toolchain_line) = module_file(process, args)
+            .map(|f| go_lines(&f))
+            .unwrap_or_default();
         let explicit = env_setting.as_deref().is_some_and(|t| t != "auto");
         if go_line.is_none() && toolchain_line.is_none() && !explicit {
             return None;
@@ -138,7 +140,8 @@ impl Inputs {
         }
         let gotoolchain = env_setting
             .or_else(|| {
-                crate::settings::paths::go_env_file().and_then(|f| setting_in(&f, "GOTOOLCHAIN"))
+                crate::settings::paths::go_env_file(process)
+                    .and_then(|f| setting_in(&f, "GOTOOLCHAIN"))
             })
             .or_else(|| setting_in(&goroot.join("go.env"), "GOTOOLCHAIN"))?;
         Some(Inputs {
@@ -152,14 +155,14 @@ impl Inputs {
 
 /// The go.work (unless GOWORK=off) or go.mod go reads, from the directory
 /// the command runs in (`-C dir` included).
-fn module_file(args: &[OsString]) -> Option<PathBuf> {
-    let mut dir = std::env::current_dir().ok()?;
+fn module_file(process: &Env, args: &[OsString]) -> Option<PathBuf> {
+    let mut dir = process.cwd()?.to_path_buf();
     match args.first().and_then(|a| a.to_str()) {
         Some("-C") => dir.push(args.get(1)?),
         Some(a) if a.starts_with("-C=") => dir.push(&a[3..]),
         _ => {}
     }
-    let gowork = vars::non_empty("GOWORK");
+    let gowork = process.non_empty("GOWORK");
     match gowork.as_deref() {
         Some("off") => find_up(&dir, "go.mod"),
         Some(file) => Some(PathBuf::from(file)),

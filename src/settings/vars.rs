@@ -151,19 +151,6 @@ impl Env {
     }
 }
 
-/// True when the variable is set to something that means "yes".
-pub fn is_truthy(name: &str) -> bool {
-    matches!(
-        std::env::var(name).as_deref().map(str::trim),
-        Ok("1" | "true" | "TRUE" | "True" | "yes" | "on")
-    )
-}
-
-/// The variable's value, treating empty as unset (as the go command does).
-pub fn non_empty(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

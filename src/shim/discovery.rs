@@ -10,7 +10,7 @@ use std::fmt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::settings::vars;
+use crate::settings::vars::{self, Env};
 
 /// A file's identity on disk.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -50,8 +50,9 @@ const MAX_SEEN: usize = 32;
 
 impl Seen {
     /// `GOSHIM_SEEN` from the environment plus the running binary.
-    pub fn current() -> Seen {
-        let mut ids: Vec<FileId> = std::env::var(vars::GOSHIM_SEEN)
+    pub fn current(process: &Env) -> Seen {
+        let mut ids: Vec<FileId> = process
+            .get(vars::GOSHIM_SEEN)
             .unwrap_or_default()
             .split(',')
             .filter_map(FileId::parse)
@@ -123,15 +124,15 @@ impl fmt::Display for DiscoveryError {
 
 /// The real go to run: `GOSHIM_GO`, else the first executable `go` on PATH
 /// that is not a shim already seen.
-pub fn find_real_go(seen: &Seen) -> Result<PathBuf, DiscoveryError> {
+pub fn find_real_go(process: &Env, seen: &Seen) -> Result<PathBuf, DiscoveryError> {
     if seen.0.len() > MAX_SEEN {
         return Err(DiscoveryError::Loop);
     }
-    if let Some(path) = std::env::var_os(vars::GOSHIM_GO).filter(|v| !v.is_empty()) {
+    if let Some(path) = process.get_os(vars::GOSHIM_GO).filter(|v| !v.is_empty()) {
         return check_override(PathBuf::from(path), seen);
     }
-    let path_var = std::env::var_os(vars::PATH).unwrap_or_default();
-    search_path(&path_var, seen)
+    let path_var = process.get_os(vars::PATH).unwrap_or_default();
+    search_path(path_var, seen, process.cwd())
 }
 
 fn check_override(path: PathBuf, seen: &Seen) -> Result<PathBuf, DiscoveryError> {
@@ -152,7 +153,11 @@ fn check_override(path: PathBuf, seen: &Seen) -> Result<PathBuf, DiscoveryError>
     }
 }
 
-fn search_path(path_var: &OsStr, seen: &Seen) -> Result<PathBuf, DiscoveryError> {
+fn search_path(
+    path_var: &OsStr,
+    seen: &Seen,
+    cwd: Option<&Path>,
+) -> Result<PathBuf, DiscoveryError> {
     let mut searched = 0;
     let mut skipped_shims = 0;
     for dir in std::env::split_paths(path_var) {
@@ -163,7 +168,9 @@ fn search_path(path_var: &OsStr, seen: &Seen) -> Result<PathBuf, DiscoveryError>
         } else {
             dir
         };
-        let candidate = dir.join(go_exe_name());
+        // Resolved now (against the start directory), so that a later chdir
+        // (go -C) cannot change the answer.
+        let candidate = absolute(dir.join(go_exe_name()), cwd);
         let Some(id) = FileId::of(&candidate) else {
             continue;
         };
@@ -172,7 +179,7 @@ fn search_path(path_var: &OsStr, seen: &Seen) -> Result<PathBuf, DiscoveryError>
             continue;
         }
         if is_executable(&candidate) {
-            return Ok(absolute(candidate));
+            return Ok(candidate);
         }
     }
     Err(DiscoveryError::NotFound {
@@ -191,14 +198,12 @@ fn is_executable(path: &Path) -> bool {
         .unwrap_or(false)
 }
 
-/// Relative PATH entries are resolved now, so that a later chdir (go -C) cannot change the answer.
-fn absolute(path: PathBuf) -> PathBuf {
-    if path.is_absolute() {
-        return path;
+/// `path` against `cwd` when it is relative and `cwd` known.
+fn absolute(path: PathBuf, cwd: Option<&Path>) -> PathBuf {
+    match cwd {
+        Some(cwd) if path.is_relative() => cwd.join(&path),
+        _ => path,
     }
-    std::env::current_dir()
-        .map(|cwd| cwd.join(&path))
-        .unwrap_or(path)
 }
 
 #[cfg(test)]

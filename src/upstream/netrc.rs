@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::settings::vars::{self, non_empty};
+use crate::settings::vars::{self, Env};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Login {
@@ -12,13 +12,23 @@ pub struct Login {
 }
 
 /// All `machine` entries of the netrc file (empty when there is none).
-pub fn load() -> Vec<(String, Login)> {
-    let path = non_empty(vars::NETRC)
-        .map(PathBuf::from)
-        .or_else(|| non_empty(vars::HOME).map(|h| PathBuf::from(h).join(".netrc")));
-    path.and_then(|p| std::fs::read_to_string(p).ok())
+pub fn load(process: &Env) -> Vec<(String, Login)> {
+    path(process)
+        .and_then(|p| std::fs::read_to_string(p).ok())
         .map(|text| parse(&text))
         .unwrap_or_default()
+}
+
+/// `$NETRC`, else `~/.netrc`.
+fn path(process: &Env) -> Option<PathBuf> {
+    process
+        .non_empty(vars::NETRC)
+        .map(PathBuf::from)
+        .or_else(|| {
+            process
+                .non_empty(vars::HOME)
+                .map(|h| PathBuf::from(h).join(".netrc"))
+        })
 }
 
 /// The login for a host (port ignored).
