@@ -53,3 +53,16 @@ pub(crate) use warn_line as warn;
 pub fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn goshim_log_values() {
+        let log = |v| wants_log(&Env::from_pairs(&[("GOSHIM_LOG", v)]));
+        assert!(log("1") && log("debug") && log("info"));
+        assert!(!log("") && !log("0") && !log("off") && !log("false") && !log("no"));
+        assert!(!wants_log(&Env::default()));
+    }
+}

@@ -192,3 +192,43 @@ fn fnv1a(bytes: &[u8]) -> u64 {
         (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_key_follows_go_variables_only() {
+        let go = Path::new("/nonexistent/go");
+        let key = |pairs: &[(&str, &str)]| cache_key(&Env::from_pairs(pairs), go);
+        let base = key(&[("HOME", "/h"), ("GOFLAGS", "-mod=mod")]);
+        assert_eq!(base, key(&[("GOFLAGS", "-mod=mod"), ("HOME", "/h")]));
+        assert_eq!(
+            base,
+            key(&[("HOME", "/h"), ("GOFLAGS", "-mod=mod"), ("TERM", "x")])
+        );
+        assert_eq!(
+            base,
+            key(&[("HOME", "/h"), ("GOFLAGS", "-mod=mod"), ("GOSHIM_LOG", "1")])
+        );
+        assert_ne!(base, key(&[("HOME", "/h"), ("GOFLAGS", "-mod=vendor")]));
+        assert_ne!(
+            base,
+            key(&[("HOME", "/h"), ("GOFLAGS", "-mod=mod"), ("GOPROXY", "off")])
+        );
+        // The go env file's location is an input too.
+        assert_ne!(base, key(&[("HOME", "/other"), ("GOFLAGS", "-mod=mod")]));
+    }
+
+    #[test]
+    fn environment_wins_over_cached_values_unless_empty() {
+        let cached = BTreeMap::from([
+            ("GOPROXY".to_string(), "https://cached".to_string()),
+            ("GOSUMDB".to_string(), "sum.golang.org".to_string()),
+        ]);
+        let process = Env::from_pairs(&[("GOPROXY", "https://env"), ("GOSUMDB", "")]);
+        let env = with_environment(&process, cached);
+        assert_eq!(env.get("GOPROXY"), "https://env");
+        assert_eq!(env.get("GOSUMDB"), "sum.golang.org");
+    }
+}

@@ -336,4 +336,33 @@ mod tests {
         assert_eq!(setting_in(&env, "GOTOOLCHAIN"), Some("local".into()));
         assert_eq!(setting_in(&env, "GOSUMDB"), None);
     }
+
+    #[test]
+    fn finds_the_module_file_from_the_start_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("a").join("b");
+        fs::create_dir_all(&sub).unwrap();
+        fs::write(dir.path().join("go.mod"), "module m\n").unwrap();
+        fs::write(dir.path().join("a").join("go.work"), "go 1.22\n").unwrap();
+        let at = |pairs: &[(&str, &str)], args: &[&str]| {
+            let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+            module_file(&Env::from_pairs(pairs).with_cwd(dir.path()), &args)
+        };
+        assert_eq!(at(&[], &[]), Some(dir.path().join("go.mod")));
+        assert_eq!(at(&[], &["-C", "a/b"]), Some(dir.path().join("a/go.work")));
+        assert_eq!(
+            at(&[("GOWORK", "off")], &["-C=a/b"]),
+            Some(dir.path().join("go.mod"))
+        );
+        assert_eq!(at(&[("GOWORK", "/w")], &[]), Some(PathBuf::from("/w")));
+        assert_eq!(module_file(&Env::default(), &[]), None);
+    }
+
+    #[test]
+    fn gotoolchain_local_or_path_never_switches() {
+        for v in ["local", "path", "go1.30+path"] {
+            let process = Env::from_pairs(&[("GOTOOLCHAIN", v)]);
+            assert!(Inputs::read(&process, &[], Path::new("/nonexistent/go")).is_none());
+        }
+    }
 }

@@ -245,3 +245,81 @@ fn number(process: &Env, var: &str) -> Result<Option<u64>, String> {
 fn is_no(value: &str) -> bool {
     matches!(value.trim(), "0" | "off" | "false" | "no")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Config from these variables only (no config file anywhere).
+    fn load(pairs: &[(&str, &str)]) -> Result<Config, String> {
+        Config::load(&Env::from_pairs(pairs))
+    }
+
+    #[test]
+    fn defaults_without_file_or_variables() {
+        let c = load(&[]).unwrap();
+        assert_eq!(c.attempts, 3);
+        assert!(c.relay && c.prefetch);
+        assert_eq!(c.probe_module, "golang.org/x/text");
+        assert!(c.extra_proxies.is_empty() && c.preset.is_none());
+    }
+
+    #[test]
+    fn variables_override_defaults_and_empty_is_unset() {
+        let c = load(&[
+            ("GOSHIM_PROXIES", " https://a.example , ,https://b.example/"),
+            ("GOSHIM_ATTEMPTS", "99"),
+            ("GOSHIM_TTL", " 0 "),
+            ("GOSHIM_RELAY", "off"),
+            ("GOSHIM_PREFETCH", ""),
+            ("GOSHIM_PROBE_TIMEOUT_MS", "0"),
+            ("GOSHIM_DOCTOR_MODULES", "x.example/m,,x.example/m"),
+            ("GOSHIM_PROBE_MODULE", ""),
+        ])
+        .unwrap();
+        assert_eq!(c.extra_proxies.len(), 2);
+        assert_eq!(c.attempts, 10, "clamped");
+        assert!(c.ttl.is_zero());
+        assert!(!c.relay);
+        assert!(c.prefetch, "empty is unset");
+        assert_eq!(c.probe_timeout, Duration::from_millis(1));
+        assert_eq!(c.doctor_modules, ["x.example/m"]);
+        assert_eq!(c.probe_module, "golang.org/x/text");
+    }
+
+    #[test]
+    fn bad_variables_are_named() {
+        let e = load(&[("GOSHIM_ATTEMPTS", "three")]).unwrap_err();
+        assert_eq!(e, "GOSHIM_ATTEMPTS=three is not a whole number");
+        let e = load(&[("GOSHIM_PROXIES", "not a url")]).unwrap_err();
+        assert!(e.starts_with("GOSHIM_PROXIES: "), "{e}");
+        let e = load(&[("GOSHIM_PRESET", "nope")]).unwrap_err();
+        assert!(e.starts_with("GOSHIM_PRESET: "), "{e}");
+    }
+
+    #[test]
+    fn variables_win_over_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config.toml");
+        std::fs::write(&file, "attempts = 5\nrelay = false\npreset = \"nope\"\n").unwrap();
+        let file = file.to_str().unwrap();
+        let c = load(&[
+            ("GOSHIM_CONFIG", file),
+            ("GOSHIM_RELAY", "1"),
+            ("GOSHIM_PRESET", "none"),
+        ])
+        .unwrap();
+        assert_eq!(c.attempts, 5);
+        assert!(c.relay);
+        assert_eq!(c.preset, None);
+        // The file's bad preset is blamed on the file.
+        let e = load(&[("GOSHIM_CONFIG", file)]).unwrap_err();
+        assert!(e.starts_with(&format!("{file}: ")), "{e}");
+        // The file is found through XDG_CONFIG_HOME too.
+        let xdg = dir.path().join("goshim");
+        std::fs::create_dir_all(&xdg).unwrap();
+        std::fs::write(xdg.join("config.toml"), "attempts = 7\n").unwrap();
+        let c = load(&[("XDG_CONFIG_HOME", dir.path().to_str().unwrap())]).unwrap();
+        assert_eq!(c.attempts, 7);
+    }
+}

@@ -224,4 +224,75 @@ mod tests {
         assert_eq!(seen.env_value(), "1:2,3:4");
         assert!(seen.contains(FileId { dev: 3, ino: 4 }));
     }
+
+    /// A directory with an executable `go` in it.
+    fn go_in(dir: &Path) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let go = dir.join("go");
+        std::fs::write(&go, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&go, std::fs::Permissions::from_mode(0o755)).unwrap();
+        go
+    }
+
+    #[test]
+    fn goshim_go_wins_over_path_and_is_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        std::fs::create_dir_all(&a).unwrap();
+        std::fs::create_dir_all(&b).unwrap();
+        let (go_a, go_b) = (go_in(&a), go_in(&b));
+        let path = std::env::join_paths([&a, &b]).unwrap();
+        let path = path.to_str().unwrap();
+        let none = Seen(Vec::new());
+        let find =
+            |pairs: &[(&str, &str)], seen: &Seen| find_real_go(&Env::from_pairs(pairs), seen);
+        assert_eq!(find(&[("PATH", path)], &none).unwrap(), go_a);
+        let over = go_b.to_str().unwrap();
+        assert_eq!(
+            find(&[("PATH", path), ("GOSHIM_GO", over)], &none).unwrap(),
+            go_b
+        );
+        // Empty GOSHIM_GO is unset.
+        assert_eq!(
+            find(&[("PATH", path), ("GOSHIM_GO", "")], &none).unwrap(),
+            go_a
+        );
+        // A shim already passed through is skipped on PATH, refused as GOSHIM_GO.
+        let me = Seen(vec![FileId::of(&go_a).unwrap()]);
+        assert_eq!(find(&[("PATH", path)], &me).unwrap(), go_b);
+        let me_too = go_a.to_str().unwrap();
+        assert!(matches!(
+            find(&[("GOSHIM_GO", me_too)], &me),
+            Err(DiscoveryError::BadOverride {
+                why: "is goshim itself",
+                ..
+            })
+        ));
+        assert!(matches!(
+            find(&[("PATH", a.to_str().unwrap())], &me),
+            Err(DiscoveryError::NotFound {
+                searched: 1,
+                skipped_shims: 1
+            })
+        ));
+    }
+
+    #[test]
+    fn relative_path_entries_resolve_against_the_start_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let go = go_in(dir.path());
+        let process = Env::from_pairs(&[("PATH", ":/nonexistent")]).with_cwd(dir.path());
+        assert_eq!(
+            find_real_go(&process, &Seen(Vec::new())).unwrap(),
+            go.parent().unwrap().join(".").join("go")
+        );
+    }
+
+    #[test]
+    fn seen_reads_goshim_seen() {
+        let process = Env::from_pairs(&[("GOSHIM_SEEN", "1:2,junk,3:4")]);
+        let seen = Seen::current(&process);
+        assert!(seen.contains(FileId { dev: 1, ino: 2 }));
+        assert!(seen.contains(FileId { dev: 3, ino: 4 }));
+    }
 }

@@ -89,4 +89,13 @@ mod tests {
         assert_eq!(find(&entries, "b.example").unwrap().user, "v");
         assert!(find(&entries, "c.example").is_none());
     }
+
+    #[test]
+    fn netrc_then_home() {
+        let both = Env::from_pairs(&[("NETRC", "/n"), ("HOME", "/h")]);
+        assert_eq!(path(&both), Some(PathBuf::from("/n")));
+        let home = Env::from_pairs(&[("NETRC", ""), ("HOME", "/h")]);
+        assert_eq!(path(&home), Some(PathBuf::from("/h/.netrc")));
+        assert_eq!(path(&Env::default()), None);
+    }
 }
