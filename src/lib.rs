@@ -11,6 +11,8 @@
 //! - `relay`: the loopback relay that fails over per request.
 //! - `upstream`: one proxy endpoint: URL, credentials (.netrc, Basic auth), TLS.
 //! - `settings`: goshim's config file, environment variables, presets, paths.
+//!   The environment is read once, in `main`, into a `settings::vars::Env`
+//!   that is passed down (only the logger and TLS keep a value of it globally).
 //! - `cli`, `doctor`, `metrics`: the goshim personality.
 //! - `error_class`, `state_file`, `log`: shared vocabulary and plumbing.
 

@@ -2,15 +2,27 @@
 
 use std::sync::OnceLock;
 
-use crate::settings::vars;
+use crate::settings::vars::{self, Env};
+
+/// The one global: set from the start-up environment by [`init`], so that
+/// `debug!` works anywhere without an `Env` to hand. Off until then.
+static ON: OnceLock<bool> = OnceLock::new();
+
+/// Takes `GOSHIM_LOG` from the environment (first call wins).
+pub fn init(process: &Env) {
+    let _ = ON.set(wants_log(process));
+}
 
 /// Whether `GOSHIM_LOG` is set to anything but empty/0/off.
+fn wants_log(process: &Env) -> bool {
+    process
+        .non_empty(vars::GOSHIM_LOG)
+        .is_some_and(|v| !matches!(v.as_str(), "0" | "off" | "false" | "no"))
+}
+
+/// Whether diagnostics are shown.
 pub fn enabled() -> bool {
-    static ON: OnceLock<bool> = OnceLock::new();
-    *ON.get_or_init(|| {
-        vars::non_empty(vars::GOSHIM_LOG)
-            .is_some_and(|v| !matches!(v.as_str(), "0" | "off" | "false" | "no"))
-    })
+    ON.get().copied().unwrap_or(false)
 }
 
 /// Writes one `goshim: ` line to stderr; a closed or broken stderr is not an error.
@@ -40,4 +52,17 @@ pub(crate) use warn_line as warn;
 /// "1 proxy", "2 proxies": a count with the right form of its noun.
 pub fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn goshim_log_values() {
+        let log = |v| wants_log(&Env::from_pairs(&[("GOSHIM_LOG", v)]));
+        assert!(log("1") && log("debug") && log("info"));
+        assert!(!log("") && !log("0") && !log("off") && !log("false") && !log("no"));
+        assert!(!wants_log(&Env::default()));
+    }
 }

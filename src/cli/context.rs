@@ -7,6 +7,7 @@ use crate::go::proxy_list::Proxy;
 use crate::health::select;
 use crate::log::warn;
 use crate::settings::config::Config;
+use crate::settings::vars::Env;
 use crate::shim::discovery::{self, Seen};
 
 pub struct Context {
@@ -18,16 +19,16 @@ pub struct Context {
 
 impl Context {
     /// Loads everything, or prints why not and returns the exit code.
-    pub fn load() -> Result<Context, i32> {
-        let real_go = discovery::find_real_go(&Seen::current()).map_err(|e| {
+    pub fn load(process: &Env) -> Result<Context, i32> {
+        let real_go = discovery::find_real_go(process, &Seen::current(process)).map_err(|e| {
             warn!("{e}");
             127
         })?;
-        let config = Config::load().map_err(|e| {
+        let config = Config::load(process).map_err(|e| {
             warn!("{e}");
             2
         })?;
-        let env = goenv::load(&real_go).ok_or_else(|| {
+        let env = goenv::load(process, &real_go).ok_or_else(|| {
             warn!(
                 "'{} env -json' failed; run it yourself to see why",
                 real_go.display()

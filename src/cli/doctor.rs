@@ -13,20 +13,25 @@ use crate::health::Snapshot;
 use crate::log::warn;
 use crate::probe::background;
 use crate::settings::config::Config;
+use crate::settings::vars::Env;
 use crate::shim::discovery::{self, Seen};
 use crate::{go::goenv, health::select, settings::presets};
 
-pub fn run(flags: &[String]) -> i32 {
+pub fn run(process: &Env, flags: &[String]) -> i32 {
     let all = flags.iter().any(|f| f == "--all");
     let json = flags.iter().any(|f| f == "--json");
 
     // Unlike status and probe, keep going when something is missing: saying
     // what is wrong with the setup is the point.
-    let real_go = discovery::find_real_go(&Seen::current()).map_err(|e| e.to_string());
-    let config = Config::load();
+    let real_go =
+        discovery::find_real_go(process, &Seen::current(process)).map_err(|e| e.to_string());
+    let config = Config::load(process);
     let settings = config.clone().unwrap_or_default();
-    let env = real_go.as_ref().ok().and_then(|go| goenv::load(go));
-    let mirrors = presets::mirrors();
+    let env = real_go
+        .as_ref()
+        .ok()
+        .and_then(|go| goenv::load(process, go));
+    let mirrors = presets::mirrors(process);
     if all && let Err(e) = &mirrors {
         warn!("{e}");
         return 2;
@@ -35,12 +40,13 @@ pub fn run(flags: &[String]) -> i32 {
     let candidates = candidates(env.as_ref(), &settings, all, mirrors.as_deref().ok());
     let (modules, bad_modules) = sample_modules(&settings);
     let sumdb = env.as_ref().and_then(sumdb_name);
-    let before = Snapshot::read();
+    let before = Snapshot::read(process);
     // One probe at a time (a background refresh waits or gives up).
-    let _lock = background::lock(true);
+    let _lock = background::lock(process, true);
     let probed = doctor::probe(
         &candidates,
         &doctor::Settings {
+            process,
             modules: &modules,
             sumdb: sumdb.as_deref(),
             deadline: settings.probe_timeout,
@@ -54,11 +60,12 @@ pub fn run(flags: &[String]) -> i32 {
         .map(|c| c.proxy.clone())
         .collect();
     let checks = setup::run(&setup::Inputs {
+        process,
         real_go: real_go.as_deref().map_err(Clone::clone),
         config: config.as_ref().map_err(Clone::clone),
         env: env.as_ref(),
         candidates: &in_use,
-        public: setup::public_keys(),
+        public: setup::public_keys(process),
         bad_modules: &bad_modules,
         snapshot_before: before.as_ref(),
         snapshot_error: probed.snapshot_error.as_deref(),

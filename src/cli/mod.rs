@@ -10,6 +10,7 @@ mod use_preset;
 use std::ffi::OsString;
 
 use crate::log::warn;
+use crate::settings::vars::Env;
 use crate::shim::discovery::{self, Seen};
 
 const USAGE: &str = "usage: goshim <command> [flags]
@@ -33,7 +34,7 @@ commands:
 The shim itself is the same binary started as `go` (install.sh links both
 <prefix>/shims/go and <prefix>/shims/goshim to it).";
 
-pub fn main(args: Vec<OsString>) -> ! {
+pub fn main(process: &Env, args: Vec<OsString>) -> ! {
     let args: Vec<String> = match args.into_iter().map(OsString::into_string).collect() {
         Ok(a) => a,
         Err(_) => usage_error("arguments must be valid UTF-8"),
@@ -57,15 +58,18 @@ pub fn main(args: Vec<OsString>) -> ! {
         }
         "which" => {
             no_flags(cmd, flags);
-            which()
+            which(process)
         }
         "status" => match status::Format::parse(flags) {
-            Ok(format) => status::run(format),
+            Ok(format) => status::run(process, format),
             Err(msg) => usage_error(&msg),
         },
-        "probe" => probe::run(&parse_flags(cmd, flags, &["--json", "--background"])),
-        "doctor" => doctor::run(&parse_flags(cmd, flags, &["--all", "--json"])),
-        "use" => use_preset::run(flags),
+        "probe" => probe::run(
+            process,
+            &parse_flags(cmd, flags, &["--json", "--background"]),
+        ),
+        "doctor" => doctor::run(process, &parse_flags(cmd, flags, &["--all", "--json"])),
+        "use" => use_preset::run(process, flags),
         other => usage_error(&format!("unknown command '{other}'")),
     };
     std::process::exit(code)
@@ -90,8 +94,8 @@ fn usage_error(msg: &str) -> ! {
     std::process::exit(2)
 }
 
-fn which() -> i32 {
-    match discovery::find_real_go(&Seen::current()) {
+fn which(process: &Env) -> i32 {
+    match discovery::find_real_go(process, &Seen::current(process)) {
         Ok(path) => {
             println!("{}", path.display());
             0

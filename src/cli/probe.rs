@@ -5,11 +5,13 @@ use crate::health::select::{self, Decision};
 use crate::health::{self, State};
 use crate::log::warn;
 use crate::probe::{self, background};
+use crate::settings::vars::Env;
+use crate::upstream::netrc;
 
 /// Exit 0 when at least one candidate is usable, 1 when none is.
-pub fn run(flags: &[String]) -> i32 {
+pub fn run(process: &Env, flags: &[String]) -> i32 {
     let quiet = flags.iter().any(|f| f == "--background");
-    let ctx = match Context::load() {
+    let ctx = match Context::load(process) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -20,7 +22,7 @@ pub fn run(flags: &[String]) -> i32 {
         return 1;
     }
     // One probe at a time; a background refresh gives up if one is running.
-    let Some(_lock) = background::lock(!quiet) else {
+    let Some(_lock) = background::lock(process, !quiet) else {
         return 0;
     };
     let sumdb = ctx.sumdb_name();
@@ -29,9 +31,10 @@ pub fn run(flags: &[String]) -> i32 {
         module: &ctx.config.probe_module,
         sumdb: sumdb.as_deref(),
         deadline: ctx.config.probe_timeout,
+        logins: &netrc::load(process),
     });
-    crate::metrics::count_probes(&observations);
-    let snap = match health::snapshot::record(&observations, true) {
+    crate::metrics::count_probes(process, &observations);
+    let snap = match health::snapshot::record(process, &observations, true) {
         Ok(s) => s,
         Err(e) => {
             if !quiet {

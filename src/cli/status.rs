@@ -1,5 +1,6 @@
 //! `goshim status [--json | --format text|json|prometheus]`.
 
+use crate::settings::vars::Env;
 use serde_json::{Value, json};
 
 use super::context::Context;
@@ -50,12 +51,12 @@ impl Format {
     }
 }
 
-pub fn run(format: Format) -> i32 {
-    let ctx = match Context::load() {
+pub fn run(process: &Env, format: Format) -> i32 {
+    let ctx = match Context::load(process) {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let snap = Snapshot::read();
+    let snap = Snapshot::read(process);
     // What a `go build` would get: the shim's own plan.
     let action = plan::decide(
         Kind::FetchRetryable,
@@ -76,7 +77,7 @@ pub fn run(format: Format) -> i32 {
     };
     let goproxy = redact_list(&goproxy);
     if format == Format::Prometheus {
-        let counters = crate::metrics::Counters::read();
+        let counters = crate::metrics::Counters::read(process);
         super::doctor::print_out(&super::prometheus::render(
             &order,
             snap.as_ref(),
@@ -92,9 +93,9 @@ pub fn run(format: Format) -> i32 {
             "goproxy_unchanged_reason": reason,
             "relay": relay,
             "preset": ctx.config.preset,
-            "snapshot": snapshot_json(snap.as_ref(), ctx.config.ttl.as_secs()),
+            "snapshot": snapshot_json(process, snap.as_ref(), ctx.config.ttl.as_secs()),
             "proxies": order.iter().map(|p| proxy_json(p, snap.as_ref())).collect::<Vec<_>>(),
-            "prefetch": crate::metrics::Counters::read().map(|c| c.prefetch).unwrap_or_default(),
+            "prefetch": crate::metrics::Counters::read(process).map(|c| c.prefetch).unwrap_or_default(),
         });
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         return 0;
@@ -102,14 +103,14 @@ pub fn run(format: Format) -> i32 {
     println!("real go:   {}", ctx.real_go.display());
     println!(
         "snapshot:  {}",
-        snapshot_line(snap.as_ref(), ctx.config.ttl.as_secs())
+        snapshot_line(process, snap.as_ref(), ctx.config.ttl.as_secs())
     );
     match reason {
         None if relay => println!("GOPROXY:   loopback relay, upstreams {goproxy}"),
         None => println!("GOPROXY:   {goproxy}"),
         Some(why) => println!("GOPROXY:   {goproxy} (unchanged: {why})"),
     }
-    if let Some(p) = crate::metrics::Counters::read()
+    if let Some(p) = crate::metrics::Counters::read(process)
         .map(|c| c.prefetch)
         .filter(|p| p.fetched > 0)
     {
@@ -130,8 +131,8 @@ fn kib(bytes: u64) -> String {
     format!("{:.1} KiB", bytes as f64 / 1024.0)
 }
 
-fn snapshot_line(snap: Option<&Snapshot>, ttl: u64) -> String {
-    let path = snapshot::path()
+fn snapshot_line(process: &Env, snap: Option<&Snapshot>, ttl: u64) -> String {
+    let path = snapshot::path(process)
         .map(|p| p.display().to_string())
         .unwrap_or_default();
     match snap.and_then(|s| s.age().map(|a| (s, a))) {
@@ -152,8 +153,8 @@ fn snapshot_line(snap: Option<&Snapshot>, ttl: u64) -> String {
     }
 }
 
-fn snapshot_json(snap: Option<&Snapshot>, ttl: u64) -> Value {
-    let path = snapshot::path().map(|p| p.display().to_string());
+fn snapshot_json(process: &Env, snap: Option<&Snapshot>, ttl: u64) -> Value {
+    let path = snapshot::path(process).map(|p| p.display().to_string());
     match snap {
         None => json!({ "path": path, "present": false }),
         Some(s) => json!({

@@ -2,10 +2,11 @@
 //! `preset = "<name>"` to the config file (`goshim use none` removes it).
 
 use crate::log::warn;
-use crate::{settings::edit, settings::paths, settings::presets, settings::vars};
+use crate::settings::vars::{self, Env};
+use crate::{settings::edit, settings::paths, settings::presets};
 
-pub fn run(args: &[String]) -> i32 {
-    let mirrors = match presets::mirrors() {
+pub fn run(process: &Env, args: &[String]) -> i32 {
+    let mirrors = match presets::mirrors(process) {
         Ok(m) => m,
         Err(e) => {
             warn!("{e}");
@@ -31,7 +32,7 @@ pub fn run(args: &[String]) -> i32 {
             }
         }
     };
-    let Some(path) = paths::config_file() else {
+    let Some(path) = paths::config_file(process) else {
         warn!("no config file location: set HOME or GOSHIM_CONFIG");
         return 1;
     };
@@ -62,7 +63,7 @@ pub fn run(args: &[String]) -> i32 {
             println!("run 'goshim doctor' to probe and rank them");
         }
     }
-    if let Some(v) = vars::non_empty(vars::GOSHIM_PRESET) {
+    if let Some(v) = process.non_empty(vars::GOSHIM_PRESET) {
         warn!(
             "{}={v} is set and wins over the config file in this environment",
             vars::GOSHIM_PRESET

@@ -21,6 +21,8 @@ use crate::go::proxy_list::Proxy;
 use crate::health;
 use crate::health::snapshot::now_secs;
 use crate::probe::{cert, freshness, measure as probe};
+use crate::settings::vars::Env;
+use crate::upstream::netrc;
 use report::{Freshness, ProxyReport, Source, TlsReport};
 use setup::Check;
 
@@ -57,6 +59,8 @@ pub struct Candidate {
 }
 
 pub struct Settings<'a> {
+    /// Where the snapshot and metrics are, and the netrc file.
+    pub process: &'a Env,
     pub modules: &'a [String],
     pub sumdb: Option<&'a str>,
     pub deadline: Duration,
@@ -82,6 +86,7 @@ pub fn probe(candidates: &[Candidate], settings: &Settings) -> Probed {
             sumdb: settings.sumdb,
             deadline: settings.deadline,
             progress: settings.progress,
+            logins: &netrc::load(settings.process),
         },
     );
     let listings: Vec<_> = measured.iter().map(|m| m.listings.clone()).collect();
@@ -94,8 +99,8 @@ pub fn probe(candidates: &[Candidate], settings: &Settings) -> Probed {
     let (snap, snapshot_error) = if observations.is_empty() {
         (None, None)
     } else {
-        crate::metrics::count_probes(&observations);
-        match health::snapshot::record(&observations, true) {
+        crate::metrics::count_probes(settings.process, &observations);
+        match health::snapshot::record(settings.process, &observations, true) {
             Ok(s) => (Some(s), None),
             Err(e) => (None, Some(e.to_string())),
         }

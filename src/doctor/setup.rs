@@ -12,7 +12,7 @@ use crate::go::proxy_list::{Proxy, ProxyList};
 use crate::health::Snapshot;
 use crate::log::count;
 use crate::settings::config::Config;
-use crate::settings::vars::{self, non_empty};
+use crate::settings::vars::{self, Env};
 use crate::shim::discovery::{FileId, Seen};
 use crate::{settings::paths, settings::presets};
 
@@ -57,6 +57,7 @@ fn check(name: &'static str, status: Status, message: String, fix: Option<String
 
 /// What the checks look at.
 pub struct Inputs<'a> {
+    pub process: &'a Env,
     pub real_go: Result<&'a Path, String>,
     pub config: Result<&'a Config, String>,
     pub env: Option<&'a GoEnv>,
@@ -73,14 +74,14 @@ pub struct Inputs<'a> {
 }
 
 pub fn run(i: &Inputs) -> Vec<Check> {
-    let mut out = vec![real_go(i), shim_on_path(i), editor()];
+    let mut out = vec![real_go(i), shim_on_path(i), editor(i.process)];
     out.push(config(i));
     out.push(goproxy(i));
     if let Some(env) = i.env {
         out.push(gosumdb(env));
         out.push(private_proxies(i, env));
         out.push(goflags(env));
-        out.push(gotoolchain(env));
+        out.push(gotoolchain(i.process, env));
     }
     if !i.bad_modules.is_empty() {
         out.push(check(
@@ -93,7 +94,7 @@ pub fn run(i: &Inputs) -> Vec<Check> {
             Some("fix doctor_modules in the config file or GOSHIM_DOCTOR_MODULES".into()),
         ));
     }
-    out.push(cache_dir());
+    out.push(cache_dir(i.process));
     out.push(snapshot(i));
     out
 }
@@ -176,10 +177,10 @@ fn is_executable(path: &Path) -> bool {
 }
 
 /// Every executable `go` on PATH, in order, and whether it is goshim.
-fn gos_on_path() -> Vec<(PathBuf, bool)> {
-    let seen = Seen::current();
-    let path = std::env::var_os(vars::PATH).unwrap_or_default();
-    std::env::split_paths(&path)
+fn gos_on_path(process: &Env) -> Vec<(PathBuf, bool)> {
+    let seen = Seen::current(process);
+    let path = process.get_os(vars::PATH).unwrap_or_default();
+    std::env::split_paths(path)
         .map(|d| {
             if d.as_os_str().is_empty() {
                 PathBuf::from(".")
@@ -204,7 +205,7 @@ fn shim_path() -> Option<PathBuf> {
 }
 
 fn shim_on_path(i: &Inputs) -> Check {
-    let gos = gos_on_path();
+    let gos = gos_on_path(i.process);
     let shim = gos
         .iter()
         .find(|(_, me)| *me)
@@ -260,7 +261,7 @@ fn shim_on_path(i: &Inputs) -> Check {
 }
 
 /// VS Code (and its forks) user settings, then the workspace's.
-fn editor_settings_files() -> Vec<PathBuf> {
+fn editor_settings_files(process: &Env) -> Vec<PathBuf> {
     let apps = [
         "Code",
         "Code - Insiders",
@@ -268,8 +269,9 @@ fn editor_settings_files() -> Vec<PathBuf> {
         "VSCodium",
         "Cursor",
     ];
-    let home = non_empty(vars::HOME).map(PathBuf::from);
-    let config_home = non_empty(vars::XDG_CONFIG_HOME)
+    let home = process.non_empty(vars::HOME).map(PathBuf::from);
+    let config_home = process
+        .non_empty(vars::XDG_CONFIG_HOME)
         .map(PathBuf::from)
         .or_else(|| home.as_ref().map(|h| h.join(".config")));
     let mut roots: Vec<PathBuf> = config_home.into_iter().collect();
@@ -285,14 +287,14 @@ fn editor_settings_files() -> Vec<PathBuf> {
                 .map(move |a| r.join(a).join("User/settings.json"))
         })
         .collect();
-    if let Ok(cwd) = std::env::current_dir() {
+    if let Some(cwd) = process.cwd() {
         files.push(cwd.join(".vscode/settings.json"));
     }
     files.into_iter().filter(|f| f.is_file()).collect()
 }
 
-fn editor() -> Check {
-    let shim = gos_on_path()
+fn editor(process: &Env) -> Check {
+    let shim = gos_on_path(process)
         .into_iter()
         .find(|(_, me)| *me)
         .map(|(p, _)| p)
@@ -301,7 +303,7 @@ fn editor() -> Check {
         .as_deref()
         .map_or("<prefix>/shims/go".to_string(), |p| p.display().to_string());
     let alternate = format!("\"go.alternateTools\": {{ \"go\": \"{shim_text}\" }}");
-    let files = editor_settings_files();
+    let files = editor_settings_files(process);
     if files.is_empty() {
         return check(
             "editor",
@@ -310,7 +312,7 @@ fn editor() -> Check {
             Some(format!("name the shim in the editor's settings, e.g. VS Code: {alternate}")),
         );
     }
-    let seen = Seen::current();
+    let seen = Seen::current(process);
     let mut good: Option<String> = None;
     for file in &files {
         let Some(settings) = std::fs::read_to_string(file)
@@ -336,7 +338,7 @@ fn editor() -> Check {
             .and_then(|t| t.get("go"))
             .and_then(|v| v.as_str());
         if let Some(tool) = tool {
-            let expanded = expand_home(tool);
+            let expanded = expand_home(process, tool);
             if FileId::of(&expanded).is_some_and(|id| seen.contains(id)) {
                 good = Some(format!(
                     "{}: go.alternateTools.go is goshim ({tool})",
@@ -374,8 +376,8 @@ fn editor() -> Check {
 }
 
 /// `~/`, `${userHome}` and `${env:HOME}` in an editor setting, as the Go extension expands them.
-fn expand_home(path: &str) -> PathBuf {
-    let Some(home) = non_empty(vars::HOME) else {
+fn expand_home(process: &Env, path: &str) -> PathBuf {
+    let Some(home) = process.non_empty(vars::HOME) else {
         return PathBuf::from(path);
     };
     if let Some(rest) = path.strip_prefix("~/") {
@@ -447,7 +449,7 @@ pub fn strip_jsonc(text: &str) -> String {
 }
 
 fn config(i: &Inputs) -> Check {
-    let file = paths::config_file();
+    let file = paths::config_file(i.process);
     let where_ = file
         .as_ref()
         .map_or("no config file location".to_string(), |f| {
@@ -617,8 +619,8 @@ fn goflags(env: &GoEnv) -> Check {
 }
 
 /// GOTOOLCHAIN as go sees it: environment, go env file, then $GOROOT/go.env.
-fn gotoolchain_value(env: &GoEnv) -> (String, &'static str) {
-    if let Some(v) = non_empty(vars::GOTOOLCHAIN) {
+fn gotoolchain_value(process: &Env, env: &GoEnv) -> (String, &'static str) {
+    if let Some(v) = process.non_empty(vars::GOTOOLCHAIN) {
         return (v, "environment");
     }
     let from_file = |path: &Path| {
@@ -629,7 +631,7 @@ fn gotoolchain_value(env: &GoEnv) -> (String, &'static str) {
                 .map(|v| v.trim().to_string())
         })
     };
-    if let Some(v) = paths::go_env_file().as_deref().and_then(from_file) {
+    if let Some(v) = paths::go_env_file(process).as_deref().and_then(from_file) {
         return (v, "go env file");
     }
     let goroot = env.get("GOROOT");
@@ -642,8 +644,8 @@ fn gotoolchain_value(env: &GoEnv) -> (String, &'static str) {
     ("auto".into(), "default")
 }
 
-fn gotoolchain(env: &GoEnv) -> Check {
-    let (value, from) = gotoolchain_value(env);
+fn gotoolchain(process: &Env, env: &GoEnv) -> Check {
+    let (value, from) = gotoolchain_value(process, env);
     let sumdb_off = env.get("GOSUMDB").trim() == "off";
     if value == "local" {
         return check(
@@ -676,8 +678,8 @@ fn gotoolchain(env: &GoEnv) -> Check {
     )
 }
 
-fn cache_dir() -> Check {
-    let Some(dir) = paths::cache_dir() else {
+fn cache_dir(process: &Env) -> Check {
+    let Some(dir) = paths::cache_dir(process) else {
         return check(
             "cache_dir",
             Status::Fail,
@@ -740,8 +742,8 @@ fn snapshot(i: &Inputs) -> Check {
 }
 
 /// The public mirror keys, for the private-proxy check.
-pub fn public_keys() -> Result<Vec<String>, String> {
-    presets::mirrors().map(|m| {
+pub fn public_keys(process: &Env) -> Result<Vec<String>, String> {
+    presets::mirrors(process).map(|m| {
         m.iter()
             .map(|m| crate::go::proxy_list::redact(&m.url))
             .collect()

@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::go::proxy_list::has_credentials;
 use crate::log::debug;
-use crate::{settings::paths, settings::vars, state_file};
+use crate::settings::vars::{self, Env};
+use crate::{settings::paths, state_file};
 
 /// The variables goshim asks go for. (Not GOTOOLCHAIN: the query itself must
 /// run with GOTOOLCHAIN=local, so go would only echo that back.)
@@ -63,26 +64,31 @@ struct CacheFile {
 
 /// The effective settings: from the cache when valid, else from `go env -json`.
 /// None when go cannot tell us (goshim then stays out of the way).
-pub fn load(real_go: &Path) -> Option<GoEnv> {
-    let key = cache_key(real_go);
-    let cache_path = paths::cache_dir().map(|d| d.join(CACHE_FILE));
-    if let Some(values) = cache_path.as_deref().and_then(|p| read_cache(p, &key)) {
-        return Some(with_environment(values));
+pub fn load(process: &Env, real_go: &Path) -> Option<GoEnv> {
+    let key = cache_key(process, real_go);
+    let cache_path = paths::cache_dir(process).map(|d| d.join(CACHE_FILE));
+    if let Some(values) = cache_path
+        .as_deref()
+        .and_then(|p| read_cache(process, p, &key))
+    {
+        return Some(with_environment(process, values));
     }
     let fresh = query_go(real_go)?;
     if let Some(path) = cache_path {
-        write_cache(&path, &key, &fresh);
+        write_cache(process, &path, &key, &fresh);
     }
     Some(GoEnv(fresh))
 }
 
-fn read_cache(path: &Path, key: &str) -> Option<BTreeMap<String, String>> {
+fn read_cache(process: &Env, path: &Path, key: &str) -> Option<BTreeMap<String, String>> {
     let bytes = state_file::read(path)?;
     let cache: CacheFile = serde_json::from_slice(&bytes).ok()?;
     if cache.version != CACHE_VERSION || cache.key != key {
         return None;
     }
-    let goroot = non_empty_env("GOROOT").or_else(|| cache.values.get("GOROOT").cloned())?;
+    let goroot = process
+        .non_empty("GOROOT")
+        .or_else(|| cache.values.get("GOROOT").cloned())?;
     if cache.goroot_env != stamp(&Path::new(&goroot).join("go.env")) {
         return None;
     }
@@ -90,17 +96,17 @@ fn read_cache(path: &Path, key: &str) -> Option<BTreeMap<String, String>> {
 }
 
 /// Environment values win over cached ones, as they do for go itself.
-fn with_environment(mut values: BTreeMap<String, String>) -> GoEnv {
+fn with_environment(process: &Env, mut values: BTreeMap<String, String>) -> GoEnv {
     for key in KEYS {
-        if let Some(v) = non_empty_env(key) {
+        if let Some(v) = process.non_empty(key) {
             values.insert(key.to_string(), v);
         }
     }
     GoEnv(values)
 }
 
-fn write_cache(path: &Path, key: &str, fresh: &BTreeMap<String, String>) {
-    let from_file_with_secrets = non_empty_env("GOPROXY").is_none()
+fn write_cache(process: &Env, path: &Path, key: &str, fresh: &BTreeMap<String, String>) {
+    let from_file_with_secrets = process.non_empty("GOPROXY").is_none()
         && fresh.get("GOPROXY").is_some_and(|v| has_credentials(v));
     if from_file_with_secrets {
         debug!("not caching go env: GOPROXY from the go env file carries credentials");
@@ -108,7 +114,7 @@ fn write_cache(path: &Path, key: &str, fresh: &BTreeMap<String, String>) {
     }
     let values: BTreeMap<String, String> = fresh
         .iter()
-        .filter(|(k, _)| non_empty_env(k).is_none())
+        .filter(|(k, _)| process.non_empty(k).is_none())
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let goroot = fresh.get("GOROOT").map_or("", String::as_str);
@@ -149,19 +155,25 @@ fn query_go(real_go: &Path) -> Option<BTreeMap<String, String>> {
 }
 
 /// Everything the answer of `go env` depends on, hashed (the environment may hold secrets).
-fn cache_key(real_go: &Path) -> String {
+fn cache_key(process: &Env, real_go: &Path) -> String {
     let mut text = format!("go={}|{}\n", real_go.display(), stamp(real_go));
-    let env_file = paths::go_env_file();
+    let env_file = paths::go_env_file(process);
     let env_file_stamp = env_file.as_deref().map(stamp).unwrap_or_default();
     text.push_str(&format!(
         "goenv={}|{env_file_stamp}\n",
         env_file.unwrap_or_default().display()
     ));
-    let mut vars: Vec<(String, String)> = std::env::vars()
-        .filter(|(k, _)| k.starts_with("GO") && !k.starts_with("GOSHIM_"))
+    // Lossy: a non-UTF-8 value still keys the cache.
+    let mut go_vars: Vec<_> = process
+        .iter()
+        .filter(|(k, _)| {
+            let k = k.as_encoded_bytes();
+            k.starts_with(b"GO") && !k.starts_with(b"GOSHIM_")
+        })
+        .map(|(k, v)| (k.to_string_lossy(), v.to_string_lossy()))
         .collect();
-    vars.sort();
-    for (k, v) in vars {
+    go_vars.sort();
+    for (k, v) in go_vars {
         text.push_str(&format!("{k}={v}\n"));
     }
     format!("{:016x}", fnv1a(text.as_bytes()))
@@ -181,6 +193,42 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-fn non_empty_env(key: &str) -> Option<String> {
-    vars::non_empty(key)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_key_follows_go_variables_only() {
+        let go = Path::new("/nonexistent/go");
+        let key = |pairs: &[(&str, &str)]| cache_key(&Env::from_pairs(pairs), go);
+        let base = key(&[("HOME", "/h"), ("GOFLAGS", "-mod=mod")]);
+        assert_eq!(base, key(&[("GOFLAGS", "-mod=mod"), ("HOME", "/h")]));
+        assert_eq!(
+            base,
+            key(&[("HOME", "/h"), ("GOFLAGS", "-mod=mod"), ("TERM", "x")])
+        );
+        assert_eq!(
+            base,
+            key(&[("HOME", "/h"), ("GOFLAGS", "-mod=mod"), ("GOSHIM_LOG", "1")])
+        );
+        assert_ne!(base, key(&[("HOME", "/h"), ("GOFLAGS", "-mod=vendor")]));
+        assert_ne!(
+            base,
+            key(&[("HOME", "/h"), ("GOFLAGS", "-mod=mod"), ("GOPROXY", "off")])
+        );
+        // The go env file's location is an input too.
+        assert_ne!(base, key(&[("HOME", "/other"), ("GOFLAGS", "-mod=mod")]));
+    }
+
+    #[test]
+    fn environment_wins_over_cached_values_unless_empty() {
+        let cached = BTreeMap::from([
+            ("GOPROXY".to_string(), "https://cached".to_string()),
+            ("GOSUMDB".to_string(), "sum.golang.org".to_string()),
+        ]);
+        let process = Env::from_pairs(&[("GOPROXY", "https://env"), ("GOSUMDB", "")]);
+        let env = with_environment(&process, cached);
+        assert_eq!(env.get("GOPROXY"), "https://env");
+        assert_eq!(env.get("GOSUMDB"), "sum.golang.org");
+    }
 }

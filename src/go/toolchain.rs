@@ -13,7 +13,7 @@ use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::settings::vars;
+use crate::settings::vars::{self, Env};
 
 /// What the decision needs to know, read by [`Inputs::read`].
 #[derive(Debug, Default)]
@@ -115,15 +115,17 @@ impl Inputs {
     /// Reads what [`download_target`] needs, cheapest first: None as soon as
     /// no switch is possible (GOTOOLCHAIN=local, no go.mod, a go line the
     /// local go satisfies), which is nearly always.
-    pub fn read(args: &[OsString], real_go: &Path) -> Option<Inputs> {
-        let env_setting = vars::non_empty(vars::GOTOOLCHAIN);
+    pub fn read(process: &Env, args: &[OsString], real_go: &Path) -> Option<Inputs> {
+        let env_setting = process.non_empty(vars::GOTOOLCHAIN);
         if env_setting
             .as_deref()
             .is_some_and(|t| t == "local" || t == "path" || t.ends_with("+path"))
         {
             return None;
         }
-        let (go_line, toolchain_line) = module_file(args).map(|f| go_lines(&f)).unwrap_or_default();
+        let (go_line, toolchain_line) = module_file(process, args)
+            .map(|f| go_lines(&f))
+            .unwrap_or_default();
         let explicit = env_setting.as_deref().is_some_and(|t| t != "auto");
         if go_line.is_none() && toolchain_line.is_none() && !explicit {
             return None;
@@ -138,7 +140,8 @@ impl Inputs {
         }
         let gotoolchain = env_setting
             .or_else(|| {
-                crate::settings::paths::go_env_file().and_then(|f| setting_in(&f, "GOTOOLCHAIN"))
+                crate::settings::paths::go_env_file(process)
+                    .and_then(|f| setting_in(&f, "GOTOOLCHAIN"))
             })
             .or_else(|| setting_in(&goroot.join("go.env"), "GOTOOLCHAIN"))?;
         Some(Inputs {
@@ -152,14 +155,14 @@ impl Inputs {
 
 /// The go.work (unless GOWORK=off) or go.mod go reads, from the directory
 /// the command runs in (`-C dir` included).
-fn module_file(args: &[OsString]) -> Option<PathBuf> {
-    let mut dir = std::env::current_dir().ok()?;
+fn module_file(process: &Env, args: &[OsString]) -> Option<PathBuf> {
+    let mut dir = process.cwd()?.to_path_buf();
     match args.first().and_then(|a| a.to_str()) {
         Some("-C") => dir.push(args.get(1)?),
         Some(a) if a.starts_with("-C=") => dir.push(&a[3..]),
         _ => {}
     }
-    let gowork = vars::non_empty("GOWORK");
+    let gowork = process.non_empty("GOWORK");
     match gowork.as_deref() {
         Some("off") => find_up(&dir, "go.mod"),
         Some(file) => Some(PathBuf::from(file)),
@@ -332,5 +335,34 @@ mod tests {
         fs::write(&env, "GOPROXY=x\nGOTOOLCHAIN=local\n").unwrap();
         assert_eq!(setting_in(&env, "GOTOOLCHAIN"), Some("local".into()));
         assert_eq!(setting_in(&env, "GOSUMDB"), None);
+    }
+
+    #[test]
+    fn finds_the_module_file_from_the_start_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("a").join("b");
+        fs::create_dir_all(&sub).unwrap();
+        fs::write(dir.path().join("go.mod"), "module m\n").unwrap();
+        fs::write(dir.path().join("a").join("go.work"), "go 1.22\n").unwrap();
+        let at = |pairs: &[(&str, &str)], args: &[&str]| {
+            let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+            module_file(&Env::from_pairs(pairs).with_cwd(dir.path()), &args)
+        };
+        assert_eq!(at(&[], &[]), Some(dir.path().join("go.mod")));
+        assert_eq!(at(&[], &["-C", "a/b"]), Some(dir.path().join("a/go.work")));
+        assert_eq!(
+            at(&[("GOWORK", "off")], &["-C=a/b"]),
+            Some(dir.path().join("go.mod"))
+        );
+        assert_eq!(at(&[("GOWORK", "/w")], &[]), Some(PathBuf::from("/w")));
+        assert_eq!(module_file(&Env::default(), &[]), None);
+    }
+
+    #[test]
+    fn gotoolchain_local_or_path_never_switches() {
+        for v in ["local", "path", "go1.30+path"] {
+            let process = Env::from_pairs(&[("GOTOOLCHAIN", v)]);
+            assert!(Inputs::read(&process, &[], Path::new("/nonexistent/go")).is_none());
+        }
     }
 }

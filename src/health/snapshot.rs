@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::score;
 use crate::error_class::ErrorClass;
+use crate::settings::vars::Env;
 use crate::{settings::paths, state_file};
 
 pub const VERSION: u32 = 1;
@@ -96,14 +97,14 @@ pub fn now_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-pub fn path() -> Option<PathBuf> {
-    paths::cache_dir().map(|d| d.join(FILE))
+pub fn path(process: &Env) -> Option<PathBuf> {
+    paths::cache_dir(process).map(|d| d.join(FILE))
 }
 
 impl Snapshot {
     /// The snapshot, or None for anything but a well-formed current-version file.
-    pub fn read() -> Option<Snapshot> {
-        Snapshot::read_from(&path()?)
+    pub fn read(process: &Env) -> Option<Snapshot> {
+        Snapshot::read_from(&path(process)?)
     }
 
     fn read_from(path: &Path) -> Option<Snapshot> {
@@ -184,8 +185,12 @@ impl Snapshot {
 
 /// Merges observations into the snapshot on disk. `full_probe` marks the
 /// snapshot as freshly probed. Failures to write are returned, never fatal.
-pub fn record(observations: &[Observation], full_probe: bool) -> std::io::Result<Snapshot> {
-    let path = path()
+pub fn record(
+    process: &Env,
+    observations: &[Observation],
+    full_probe: bool,
+) -> std::io::Result<Snapshot> {
+    let path = path(process)
         .ok_or_else(|| std::io::Error::other("no cache dir (set HOME or GOSHIM_CACHE_DIR)"))?;
     let lock_file = state_file::open_lock(&path.with_file_name(LOCK))?;
     // Writers only: readers never take this lock.

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::health::Observation;
 use crate::health::snapshot::now_secs;
 use crate::log::debug;
+use crate::settings::vars::Env;
 use crate::{settings::paths, state_file};
 
 pub const VERSION: u32 = 1;
@@ -63,14 +64,14 @@ pub struct ProxyCounters {
     pub updated_at: u64,
 }
 
-pub fn path() -> Option<PathBuf> {
-    paths::cache_dir().map(|d| d.join(FILE))
+pub fn path(process: &Env) -> Option<PathBuf> {
+    paths::cache_dir(process).map(|d| d.join(FILE))
 }
 
 impl Counters {
     /// The counters on disk, or None when there are none (or the file is unreadable).
-    pub fn read() -> Option<Counters> {
-        read_from(&path()?)
+    pub fn read(process: &Env) -> Option<Counters> {
+        read_from(&path(process)?)
     }
 
     fn proxy(&mut self, url: &str, now: u64) -> &mut ProxyCounters {
@@ -87,8 +88,8 @@ fn read_from(path: &Path) -> Option<Counters> {
 }
 
 /// Adds to the counters on disk under the lock.
-fn update(change: impl FnOnce(&mut Counters, u64)) -> std::io::Result<()> {
-    let path = path()
+fn update(process: &Env, change: impl FnOnce(&mut Counters, u64)) -> std::io::Result<()> {
+    let path = path(process)
         .ok_or_else(|| std::io::Error::other("no cache dir (set HOME or GOSHIM_CACHE_DIR)"))?;
     update_at(&path, change)
 }
@@ -115,11 +116,11 @@ fn report(result: std::io::Result<()>) {
 }
 
 /// One probe per observation.
-pub fn count_probes(observations: &[Observation]) {
+pub fn count_probes(process: &Env, observations: &[Observation]) {
     if observations.is_empty() {
         return;
     }
-    report(update(|c, now| {
+    report(update(process, |c, now| {
         for obs in observations {
             let p = c.proxy(&obs.url, now);
             p.probes += 1;
@@ -130,11 +131,11 @@ pub fn count_probes(observations: &[Observation]) {
 }
 
 /// Relay failovers: (redacted URL, failed requests). Free when nothing failed.
-pub fn count_failovers(failed: &[(String, u64)]) {
+pub fn count_failovers(process: &Env, failed: &[(String, u64)]) {
     if failed.iter().all(|(_, n)| *n == 0) {
         return;
     }
-    report(update(|c, now| {
+    report(update(process, |c, now| {
         for (url, n) in failed.iter().filter(|(_, n)| *n > 0) {
             c.proxy(url, now).failovers += n;
         }
@@ -142,11 +143,11 @@ pub fn count_failovers(failed: &[(String, u64)]) {
 }
 
 /// One run's fetching ahead. Free when nothing was fetched ahead.
-pub fn count_prefetch(run: PrefetchCounters) {
+pub fn count_prefetch(process: &Env, run: PrefetchCounters) {
     if run.fetched == 0 {
         return;
     }
-    report(update(|c, _| {
+    report(update(process, |c, _| {
         let p = &mut c.prefetch;
         p.fetched += run.fetched;
         p.fetched_bytes += run.fetched_bytes;
@@ -156,11 +157,11 @@ pub fn count_prefetch(run: PrefetchCounters) {
 }
 
 /// A go command is run again; `blamed`: the proxies whose failure caused it.
-pub fn count_rerun<'a>(blamed: impl IntoIterator<Item = &'a str>) {
+pub fn count_rerun<'a>(process: &Env, blamed: impl IntoIterator<Item = &'a str>) {
     let mut blamed: Vec<&str> = blamed.into_iter().collect();
     blamed.sort_unstable();
     blamed.dedup();
-    report(update(|c, now| {
+    report(update(process, |c, now| {
         c.reruns += 1;
         for url in blamed {
             c.proxy(url, now).retries += 1;

@@ -8,21 +8,22 @@ use std::process::{Command, Stdio};
 use nix::fcntl::{Flock, FlockArg};
 
 use crate::log::debug;
+use crate::settings::vars::{self, Env};
 use crate::shim::discovery::Seen;
-use crate::{settings::paths, settings::vars, state_file};
+use crate::{settings::paths, state_file};
 
 const LOCK: &str = "probe.lock";
 
-fn lock_path() -> Option<PathBuf> {
-    paths::cache_dir().map(|d| d.join(LOCK))
+fn lock_path(process: &Env) -> Option<PathBuf> {
+    paths::cache_dir(process).map(|d| d.join(LOCK))
 }
 
 /// Held while a probe runs, so that at most one runs at a time.
 pub struct ProbeLock(#[allow(dead_code)] Flock<std::fs::File>);
 
 /// Takes the probe lock; with `wait` false, gives up at once if it is held.
-pub fn lock(wait: bool) -> Option<ProbeLock> {
-    let file = state_file::open_lock(&lock_path()?).ok()?;
+pub fn lock(process: &Env, wait: bool) -> Option<ProbeLock> {
+    let file = state_file::open_lock(&lock_path(process)?).ok()?;
     let arg = if wait {
         FlockArg::LockExclusive
     } else {
@@ -32,10 +33,10 @@ pub fn lock(wait: bool) -> Option<ProbeLock> {
 }
 
 /// Starts a detached background probe unless one is already running.
-pub fn spawn_refresh(seen: &Seen) {
+pub fn spawn_refresh(process: &Env, seen: &Seen) {
     // A cheap check first: no fork at all while another probe holds the lock.
     // (The child takes the lock itself; a lost race just makes it exit.)
-    match lock(false) {
+    match lock(process, false) {
         Some(held) => drop(held),
         None => return,
     }

@@ -29,6 +29,9 @@ pub struct Plan<'a> {
     pub deadline: Duration,
     /// Show progress on stderr.
     pub progress: bool,
+    /// The same credentials the relay sends (userinfo or .netrc, https
+    /// only): without them a proxy that needs them would look down.
+    pub logins: &'a [(String, netrc::Login)],
 }
 
 /// Everything measured about one proxy.
@@ -63,13 +66,10 @@ pub fn measure_all(proxies: &[Proxy], plan: &Plan) -> Vec<Measured> {
     else {
         return Vec::new();
     };
-    // The same credentials the relay sends (userinfo or .netrc, https only):
-    // without them a proxy that needs them would look down.
-    let logins = netrc::load();
     runtime.block_on(async {
         let mut set = tokio::task::JoinSet::new();
         for (i, proxy) in proxies.iter().enumerate() {
-            let endpoint = Endpoint::new(proxy, &logins);
+            let endpoint = Endpoint::new(proxy, plan.logins);
             let proxy = proxy.clone();
             let modules = plan.modules.to_vec();
             let sumdb = plan.sumdb.map(str::to_string);

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::go::proxy_list::Proxy;
 use crate::health::Observation;
+use crate::upstream::netrc;
 
 /// What to probe and how long to wait.
 pub struct Request<'a> {
@@ -18,6 +19,8 @@ pub struct Request<'a> {
     /// Name of the checksum database (e.g. sum.golang.org); None when GOSUMDB=off.
     pub sumdb: Option<&'a str>,
     pub deadline: Duration,
+    /// Credentials for the proxies (see [`netrc::load`]).
+    pub logins: &'a [(String, netrc::Login)],
 }
 
 /// Probes every proxy at once: `<proxy>/<module>/@v/list` for health and
@@ -33,6 +36,7 @@ pub fn probe_all(req: &Request) -> Vec<Observation> {
             sumdb: req.sumdb,
             deadline: req.deadline,
             progress: false,
+            logins: req.logins,
         },
     );
     let listings: Vec<_> = measured.iter().map(|m| m.listings.clone()).collect();

@@ -471,14 +471,14 @@ pub struct KnownHealth {
 }
 
 /// The upstreams for the relay: the plan's order, each knowing its place in
-/// the user's list and its hedge delay.
+/// the user's list and its hedge delay. `logins`: see [`netrc::load`].
 pub fn upstreams(
     order: &[Proxy],
     user: &ProxyList,
     hedge: Hedge,
     health_of: impl Fn(&str) -> Option<KnownHealth>,
+    logins: &[(String, netrc::Login)],
 ) -> Vec<Upstream> {
-    let logins = netrc::load();
     order
         .iter()
         .map(|p| {
@@ -488,7 +488,7 @@ pub fn upstreams(
                 .position(|u| u.key() == p.key())
                 .map(|i| (i, user.fallback[i]));
             let known = health_of(&p.key()).unwrap_or_default();
-            let mut up = Upstream::new(p, slot, known.sumdb, &logins);
+            let mut up = Upstream::new(p, slot, known.sumdb, logins);
             up.hedge_after = hedge.delay(known.first_byte_ms);
             up.known_up = known.up;
             up

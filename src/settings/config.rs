@@ -23,7 +23,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::relay::{Deadlines, Hedge};
-use crate::settings::vars::{self, non_empty};
+use crate::settings::vars::{self, Env};
 use crate::{go::proxy_list, settings::paths, settings::presets};
 
 #[derive(Deserialize, Default)]
@@ -95,12 +95,12 @@ impl Default for Config {
 impl Config {
     /// Reads the config file (if any) and the GOSHIM_* variables. An error names
     /// the file or variable at fault and what is wrong with it.
-    pub fn load() -> Result<Config, String> {
+    pub fn load(process: &Env) -> Result<Config, String> {
         let mut config = Config::default();
-        if let Some(path) = paths::config_file() {
+        if let Some(path) = paths::config_file(process) {
             config.apply_file(&path)?;
         }
-        if let Some(list) = non_empty(vars::GOSHIM_PROXIES) {
+        if let Some(list) = process.non_empty(vars::GOSHIM_PROXIES) {
             config.extra_proxies = list
                 .split(',')
                 .map(str::trim)
@@ -108,22 +108,22 @@ impl Config {
                 .map(|u| proxy_list::validate_url(u).map_err(|e| format!("GOSHIM_PROXIES: {e}")))
                 .collect::<Result<_, _>>()?;
         }
-        if let Some(m) = non_empty(vars::GOSHIM_PROBE_MODULE) {
+        if let Some(m) = process.non_empty(vars::GOSHIM_PROBE_MODULE) {
             config.probe_module = m;
         }
-        if let Some(ms) = number(vars::GOSHIM_PROBE_TIMEOUT_MS)? {
+        if let Some(ms) = number(process, vars::GOSHIM_PROBE_TIMEOUT_MS)? {
             config.probe_timeout = Duration::from_millis(ms.max(1));
         }
-        if let Some(s) = number(vars::GOSHIM_TTL)? {
+        if let Some(s) = number(process, vars::GOSHIM_TTL)? {
             config.ttl = Duration::from_secs(s);
         }
-        if let Some(n) = number(vars::GOSHIM_ATTEMPTS)? {
+        if let Some(n) = number(process, vars::GOSHIM_ATTEMPTS)? {
             config.attempts = n.clamp(1, 10) as u32;
         }
-        if let Some(v) = non_empty(vars::GOSHIM_RELAY) {
+        if let Some(v) = process.non_empty(vars::GOSHIM_RELAY) {
             config.relay = !is_no(&v);
         }
-        if let Some(v) = non_empty(vars::GOSHIM_PREFETCH) {
+        if let Some(v) = process.non_empty(vars::GOSHIM_PREFETCH) {
             config.prefetch = !is_no(&v);
         }
         let d = &mut config.deadlines;
@@ -132,29 +132,30 @@ impl Config {
             (vars::GOSHIM_RESPONSE_TIMEOUT_MS, &mut d.response),
             (vars::GOSHIM_STALL_TIMEOUT_MS, &mut d.stall),
         ] {
-            if let Some(ms) = number(var)? {
+            if let Some(ms) = number(process, var)? {
                 *slot = Duration::from_millis(ms.max(1));
             }
         }
-        if let Some(ms) = number(vars::GOSHIM_HEDGE_DELAY_MS)? {
+        if let Some(ms) = number(process, vars::GOSHIM_HEDGE_DELAY_MS)? {
             config.hedge = Hedge::from_ms(ms);
         }
-        if let Some(list) = non_empty(vars::GOSHIM_DOCTOR_MODULES) {
+        if let Some(list) = process.non_empty(vars::GOSHIM_DOCTOR_MODULES) {
             config.doctor_modules = modules(list.split(','));
         }
-        if let Some(name) = non_empty(vars::GOSHIM_PRESET) {
+        if let Some(name) = process.non_empty(vars::GOSHIM_PRESET) {
             config.preset = Some(name.trim().to_string());
         }
         config.preset = config.preset.take().filter(|p| p != presets::NONE);
         if let Some(name) = &config.preset {
-            config.preset_proxies =
-                presets::urls(name).map_err(|e| match non_empty(vars::GOSHIM_PRESET) {
+            config.preset_proxies = presets::urls(process, name).map_err(|e| {
+                match process.non_empty(vars::GOSHIM_PRESET) {
                     Some(_) => format!("{}: {e}", vars::GOSHIM_PRESET),
-                    None => match paths::config_file() {
+                    None => match paths::config_file(process) {
                         Some(p) => format!("{}: {e}", p.display()),
                         None => e,
                     },
-                })?;
+                }
+            })?;
         }
         Ok(config)
     }
@@ -229,8 +230,8 @@ fn modules<'a>(list: impl Iterator<Item = &'a str>) -> Vec<String> {
     out
 }
 
-fn number(var: &str) -> Result<Option<u64>, String> {
-    match non_empty(var) {
+fn number(process: &Env, var: &str) -> Result<Option<u64>, String> {
+    match process.non_empty(var) {
         None => Ok(None),
         Some(v) => v
             .trim()
@@ -243,4 +244,82 @@ fn number(var: &str) -> Result<Option<u64>, String> {
 /// `0`, `off`, `false`, `no`: the switch is off.
 fn is_no(value: &str) -> bool {
     matches!(value.trim(), "0" | "off" | "false" | "no")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Config from these variables only (no config file anywhere).
+    fn load(pairs: &[(&str, &str)]) -> Result<Config, String> {
+        Config::load(&Env::from_pairs(pairs))
+    }
+
+    #[test]
+    fn defaults_without_file_or_variables() {
+        let c = load(&[]).unwrap();
+        assert_eq!(c.attempts, 3);
+        assert!(c.relay && c.prefetch);
+        assert_eq!(c.probe_module, "golang.org/x/text");
+        assert!(c.extra_proxies.is_empty() && c.preset.is_none());
+    }
+
+    #[test]
+    fn variables_override_defaults_and_empty_is_unset() {
+        let c = load(&[
+            ("GOSHIM_PROXIES", " https://a.example , ,https://b.example/"),
+            ("GOSHIM_ATTEMPTS", "99"),
+            ("GOSHIM_TTL", " 0 "),
+            ("GOSHIM_RELAY", "off"),
+            ("GOSHIM_PREFETCH", ""),
+            ("GOSHIM_PROBE_TIMEOUT_MS", "0"),
+            ("GOSHIM_DOCTOR_MODULES", "x.example/m,,x.example/m"),
+            ("GOSHIM_PROBE_MODULE", ""),
+        ])
+        .unwrap();
+        assert_eq!(c.extra_proxies.len(), 2);
+        assert_eq!(c.attempts, 10, "clamped");
+        assert!(c.ttl.is_zero());
+        assert!(!c.relay);
+        assert!(c.prefetch, "empty is unset");
+        assert_eq!(c.probe_timeout, Duration::from_millis(1));
+        assert_eq!(c.doctor_modules, ["x.example/m"]);
+        assert_eq!(c.probe_module, "golang.org/x/text");
+    }
+
+    #[test]
+    fn bad_variables_are_named() {
+        let e = load(&[("GOSHIM_ATTEMPTS", "three")]).unwrap_err();
+        assert_eq!(e, "GOSHIM_ATTEMPTS=three is not a whole number");
+        let e = load(&[("GOSHIM_PROXIES", "not a url")]).unwrap_err();
+        assert!(e.starts_with("GOSHIM_PROXIES: "), "{e}");
+        let e = load(&[("GOSHIM_PRESET", "nope")]).unwrap_err();
+        assert!(e.starts_with("GOSHIM_PRESET: "), "{e}");
+    }
+
+    #[test]
+    fn variables_win_over_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config.toml");
+        std::fs::write(&file, "attempts = 5\nrelay = false\npreset = \"nope\"\n").unwrap();
+        let file = file.to_str().unwrap();
+        let c = load(&[
+            ("GOSHIM_CONFIG", file),
+            ("GOSHIM_RELAY", "1"),
+            ("GOSHIM_PRESET", "none"),
+        ])
+        .unwrap();
+        assert_eq!(c.attempts, 5);
+        assert!(c.relay);
+        assert_eq!(c.preset, None);
+        // The file's bad preset is blamed on the file.
+        let e = load(&[("GOSHIM_CONFIG", file)]).unwrap_err();
+        assert!(e.starts_with(&format!("{file}: ")), "{e}");
+        // The file is found through XDG_CONFIG_HOME too.
+        let xdg = dir.path().join("goshim");
+        std::fs::create_dir_all(&xdg).unwrap();
+        std::fs::write(xdg.join("config.toml"), "attempts = 7\n").unwrap();
+        let c = load(&[("XDG_CONFIG_HOME", dir.path().to_str().unwrap())]).unwrap();
+        assert_eq!(c.attempts, 7);
+    }
 }

@@ -17,7 +17,7 @@
 use serde::Deserialize;
 
 use crate::go::proxy_list;
-use crate::settings::vars::{self, non_empty};
+use crate::settings::vars::{self, Env};
 
 /// One public mirror.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,8 +71,8 @@ struct FileMirror {
 }
 
 /// The mirror list: GOSHIM_PRESETS_FILE when set, else the built-in one.
-pub fn mirrors() -> Result<Vec<Mirror>, String> {
-    match non_empty(vars::GOSHIM_PRESETS_FILE) {
+pub fn mirrors(process: &Env) -> Result<Vec<Mirror>, String> {
+    match process.non_empty(vars::GOSHIM_PRESETS_FILE) {
         Some(path) => from_file(&path),
         None => Ok(built_in()),
     }
@@ -155,8 +155,8 @@ pub fn unknown(mirrors: &[Mirror], name: &str) -> String {
 }
 
 /// The URLs of a preset (see [`resolve`]).
-pub fn urls(name: &str) -> Result<Vec<String>, String> {
-    let mirrors = mirrors()?;
+pub fn urls(process: &Env, name: &str) -> Result<Vec<String>, String> {
+    let mirrors = mirrors(process)?;
     Ok(resolve(&mirrors, name)?
         .into_iter()
         .map(|m| m.url.clone())

@@ -1,7 +1,10 @@
 //! Every environment variable goshim reads or sets, in one place.
 //!
 //! Go's own variables (GOPROXY, GOFLAGS, ...) are read through `go env`
-//! (see `goenv`), except where noted here.
+//! (see `goenv`), except where noted here. [`Env`] holds the values.
+
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
 
 /// Path of the real `go` binary to run; wins over the PATH search.
 pub const GOSHIM_GO: &str = "GOSHIM_GO";
@@ -70,15 +73,108 @@ pub const GOSHIM_FAULT_INJECT: &str = "GOSHIM_FAULT_INJECT";
 /// Extra PEM CA bundle trusted for https proxies (probes and relay), as elsewhere on Linux.
 pub const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
 
-/// True when the variable is set to something that means "yes".
-pub fn is_truthy(name: &str) -> bool {
-    matches!(
-        std::env::var(name).as_deref().map(str::trim),
-        Ok("1" | "true" | "TRUE" | "True" | "yes" | "on")
-    )
+/// The process environment and current directory, read once at start-up
+/// (like rustup's `Process`): goshim's decisions take `&Env`, so tests can
+/// give them any environment without touching the real one. The go child
+/// still inherits the real environment through `Command`.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    /// In the environment's order. A list, not a map: ~50 entries are
+    /// scanned faster than a map is built, and only a handful are looked up.
+    vars: Vec<(OsString, OsString)>,
+    cwd: Option<PathBuf>,
 }
 
-/// The variable's value, treating empty as unset (as the go command does).
-pub fn non_empty(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
+impl Env {
+    /// The real environment and working directory, now.
+    pub fn capture() -> Env {
+        Env {
+            vars: std::env::vars_os().collect(),
+            cwd: std::env::current_dir().ok(),
+        }
+    }
+
+    /// An environment with just these variables and no current directory.
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Env {
+        Env {
+            vars: pairs
+                .iter()
+                .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+                .collect(),
+            cwd: None,
+        }
+    }
+
+    /// The same, in this current directory.
+    pub fn with_cwd(mut self, cwd: impl Into<PathBuf>) -> Env {
+        self.cwd = Some(cwd.into());
+        self
+    }
+
+    pub fn get_os(&self, name: &str) -> Option<&OsStr> {
+        // The first of duplicate entries, as getenv(3) answers.
+        let name = OsStr::new(name);
+        self.vars
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_os_str())
+    }
+
+    /// The value when it is valid UTF-8 (else unset, as `std::env::var` has it).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.get_os(name)?.to_str()
+    }
+
+    /// The value, treating empty as unset (as the go command does).
+    pub fn non_empty(&self, name: &str) -> Option<String> {
+        self.get(name).filter(|v| !v.is_empty()).map(str::to_string)
+    }
+
+    /// True when the variable is set to something that means "yes".
+    pub fn is_truthy(&self, name: &str) -> bool {
+        matches!(
+            self.get(name).map(str::trim),
+            Some("1" | "true" | "TRUE" | "True" | "yes" | "on")
+        )
+    }
+
+    /// Every variable, in the environment's order.
+    pub fn iter(&self) -> impl Iterator<Item = (&OsStr, &OsStr)> {
+        self.vars
+            .iter()
+            .map(|(k, v)| (k.as_os_str(), v.as_os_str()))
+    }
+
+    /// The working directory at start-up (None if it could not be read).
+    pub fn cwd(&self) -> Option<&Path> {
+        self.cwd.as_deref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_is_unset_and_truthy_is_a_short_list() {
+        let env = Env::from_pairs(&[("A", ""), ("B", " on "), ("C", "2")]);
+        assert_eq!(env.get("A"), Some(""));
+        assert_eq!(env.non_empty("A"), None);
+        assert_eq!(env.non_empty("B").as_deref(), Some(" on "));
+        assert!(env.is_truthy("B"));
+        assert!(!env.is_truthy("C"));
+        assert!(!env.is_truthy("D"));
+        let twice = Env::from_pairs(&[("A", "first"), ("A", "second")]);
+        assert_eq!(twice.get("A"), Some("first"));
+    }
+
+    #[test]
+    fn non_utf8_values_read_as_unset_but_stay_available_raw() {
+        use std::os::unix::ffi::OsStrExt;
+        let mut env = Env::default();
+        let raw = OsStr::from_bytes(b"/tmp/\xff");
+        env.vars.push(("GOSHIM_GO".into(), raw.into()));
+        assert_eq!(env.get("GOSHIM_GO"), None);
+        assert_eq!(env.get_os("GOSHIM_GO"), Some(raw));
+    }
 }

@@ -10,7 +10,7 @@ use std::fmt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::settings::vars;
+use crate::settings::vars::{self, Env};
 
 /// A file's identity on disk.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -50,8 +50,9 @@ const MAX_SEEN: usize = 32;
 
 impl Seen {
     /// `GOSHIM_SEEN` from the environment plus the running binary.
-    pub fn current() -> Seen {
-        let mut ids: Vec<FileId> = std::env::var(vars::GOSHIM_SEEN)
+    pub fn current(process: &Env) -> Seen {
+        let mut ids: Vec<FileId> = process
+            .get(vars::GOSHIM_SEEN)
             .unwrap_or_default()
             .split(',')
             .filter_map(FileId::parse)
@@ -123,15 +124,15 @@ impl fmt::Display for DiscoveryError {
 
 /// The real go to run: `GOSHIM_GO`, else the first executable `go` on PATH
 /// that is not a shim already seen.
-pub fn find_real_go(seen: &Seen) -> Result<PathBuf, DiscoveryError> {
+pub fn find_real_go(process: &Env, seen: &Seen) -> Result<PathBuf, DiscoveryError> {
     if seen.0.len() > MAX_SEEN {
         return Err(DiscoveryError::Loop);
     }
-    if let Some(path) = std::env::var_os(vars::GOSHIM_GO).filter(|v| !v.is_empty()) {
+    if let Some(path) = process.get_os(vars::GOSHIM_GO).filter(|v| !v.is_empty()) {
         return check_override(PathBuf::from(path), seen);
     }
-    let path_var = std::env::var_os(vars::PATH).unwrap_or_default();
-    search_path(&path_var, seen)
+    let path_var = process.get_os(vars::PATH).unwrap_or_default();
+    search_path(path_var, seen, process.cwd())
 }
 
 fn check_override(path: PathBuf, seen: &Seen) -> Result<PathBuf, DiscoveryError> {
@@ -152,7 +153,11 @@ fn check_override(path: PathBuf, seen: &Seen) -> Result<PathBuf, DiscoveryError>
     }
 }
 
-fn search_path(path_var: &OsStr, seen: &Seen) -> Result<PathBuf, DiscoveryError> {
+fn search_path(
+    path_var: &OsStr,
+    seen: &Seen,
+    cwd: Option<&Path>,
+) -> Result<PathBuf, DiscoveryError> {
     let mut searched = 0;
     let mut skipped_shims = 0;
     for dir in std::env::split_paths(path_var) {
@@ -163,7 +168,9 @@ fn search_path(path_var: &OsStr, seen: &Seen) -> Result<PathBuf, DiscoveryError>
         } else {
             dir
         };
-        let candidate = dir.join(go_exe_name());
+        // Resolved now (against the start directory), so that a later chdir
+        // (go -C) cannot change the answer.
+        let candidate = absolute(dir.join(go_exe_name()), cwd);
         let Some(id) = FileId::of(&candidate) else {
             continue;
         };
@@ -172,7 +179,7 @@ fn search_path(path_var: &OsStr, seen: &Seen) -> Result<PathBuf, DiscoveryError>
             continue;
         }
         if is_executable(&candidate) {
-            return Ok(absolute(candidate));
+            return Ok(candidate);
         }
     }
     Err(DiscoveryError::NotFound {
@@ -191,14 +198,12 @@ fn is_executable(path: &Path) -> bool {
         .unwrap_or(false)
 }
 
-/// Relative PATH entries are resolved now, so that a later chdir (go -C) cannot change the answer.
-fn absolute(path: PathBuf) -> PathBuf {
-    if path.is_absolute() {
-        return path;
+/// `path` against `cwd` when it is relative and `cwd` known.
+fn absolute(path: PathBuf, cwd: Option<&Path>) -> PathBuf {
+    match cwd {
+        Some(cwd) if path.is_relative() => cwd.join(&path),
+        _ => path,
     }
-    std::env::current_dir()
-        .map(|cwd| cwd.join(&path))
-        .unwrap_or(path)
 }
 
 #[cfg(test)]
@@ -217,6 +222,77 @@ mod tests {
     fn seen_value_lists_every_identity() {
         let seen = Seen(vec![FileId { dev: 1, ino: 2 }, FileId { dev: 3, ino: 4 }]);
         assert_eq!(seen.env_value(), "1:2,3:4");
+        assert!(seen.contains(FileId { dev: 3, ino: 4 }));
+    }
+
+    /// A directory with an executable `go` in it.
+    fn go_in(dir: &Path) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let go = dir.join("go");
+        std::fs::write(&go, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&go, std::fs::Permissions::from_mode(0o755)).unwrap();
+        go
+    }
+
+    #[test]
+    fn goshim_go_wins_over_path_and_is_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        std::fs::create_dir_all(&a).unwrap();
+        std::fs::create_dir_all(&b).unwrap();
+        let (go_a, go_b) = (go_in(&a), go_in(&b));
+        let path = std::env::join_paths([&a, &b]).unwrap();
+        let path = path.to_str().unwrap();
+        let none = Seen(Vec::new());
+        let find =
+            |pairs: &[(&str, &str)], seen: &Seen| find_real_go(&Env::from_pairs(pairs), seen);
+        assert_eq!(find(&[("PATH", path)], &none).unwrap(), go_a);
+        let over = go_b.to_str().unwrap();
+        assert_eq!(
+            find(&[("PATH", path), ("GOSHIM_GO", over)], &none).unwrap(),
+            go_b
+        );
+        // Empty GOSHIM_GO is unset.
+        assert_eq!(
+            find(&[("PATH", path), ("GOSHIM_GO", "")], &none).unwrap(),
+            go_a
+        );
+        // A shim already passed through is skipped on PATH, refused as GOSHIM_GO.
+        let me = Seen(vec![FileId::of(&go_a).unwrap()]);
+        assert_eq!(find(&[("PATH", path)], &me).unwrap(), go_b);
+        let me_too = go_a.to_str().unwrap();
+        assert!(matches!(
+            find(&[("GOSHIM_GO", me_too)], &me),
+            Err(DiscoveryError::BadOverride {
+                why: "is goshim itself",
+                ..
+            })
+        ));
+        assert!(matches!(
+            find(&[("PATH", a.to_str().unwrap())], &me),
+            Err(DiscoveryError::NotFound {
+                searched: 1,
+                skipped_shims: 1
+            })
+        ));
+    }
+
+    #[test]
+    fn relative_path_entries_resolve_against_the_start_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let go = go_in(dir.path());
+        let process = Env::from_pairs(&[("PATH", ":/nonexistent")]).with_cwd(dir.path());
+        assert_eq!(
+            find_real_go(&process, &Seen(Vec::new())).unwrap(),
+            go.parent().unwrap().join(".").join("go")
+        );
+    }
+
+    #[test]
+    fn seen_reads_goshim_seen() {
+        let process = Env::from_pairs(&[("GOSHIM_SEEN", "1:2,junk,3:4")]);
+        let seen = Seen::current(&process);
+        assert!(seen.contains(FileId { dev: 1, ino: 2 }));
         assert!(seen.contains(FileId { dev: 3, ino: 4 }));
     }
 }

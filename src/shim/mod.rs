@@ -23,6 +23,8 @@ use crate::health::{self, Observation, Snapshot};
 use crate::log::{debug, warn};
 use crate::relay::{self, Relay};
 use crate::settings::config::Config;
+use crate::settings::vars::Env;
+use crate::upstream::netrc;
 use crate::{go::toolchain, probe, settings::vars};
 use command::Kind;
 use discovery::Seen;
@@ -31,9 +33,9 @@ use plan::Action;
 /// Exit code when no real go can be found (as a shell does for "command not found").
 const EXIT_NOT_FOUND: i32 = 127;
 
-pub fn main(args: Vec<OsString>) -> ! {
-    let seen = Seen::current();
-    let real_go = match discovery::find_real_go(&seen) {
+pub fn main(process: &Env, args: Vec<OsString>) -> ! {
+    let seen = Seen::current(process);
+    let real_go = match discovery::find_real_go(process, &seen) {
         Ok(path) => path,
         Err(e) => {
             warn!("{e}");
@@ -46,32 +48,32 @@ pub fn main(args: Vec<OsString>) -> ! {
     cmd.env(vars::GOSHIM_SEEN, seen.env_value());
 
     let kind = command::classify(&args);
-    if vars::is_truthy(vars::GOSHIM_DISABLE) {
+    if process.is_truthy(vars::GOSHIM_DISABLE) {
         exec(cmd, &real_go, "GOSHIM_DISABLE");
     }
     // go picks its toolchain before it looks at the subcommand: a command
     // that never fetches may still download a toolchain first.
     let switch = match kind {
-        Kind::Passthrough => toolchain::Inputs::read(&args, &real_go)
+        Kind::Passthrough => toolchain::Inputs::read(process, &args, &real_go)
             .and_then(|inputs| toolchain::download_target(&args, &inputs)),
         _ => None,
     };
     if kind == Kind::Passthrough && switch.is_none() {
         exec(cmd, &real_go, "passthrough");
     }
-    if under_a_relay() {
+    if under_a_relay(process) {
         // A go run by a go that goshim supervises (go generate, go run, tools):
         // the outer relay already serves it; a second one would only add a hop.
         exec(cmd, &real_go, "GOPROXY is already goshim's relay");
     }
-    let config = match Config::load() {
+    let config = match Config::load(process) {
         Ok(c) => c,
         Err(e) => {
             warn!("ignoring goshim settings: {e}");
             exec(cmd, &real_go, "bad goshim settings");
         }
     };
-    let Some(env) = goenv::load(&real_go) else {
+    let Some(env) = goenv::load(process, &real_go) else {
         exec(cmd, &real_go, "go env unavailable");
     };
     if let Some(target) = &switch
@@ -79,7 +81,7 @@ pub fn main(args: Vec<OsString>) -> ! {
     {
         exec(cmd, &real_go, "the toolchain go switches to is downloaded");
     }
-    let snap = Snapshot::read();
+    let snap = Snapshot::read(process);
     // A toolchain download is planned like a command that fetches.
     let plan_kind = if switch.is_some() {
         Kind::Passthrough
@@ -92,7 +94,7 @@ pub fn main(args: Vec<OsString>) -> ! {
         exec(cmd, &real_go, why);
     }
     if !config.ttl.is_zero() && snap.as_ref().is_none_or(|s| s.is_stale(config.ttl)) {
-        probe::background::spawn_refresh(&seen);
+        probe::background::spawn_refresh(process, &seen);
     }
     let action = match action {
         Action::Supervise {
@@ -104,7 +106,7 @@ pub fn main(args: Vec<OsString>) -> ! {
                 true => command::prefetch(&args),
                 false => relay::Prefetch::Off,
             };
-            match start_relay(&env, &config, &plan, snap.as_ref(), prefetch) {
+            match start_relay(process, &env, &config, &plan, snap.as_ref(), prefetch) {
                 Ok(relay) => Ok((Route::Relay(relay, plan.tail.clone()), attempts)),
                 Err(e) => {
                     debug!("relay unavailable ({e}); using the GOPROXY list");
@@ -131,6 +133,7 @@ pub fn main(args: Vec<OsString>) -> ! {
         None => (cmd, None),
     };
     Runner {
+        process,
         cmd,
         then,
         real_go: &real_go,
@@ -142,8 +145,8 @@ pub fn main(args: Vec<OsString>) -> ! {
 }
 
 /// Whether GOPROXY starts with the relay of a goshim further up the process tree.
-fn under_a_relay() -> bool {
-    std::env::var(vars::GOPROXY).is_ok_and(|v| {
+fn under_a_relay(process: &Env) -> bool {
+    process.get(vars::GOPROXY).is_some_and(|v| {
         let first = v.split([',', '|']).next().unwrap_or("");
         relay::is_relay_url(first.trim())
     })
@@ -186,6 +189,7 @@ impl Route {
 }
 
 fn start_relay(
+    process: &Env,
     env: &GoEnv,
     config: &Config,
     plan: &Plan,
@@ -202,14 +206,20 @@ fn start_relay(
         })
     };
     Relay::start(relay::Settings {
-        upstreams: relay::upstreams(&plan.order, &user, config.hedge, health_of),
+        upstreams: relay::upstreams(
+            &plan.order,
+            &user,
+            config.hedge,
+            health_of,
+            &netrc::load(process),
+        ),
         private_patterns: format!("{},{}", env.get("GONOSUMDB"), env.get("GOPRIVATE")),
         deadlines: config.deadlines,
         prefetch,
         local_cache: Some(env.get("GOMODCACHE"))
             .filter(|d| !d.is_empty())
             .map(|d| Path::new(d).join("cache").join("download")),
-        inject: vars::non_empty(vars::GOSHIM_FAULT_INJECT),
+        inject: process.non_empty(vars::GOSHIM_FAULT_INJECT),
     })
 }
 
@@ -229,6 +239,7 @@ fn download_toolchain_cmd(real_go: &Path, args: &[OsString], seen: &Seen) -> Com
 }
 
 struct Runner<'a> {
+    process: &'a Env,
     cmd: Command,
     /// Run (exec) this once `cmd` succeeded: the user's command after a toolchain download.
     then: Option<Command>,
@@ -272,7 +283,7 @@ impl Runner<'_> {
             if done || !diagnosis.should_retry() || attempt == attempts || exhausted {
                 if let Route::Relay(relay, _) = &self.route {
                     report_local_answers(relay.local_answers());
-                    crate::metrics::count_prefetch(relay.prefetch_counters());
+                    crate::metrics::count_prefetch(self.process, relay.prefetch_counters());
                 }
                 if let (true, Some(then)) = (outcome.status.success(), self.then.take()) {
                     exec(then, self.real_go, "toolchain downloaded");
@@ -284,12 +295,13 @@ impl Runner<'_> {
             }
             if let Route::List(plan) = &mut self.route {
                 demoted.extend(blamed.iter().map(|(u, _)| u.clone()));
-                match select::decide(self.env, self.config, Snapshot::read().as_ref(), &demoted) {
+                let snap = Snapshot::read(self.process);
+                match select::decide(self.env, self.config, snap.as_ref(), &demoted) {
                     Decision::Reorder(p) => *plan = p,
                     Decision::Unchanged(_) => child::exit_like(outcome.status),
                 }
             }
-            crate::metrics::count_rerun(blamed.iter().map(|(u, _)| u.as_str()));
+            crate::metrics::count_rerun(self.process, blamed.iter().map(|(u, _)| u.as_str()));
             let names: Vec<&str> = blamed.iter().map(|(u, _)| u.as_str()).collect();
             warn!(
                 "go failed on proxy errors ({}); running it again (run {} of {attempts})",
@@ -313,7 +325,7 @@ impl Runner<'_> {
         let mut blamed: Vec<(String, ErrorClass)> = Vec::new();
         match &self.route {
             Route::Relay(relay, _) => {
-                crate::metrics::count_failovers(&relay.failure_counts());
+                crate::metrics::count_failovers(self.process, &relay.failure_counts());
                 relay.blame(&failover::rejected_paths(stderr));
                 for obs in relay.take_observations() {
                     if let Err(class) = obs.result {
@@ -339,7 +351,7 @@ impl Runner<'_> {
             }
         }
         if !observations.is_empty()
-            && let Err(e) = health::snapshot::record(&observations, false)
+            && let Err(e) = health::snapshot::record(self.process, &observations, false)
         {
             debug!("cannot record proxy health: {e}");
         }

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::settings::vars::{self, non_empty};
+use crate::settings::vars::{self, Env};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Login {
@@ -12,13 +12,23 @@ pub struct Login {
 }
 
 /// All `machine` entries of the netrc file (empty when there is none).
-pub fn load() -> Vec<(String, Login)> {
-    let path = non_empty(vars::NETRC)
-        .map(PathBuf::from)
-        .or_else(|| non_empty(vars::HOME).map(|h| PathBuf::from(h).join(".netrc")));
-    path.and_then(|p| std::fs::read_to_string(p).ok())
+pub fn load(process: &Env) -> Vec<(String, Login)> {
+    path(process)
+        .and_then(|p| std::fs::read_to_string(p).ok())
         .map(|text| parse(&text))
         .unwrap_or_default()
+}
+
+/// `$NETRC`, else `~/.netrc`.
+fn path(process: &Env) -> Option<PathBuf> {
+    process
+        .non_empty(vars::NETRC)
+        .map(PathBuf::from)
+        .or_else(|| {
+            process
+                .non_empty(vars::HOME)
+                .map(|h| PathBuf::from(h).join(".netrc"))
+        })
 }
 
 /// The login for a host (port ignored).
@@ -78,5 +88,14 @@ mod tests {
         assert_eq!(find(&entries, "a.example").unwrap().password, "p");
         assert_eq!(find(&entries, "b.example").unwrap().user, "v");
         assert!(find(&entries, "c.example").is_none());
+    }
+
+    #[test]
+    fn netrc_then_home() {
+        let both = Env::from_pairs(&[("NETRC", "/n"), ("HOME", "/h")]);
+        assert_eq!(path(&both), Some(PathBuf::from("/n")));
+        let home = Env::from_pairs(&[("NETRC", ""), ("HOME", "/h")]);
+        assert_eq!(path(&home), Some(PathBuf::from("/h/.netrc")));
+        assert_eq!(path(&Env::default()), None);
     }
 }

@@ -1,6 +1,7 @@
 //! The one TLS client setup used to reach proxies (probes and relay):
 //! rustls with ring, web PKI roots plus the PEM bundle in SSL_CERT_FILE.
 
+use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use rustls::client::WebPkiServerVerifier;
@@ -9,7 +10,18 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
-use crate::settings::vars;
+use crate::settings::vars::{self, Env};
+
+/// SSL_CERT_FILE, taken from the environment once at start-up ([`init`]).
+/// A global like the logger's switch: the TLS setup is built deep inside
+/// the probes and the relay, which have no `Env` to hand.
+static CERT_FILE: OnceLock<Option<PathBuf>> = OnceLock::new();
+
+/// Remembers SSL_CERT_FILE for every TLS client config built later (first call wins).
+pub fn init(process: &Env) {
+    let file = process.get_os(vars::SSL_CERT_FILE).map(PathBuf::from);
+    let _ = CERT_FILE.set(file);
+}
 
 /// A client config offering the given ALPN protocols (None only if ring
 /// cannot do the default TLS versions, which it always can).
@@ -70,7 +82,7 @@ impl WebRootsThenBundle {
     fn with_bundle(&self) -> Option<&Arc<WebPkiServerVerifier>> {
         self.with_bundle
             .get_or_init(|| {
-                let file = std::env::var_os(vars::SSL_CERT_FILE)?;
+                let file = CERT_FILE.get()?.as_ref()?;
                 let mut roots = web_roots();
                 let before = roots.len();
                 for cert in CertificateDer::pem_file_iter(file).ok()?.flatten() {
