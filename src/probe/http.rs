@@ -1,13 +1,22 @@
 //! One GET with every stage timed: DNS, connect, TLS, first byte.
 //!
-//! Hand-written HTTP/1.1 on tokio + rustls rather than a full client, because the
-//! per-stage timings are the point of a probe and a pooled client hides them.
+//! Our own connect and TLS on tokio + rustls, then hyper's HTTP/1.1 client
+//! connection over that stream, rather than a pooled client: the per-stage
+//! timings are the point of a probe, and a pooled client hides them.
 
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Incoming;
+use hyper::client::conn::http1;
+use hyper::{Request, Response, header};
+use hyper_util::rt::TokioIo;
 use rustls::pki_types::{CertificateDer, ServerName};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
@@ -48,7 +57,7 @@ fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1000.0 * 100.0).round() / 100.0
 }
 
-/// Largest response head accepted.
+/// Largest response head accepted (hyper's read buffer: at least 8 KiB).
 const MAX_HEAD: usize = 16 * 1024;
 
 /// GETs `rel` (proxy-relative, no leading slash) within `deadline`, timing
@@ -97,11 +106,11 @@ pub async fn get_with(
             false => &[],
         }
         .to_vec();
-        exchange(stream, endpoint, rel, left, extras.body_limit)
+        exchange(stream, endpoint, rel, left(), extras.body_limit)
             .await
             .map(|reply| (reply, certs))
     } else {
-        exchange(tcp, endpoint, rel, left, extras.body_limit)
+        exchange(tcp, endpoint, rel, left(), extras.body_limit)
             .await
             .map(|reply| (reply, Vec::new()))
     };
@@ -207,185 +216,197 @@ struct Reply {
     body: Option<Vec<u8>>,
 }
 
-/// Sends the request and reads up to the status line, or the whole response
-/// when `body_limit` asks for the body.
+/// Sends the request over `stream` with hyper's HTTP/1.1 client connection and
+/// reads the response head, and the body when `body_limit` asks for it.
 async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
-    mut stream: S,
+    stream: S,
     endpoint: &Endpoint,
     rel: &str,
-    left: impl Fn() -> Duration,
+    left: Duration,
     body_limit: Option<usize>,
 ) -> Result<Reply, ErrorClass> {
-    let host = endpoint.origin().map(host_header).unwrap_or_default();
-    let mut req = format!(
-        "GET {} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: goshim/{}\r\nAccept: */*\r\nConnection: close\r\n",
-        endpoint.target_for(rel),
-        env!("CARGO_PKG_VERSION"),
-    );
-    if let Some(auth) = &endpoint.auth {
-        req.push_str(&format!("Authorization: {auth}\r\n"));
-    }
-    req.push_str("\r\n");
-    match timeout(left(), stream.write_all(req.as_bytes())).await {
+    let request = request(endpoint, rel)?;
+    let first_byte = Arc::new(OnceLock::new());
+    let io = TokioIo::new(Timed {
+        inner: stream,
+        sent: None,
+        first_byte: first_byte.clone(),
+    });
+    let exchanged = async {
+        let (mut sender, conn) = http1::Builder::new()
+            .title_case_headers(true)
+            .max_buf_size(MAX_HEAD)
+            .handshake::<_, Empty<Bytes>>(io)
+            .await
+            .map_err(|e| hyper_class(&e, Stage::Head))?;
+        // Set once the head is in: whether the body is chunked. A framing
+        // error ends the connection first, so its class needs the stage.
+        let chunked = OnceLock::new();
+        let stage = || {
+            chunked
+                .get()
+                .map_or(Stage::Head, |&c| Stage::Body { chunked: c })
+        };
+        let answer = async {
+            let response = sender
+                .send_request(request)
+                .await
+                .map_err(|e| hyper_class(&e, Stage::Head))?;
+            let status = response.status().as_u16();
+            let _ = chunked.set(is_chunked(&response));
+            let body = match body_limit {
+                None => None,
+                Some(limit) => Some(read_body(response, limit, stage()).await?),
+            };
+            Ok((status, body))
+        };
+        // The connection is driven only until the answer is in: no need to
+        // read a body that was not asked for.
+        tokio::pin!(conn, answer);
+        tokio::select! {
+            answered = &mut answer => answered,
+            ended = &mut conn => match ended {
+                Err(e) => Err(hyper_class(&e, stage())),
+                Ok(()) => answer.await,
+            },
+        }
+    };
+    let (status, body) = match timeout(left, exchanged).await {
         Err(_) => return Err(ErrorClass::Timeout),
-        Ok(Err(e)) => return Err(io_class(&e)),
-        Ok(Ok(())) => {}
-    }
-    let sent = Instant::now();
-    let mut buf = Vec::with_capacity(1024);
-    let mut first_byte = None;
-    // The status line, or the whole head when the body is wanted.
-    let end_marker: &[u8] = if body_limit.is_some() {
-        b"\r\n\r\n"
-    } else {
-        b"\r\n"
-    };
-    let head_end = loop {
-        if let Some(i) = find(&buf, end_marker) {
-            break i + end_marker.len();
-        }
-        if buf.len() > MAX_HEAD {
-            return Err(ErrorClass::BadResponse);
-        }
-        if read_more(&mut stream, &mut buf, left()).await? == 0 {
-            return Err(ErrorClass::Eof);
-        }
-        first_byte.get_or_insert_with(|| sent.elapsed());
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let status = head
-        .strip_prefix("HTTP/1.")
-        .and_then(|r| r.get(2..5))
-        .and_then(|s| s.parse().ok())
-        .ok_or(ErrorClass::BadResponse)?;
-    let body = match body_limit {
-        None => None,
-        Some(limit) => {
-            let rest = buf.split_off(head_end);
-            Some(read_body(&mut stream, &head, status, rest, limit, left).await?)
-        }
+        Ok(r) => r?,
     };
     Ok(Reply {
         status,
-        first_byte: first_byte.unwrap_or_default(),
+        first_byte: first_byte.get().copied().unwrap_or_default(),
         body,
     })
 }
 
-/// Appends what the stream has next to `buf`; 0 at the end of the stream.
-async fn read_more<S: AsyncRead + Unpin>(
-    stream: &mut S,
-    buf: &mut Vec<u8>,
-    left: Duration,
-) -> Result<usize, ErrorClass> {
-    let mut chunk = [0u8; 8192];
-    match timeout(left, stream.read(&mut chunk)).await {
-        Err(_) => Err(ErrorClass::Timeout),
-        Ok(Err(e)) => Err(io_class(&e)),
-        Ok(Ok(n)) => {
-            buf.extend_from_slice(&chunk[..n]);
-            Ok(n)
-        }
+/// The GET the relay would send: origin-form target, Host, and Authorization.
+fn request(endpoint: &Endpoint, rel: &str) -> Result<Request<Empty<Bytes>>, ErrorClass> {
+    let host = endpoint.origin().map(host_header).unwrap_or_default();
+    let mut builder = Request::get(endpoint.target_for(rel))
+        .header(header::HOST, host)
+        .header(
+            header::USER_AGENT,
+            concat!("goshim/", env!("CARGO_PKG_VERSION")),
+        )
+        .header(header::ACCEPT, "*/*")
+        .header(header::CONNECTION, "close");
+    if let Some(auth) = &endpoint.auth {
+        builder = builder.header(header::AUTHORIZATION, auth);
     }
+    builder.body(Empty::new()).map_err(|_| ErrorClass::BadUrl)
 }
 
-/// Reads the body that follows `head` (`raw`: the bytes already read past it),
-/// framed by chunked encoding, Content-Length, or the end of the stream.
-async fn read_body<S: AsyncRead + Unpin>(
-    stream: &mut S,
-    head: &str,
-    status: u16,
-    mut raw: Vec<u8>,
+fn is_chunked(response: &Response<Incoming>) -> bool {
+    response
+        .headers()
+        .get_all(header::TRANSFER_ENCODING)
+        .iter()
+        .any(|v| v.as_bytes().to_ascii_lowercase().ends_with(b"chunked"))
+}
+
+/// Reads the whole body (hyper undoes the chunked or length framing).
+async fn read_body(
+    response: Response<Incoming>,
     limit: usize,
-    left: impl Fn() -> Duration,
+    stage: Stage,
 ) -> Result<Vec<u8>, ErrorClass> {
-    if matches!(status, 100..=199 | 204 | 304) {
-        return Ok(Vec::new());
-    }
-    let header = |name: &str| {
-        head.lines().skip(1).find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-        })
-    };
-    let chunked = header("transfer-encoding").is_some_and(|v| {
-        v.to_ascii_lowercase()
-            .split(',')
-            .any(|t| t.trim() == "chunked")
-    });
-    let length: Option<usize> = match header("content-length") {
-        Some(v) if !chunked => Some(v.parse().map_err(|_| ErrorClass::BadResponse)?),
-        _ => None,
-    };
-    if length.is_some_and(|n| n > limit) {
+    let declared = response.headers().get(header::CONTENT_LENGTH);
+    let declared: Option<usize> = declared.and_then(|v| v.to_str().ok()?.parse().ok());
+    if declared.is_some_and(|n| n > limit) {
         return Err(ErrorClass::BodyTooLarge);
     }
-    loop {
-        if chunked {
-            if let Some(body) = dechunk(&raw, limit)? {
-                return Ok(body);
+    let mut body = response.into_body();
+    let mut out = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| hyper_class(&e, stage))?;
+        if let Ok(data) = frame.into_data() {
+            if out.len() + data.len() > limit {
+                return Err(ErrorClass::BodyTooLarge);
             }
-        } else if let Some(n) = length
-            && raw.len() >= n
-        {
-            raw.truncate(n);
-            return Ok(raw);
-        }
-        // Chunk framing costs a few bytes per chunk: allow some slack.
-        if raw.len() > limit.saturating_mul(2).saturating_add(4096) {
-            return Err(ErrorClass::BodyTooLarge);
-        }
-        if read_more(stream, &mut raw, left()).await? == 0 {
-            return match (chunked, length) {
-                (false, None) if raw.len() <= limit => Ok(raw),
-                (false, None) => Err(ErrorClass::BodyTooLarge),
-                _ => Err(ErrorClass::ShortBody),
-            };
+            out.extend_from_slice(&data);
         }
     }
+    Ok(out)
 }
 
-/// Decodes a complete chunked body; Ok(None) while more bytes are needed.
-fn dechunk(raw: &[u8], limit: usize) -> Result<Option<Vec<u8>>, ErrorClass> {
-    let mut body = Vec::new();
-    let mut pos = 0;
-    loop {
-        let Some(eol) = find(&raw[pos..], b"\r\n") else {
-            return Ok(None);
+/// Where a hyper error happened, for its class.
+#[derive(Clone, Copy)]
+enum Stage {
+    Head,
+    Body { chunked: bool },
+}
+
+/// The class of a failed exchange: the transport's own error when there is
+/// one, else what hyper says about the message.
+fn hyper_class(e: &hyper::Error, stage: Stage) -> ErrorClass {
+    use std::io::ErrorKind::{InvalidData, InvalidInput, UnexpectedEof};
+    let io = std::error::Error::source(e).and_then(|s| s.downcast_ref::<std::io::Error>());
+    let Some(io) = io else {
+        return match stage {
+            _ if e.is_parse() => ErrorClass::BadResponse,
+            Stage::Head if e.is_incomplete_message() => ErrorClass::Eof,
+            Stage::Body { .. } if e.is_incomplete_message() => ErrorClass::ShortBody,
+            _ => ErrorClass::Io,
         };
-        let line = std::str::from_utf8(&raw[pos..pos + eol]).map_err(|_| ErrorClass::BadChunk)?;
-        let size_text = line.split(';').next().unwrap_or("").trim();
-        let size = usize::from_str_radix(size_text, 16).map_err(|_| ErrorClass::BadChunk)?;
-        pos += eol + 2;
-        if size == 0 {
-            // Trailers, each ending in CRLF, then an empty line.
-            loop {
-                let Some(eol) = find(&raw[pos..], b"\r\n") else {
-                    return Ok(None);
-                };
-                pos += eol + 2;
-                if eol == 0 {
-                    return Ok(Some(body));
-                }
-            }
-        }
-        if body.len().saturating_add(size) > limit {
-            return Err(ErrorClass::BodyTooLarge);
-        }
-        if raw.len() < pos.saturating_add(size).saturating_add(2) {
-            return Ok(None);
-        }
-        body.extend_from_slice(&raw[pos..pos + size]);
-        pos += size;
-        if &raw[pos..pos + 2] != b"\r\n" {
-            return Err(ErrorClass::BadChunk);
-        }
-        pos += 2;
+    };
+    match (stage, io.kind()) {
+        (Stage::Body { .. }, UnexpectedEof) => ErrorClass::ShortBody,
+        (Stage::Body { chunked: true }, InvalidData | InvalidInput) => ErrorClass::BadChunk,
+        (Stage::Body { .. }, InvalidData | InvalidInput) => ErrorClass::BadResponse,
+        _ => io_class(io),
     }
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+/// The stream, noting when the first response byte arrives after the
+/// request went out: hyper reads and writes on its own, so the first-byte
+/// time can only be taken here.
+struct Timed<S> {
+    inner: S,
+    /// When the last request bytes were written.
+    sent: Option<Instant>,
+    first_byte: Arc<OnceLock<Duration>>,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Timed<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before
+            && let Some(sent) = self.sent
+        {
+            let _ = self.first_byte.set(sent.elapsed());
+        }
+        polled
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Timed<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(_))) && self.first_byte.get().is_none() {
+            self.sent = Some(Instant::now());
+        }
+        polled
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }
 
 fn host_header(o: &Origin) -> String {
@@ -447,40 +468,108 @@ fn tls_config() -> Option<Arc<rustls::ClientConfig>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::go::proxy_list::Proxy;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    fn body_of(head: &str, rest: &[u8], limit: usize) -> Result<Vec<u8>, ErrorClass> {
+    /// The exchange against a server that reads the request, answers
+    /// `response` and closes: the status and body, or the error class.
+    fn answer(response: &'static [u8], limit: usize) -> Result<(u16, Vec<u8>), ErrorClass> {
+        answer_after(Duration::ZERO, response, limit).map(|r| (r.status, r.body.unwrap()))
+    }
+
+    /// [`answer`], the server waiting `delay` before it answers.
+    fn answer_after(
+        delay: Duration,
+        response: &'static [u8],
+        limit: usize,
+    ) -> Result<Reply, ErrorClass> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
-        let (mut stream, raw) = (
-            &rest[rest.len().min(3)..],
-            rest[..rest.len().min(3)].to_vec(),
-        );
-        rt.block_on(read_body(&mut stream, head, 200, raw, limit, || {
-            Duration::from_secs(1)
-        }))
+        let proxy = Proxy {
+            url: "https://u:p@127.0.0.1:8080/base?q=1".into(),
+        };
+        let endpoint = Endpoint::new(&proxy, &[]);
+        rt.block_on(async {
+            let (client, mut server) = tokio::io::duplex(64 * 1024);
+            let serve = tokio::spawn(async move {
+                let mut request = Vec::new();
+                while !request.ends_with(b"\r\n\r\n") {
+                    let mut byte = [0u8];
+                    if server.read(&mut byte).await.unwrap() == 0 {
+                        break;
+                    }
+                    request.push(byte[0]);
+                }
+                tokio::time::sleep(delay).await;
+                server.write_all(response).await.unwrap();
+                String::from_utf8(request).unwrap()
+            });
+            let reply = exchange(
+                client,
+                &endpoint,
+                "m/@v/list",
+                Duration::from_secs(5),
+                Some(limit),
+            )
+            .await;
+            let request = serve.await.unwrap();
+            assert!(
+                request.starts_with("GET /base/m/@v/list?q=1 HTTP/1.1\r\n"),
+                "{request}"
+            );
+            assert!(request.contains("Host: 127.0.0.1:8080\r\n"), "{request}");
+            assert!(
+                request.contains("Authorization: Basic dTpw\r\n"),
+                "{request}"
+            );
+            reply
+        })
     }
 
     #[test]
     fn reads_bodies_by_length_chunks_or_end() {
-        let chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
-        let body = b"7\r\nv1.0.0\n\r\n7;ext=1\r\nv1.1.0\n\r\n0\r\nX-T: 1\r\n\r\n";
-        assert_eq!(body_of(chunked, body, 100).unwrap(), b"v1.0.0\nv1.1.0\n");
-        assert_eq!(body_of(chunked, body, 10), Err(ErrorClass::BodyTooLarge));
+        let chunked: &[u8] = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n7\r\nv1.0.0\n\r\n7;ext=1\r\nv1.1.0\n\r\n0\r\nX-T: 1\r\n\r\n";
         assert_eq!(
-            body_of(chunked, b"7\r\nv1.0", 100),
-            Err(ErrorClass::ShortBody)
+            answer(chunked, 100).unwrap(),
+            (200, b"v1.0.0\nv1.1.0\n".to_vec())
         );
-        assert_eq!(body_of(chunked, b"zz\r\n", 100), Err(ErrorClass::BadChunk));
-        let sized = "HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\n";
-        assert_eq!(body_of(sized, b"abcdEXTRA", 100).unwrap(), b"abcd");
-        assert_eq!(body_of(sized, b"ab", 100), Err(ErrorClass::ShortBody));
-        assert_eq!(body_of(sized, b"abcd", 3), Err(ErrorClass::BodyTooLarge));
-        let open = "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n";
+        assert_eq!(answer(chunked, 10), Err(ErrorClass::BodyTooLarge));
+        let cut = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n7\r\nv1.0";
+        assert_eq!(answer(cut, 100), Err(ErrorClass::ShortBody));
+        let bad = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n";
+        assert_eq!(answer(bad, 100), Err(ErrorClass::BadChunk));
+        let sized = b"HTTP/1.1 404 Not Found\r\ncontent-length: 4\r\n\r\nabcd";
+        assert_eq!(answer(sized, 100).unwrap(), (404, b"abcd".to_vec()));
+        let short = b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nab";
+        assert_eq!(answer(short, 100), Err(ErrorClass::ShortBody));
+        assert_eq!(answer(sized, 3), Err(ErrorClass::BodyTooLarge));
+        let open = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end";
+        assert_eq!(answer(open, 100).unwrap(), (200, b"until the end".to_vec()));
+    }
+
+    #[test]
+    fn classifies_broken_answers() {
+        assert_eq!(answer(b"", 100), Err(ErrorClass::Eof));
         assert_eq!(
-            body_of(open, b"until the end", 100).unwrap(),
-            b"until the end"
+            answer(b"SSH-2.0-OpenSSH\r\n\r\n", 100),
+            Err(ErrorClass::BadResponse)
+        );
+        let huge: &'static [u8] = format!("HTTP/1.1 200 OK\r\nX: {}\r\n\r\n", "a".repeat(MAX_HEAD))
+            .leak()
+            .as_bytes();
+        assert_eq!(answer(huge, 100), Err(ErrorClass::BadResponse));
+    }
+
+    #[test]
+    fn times_the_first_byte() {
+        let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+        let reply = answer_after(Duration::from_millis(50), ok, 100).unwrap();
+        assert!(
+            reply.first_byte >= Duration::from_millis(50),
+            "{:?}",
+            reply.first_byte
         );
     }
 }

@@ -1,5 +1,6 @@
-//! Setting one top-level key of the config file in place (`goshim use`):
-//! every other line, comment and key stays as it was. The result is parsed
+//! Setting one top-level key of the config file in place (`goshim use`),
+//! through toml_edit: every other line, comment and key stays as it was, and
+//! a CRLF file stays CRLF. The result is parsed
 //! and compared with the intended change before it replaces the file
 //! atomically, so an edit that would change anything else is refused.
 
@@ -31,37 +32,29 @@ fn set_key(path: &Path, key: &str, value: Option<&str>) -> Result<PathBuf, Strin
 
 /// The text with `key` set to the string `value` (or removed), checked.
 fn edit(old: &str, key: &str, value: Option<&str>) -> Result<String, String> {
-    let before: toml::Table = toml::from_str(old)
-        .map_err(|e| format!("not valid TOML ({}); fix it first", e.message().trim()))?;
-    let line = value.map(|v| format!("{key} = \"{v}\""));
-    let mut out: Vec<String> = Vec::new();
-    let mut placed = false;
-    let mut in_tables = false;
-    for l in old.lines() {
-        let trimmed = l.trim_start();
-        if trimmed.starts_with('[') && !in_tables && !placed {
-            // Top-level keys must come before the first table: put it here.
-            if let Some(line) = &line {
-                out.push(line.clone());
-                placed = true;
+    let not_toml = |e: &dyn std::fmt::Display| {
+        format!("not valid TOML ({}); fix it first", e.to_string().trim())
+    };
+    let before: toml::Table = toml::from_str(old).map_err(|e| not_toml(&e.message()))?;
+    let mut doc: toml_edit::DocumentMut = old.parse().map_err(|e| not_toml(&e))?;
+    match value {
+        // Keep the old value's decor: a trailing `# comment` stays on its line.
+        Some(v) => match doc.get_mut(key).and_then(|item| item.as_value_mut()) {
+            Some(slot) => {
+                let decor = slot.decor().clone();
+                *slot = v.into();
+                *slot.decor_mut() = decor;
             }
+            None => doc[key] = toml_edit::value(v),
+        },
+        None => {
+            doc.remove(key);
         }
-        in_tables |= trimmed.starts_with('[');
-        if !in_tables && is_key_line(trimmed, key) {
-            if let Some(line) = line.as_ref().filter(|_| !placed) {
-                out.push(line.clone());
-                placed = true;
-            }
-            continue;
-        }
-        out.push(l.to_string());
     }
-    if let Some(line) = line.filter(|_| !placed) {
-        out.push(line);
-    }
-    let mut text = out.join("\n");
-    if !text.is_empty() {
-        text.push('\n');
+    let mut text = doc.to_string();
+    if old.contains("\r\n") {
+        // toml_edit writes '\n' for the lines it makes; a CRLF file stays CRLF.
+        text = text.replace("\r\n", "\n").replace('\n', "\r\n");
     }
     // The edit must change exactly the key, nothing else.
     let after: toml::Table =
@@ -77,15 +70,6 @@ fn edit(old: &str, key: &str, value: Option<&str>) -> Result<String, String> {
         ));
     }
     Ok(text)
-}
-
-/// `key = ...` or `"key" = ...` at the start of a line.
-fn is_key_line(trimmed: &str, key: &str) -> bool {
-    let rest = trimmed
-        .strip_prefix(key)
-        .or_else(|| trimmed.strip_prefix(&format!("\"{key}\"")))
-        .or_else(|| trimmed.strip_prefix(&format!("'{key}'")));
-    rest.is_some_and(|r| r.trim_start().starts_with('='))
 }
 
 #[cfg(test)]
@@ -112,8 +96,29 @@ mod tests {
             "attempts = 2\npreset = \"cn\"\n[extra]\npreset = 1\n"
         );
         assert!(edit("attempts = [", "preset", Some("cn")).is_err());
-        // A second definition would be invalid TOML already; a tricky layout is refused.
-        let tricky = "proxies = [\n[\"x\"],\n]\n";
-        assert!(edit(tricky, "preset", Some("cn")).is_err());
+    }
+
+    #[test]
+    fn keeps_comments_crlf_and_nested_arrays() {
+        let old = "# top\r\npreset = \"cn\" # mine\r\n\r\n# tables\r\n[extra]\r\nx = 1\r\n";
+        assert_eq!(
+            edit(old, "preset", Some("global")).unwrap(),
+            old.replace("\"cn\"", "\"global\"")
+        );
+        let crlf = "attempts = 2\r\n";
+        assert_eq!(
+            edit(crlf, "preset", Some("cn")).unwrap(),
+            "attempts = 2\r\npreset = \"cn\"\r\n"
+        );
+        assert_eq!(
+            edit("attempts = 2\r\npreset = \"cn\"\r\n", "preset", None).unwrap(),
+            crlf
+        );
+        // A line that starts with '[' inside an array is no table header.
+        let nested = "proxies = [\n  [\"x\"],\n]\n[extra]\n";
+        assert_eq!(
+            edit(nested, "preset", Some("cn")).unwrap(),
+            "proxies = [\n  [\"x\"],\n]\npreset = \"cn\"\n[extra]\n"
+        );
     }
 }

@@ -70,7 +70,7 @@ extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut li
     ) {
         INTERRUPTED.store(true, Ordering::SeqCst);
     }
-    if code == libc::SI_KERNEL && sig != libc::SIGTERM {
+    if from_terminal(code) && sig != libc::SIGTERM {
         return; // terminal-generated: the child got its own copy
     }
     let pid = CHILD_PID.load(Ordering::SeqCst);
@@ -79,6 +79,20 @@ extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut li
     } else {
         PENDING.store(sig, Ordering::SeqCst);
     }
+}
+
+/// Whether the kernel sent the signal itself, as a terminal's Ctrl-C or
+/// hang-up to the whole foreground group is sent (a kill(2) is not). Only
+/// Linux tells by `si_code` (macOS leaves it 0): elsewhere every signal is
+/// forwarded, as signal-hook's `Cause::Unknown` would leave no other choice.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn from_terminal(code: libc::c_int) -> bool {
+    code == libc::SI_KERNEL
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn from_terminal(_code: libc::c_int) -> bool {
+    false
 }
 
 /// kill(2) by number; an unknown number is dropped.
