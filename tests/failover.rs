@@ -23,7 +23,7 @@ use common::modtree::Module;
 use common::process::{assert_same_failure_code, assert_same_status_and_stdout, run_with_timeout};
 use common::programs::PRINT_ENV;
 use common::scenario::{
-    assert_program_prints, go_lines, goshim_lines, list_world, status_json, timed_shim,
+    assert_program_prints, db_proxy, go_lines, goshim_lines, list_world, status_json, timed_shim,
 };
 use common::sumdb::{SUMDB_NAME, SumDb};
 use common::{
@@ -51,16 +51,6 @@ fn paths_of(proxy: &TestProxy) -> Vec<String> {
 /// The test checksum database holding every module of `tree`.
 fn db_of(tree: &ModTree) -> SumDb {
     SumDb::from_tree(SUMDB_NAME, tree)
-}
-
-/// A proxy serving `tree` and `db`, with `fault` on every path (the
-/// database's included) from the first request on.
-fn db_proxy(tree: &ModTree, db: &SumDb, fault: Fault) -> TestProxy {
-    TestProxy::builder()
-        .tree(tree)
-        .sumdb(db)
-        .fault(fault)
-        .start()
 }
 
 /// [`list_world`] with checksum verification on against `db`.

@@ -27,9 +27,9 @@ use common::process::assert_same_failure_code;
 use common::programs::PRINT_ENV;
 use common::proxy::Request;
 use common::scenario::{
-    PASSWORD, TOKEN, assert_cache_has_no_secret, assert_no_secret, assert_program_prints, entry,
-    files_under, go_lines, goshim_lines, health_path, log_of, logs, read_health, relay_urls_in,
-    status_json, timed_shim,
+    PASSWORD, TOKEN, assert_cache_has_no_secret, assert_go_sum_from, assert_no_secret,
+    assert_program_prints, db_proxy, entry, files_under, go_lines, goshim_lines, health_path,
+    log_of, logs, read_health, relay_urls_in, status_json, timed_shim,
 };
 use common::sumdb::{SUMDB_NAME, SumDb};
 use common::{
@@ -65,52 +65,6 @@ fn verifying_world(goproxy: &str, db: &SumDb) -> World {
 /// The test checksum database holding every module of `tree`.
 fn db_of(tree: &ModTree) -> SumDb {
     SumDb::from_tree(SUMDB_NAME, tree)
-}
-
-/// A healthy proxy serving `tree` and `db`.
-fn serving(tree: &ModTree, db: &SumDb) -> TestProxy {
-    TestProxy::builder().tree(tree).sumdb(db).start()
-}
-
-/// A proxy serving `tree` and `db`, with `fault` on every path (its
-/// `/sumdb/` ones included) from the first request on.
-fn faulty(tree: &ModTree, db: &SumDb, fault: Fault) -> TestProxy {
-    TestProxy::builder()
-        .tree(tree)
-        .sumdb(db)
-        .fault(fault)
-        .start()
-}
-
-/// go.sum holds only `db`'s lines, among them the go.mod line of every
-/// module of `tree` and, with `zips` (go built with them), the zip line too:
-/// go verified them against the database. (`go mod download` records the
-/// go.mod lines only.)
-fn assert_go_sum_from(world: &World, tree: &ModTree, db: &SumDb, zips: bool, ctx: &str) {
-    let sum = fs::read_to_string(world.work_dir().join("go.sum")).unwrap_or_default();
-    let have: Vec<&str> = sum.lines().collect();
-    for m in &tree.modules {
-        let lines = db.go_sum_lines(&m.path, m.latest());
-        assert_eq!(lines.len(), 2, "{} not in the database", m.path);
-        for line in &lines {
-            let needed = zips || line.contains("/go.mod ");
-            assert!(
-                !needed || have.contains(&line.as_str()),
-                "go.sum lacks {line}\n{sum}\n{ctx}"
-            );
-        }
-    }
-    let known: Vec<String> = tree
-        .modules
-        .iter()
-        .flat_map(|m| db.go_sum_lines(&m.path, m.latest()))
-        .collect();
-    for line in have {
-        assert!(
-            known.iter().any(|k| k == line),
-            "go.sum line not from the database: {line}\n{ctx}"
-        );
-    }
 }
 
 fn assert_success(what: &str, out: &Output) {
@@ -239,8 +193,8 @@ fn hung_primary_without_a_snapshot_costs_a_deadline_not_the_build() {
     let db = db_of(&tree);
 
     // go mod download, cold.
-    let hung = faulty(&tree, &db, Fault::Hang);
-    let good = serving(&tree, &db);
+    let hung = db_proxy(&tree, &db, Fault::Hang);
+    let good = db_proxy(&tree, &db, Fault::Healthy);
     let world = verifying_world(&format!("{},{}", hung.url(), good.url()), &db);
     world.write_tree_main_module(&tree);
     assert!(!world.path("goshim-cache/health.json").exists());
@@ -265,8 +219,8 @@ fn hung_primary_without_a_snapshot_costs_a_deadline_not_the_build() {
     assert_go_sum_from(&world, &tree, &db, false, &logs(&[("good", &good)]));
 
     // go build, cold, in another world (no snapshot there either).
-    let hung = faulty(&tree, &db, Fault::Hang);
-    let good = serving(&tree, &db);
+    let hung = db_proxy(&tree, &db, Fault::Hang);
+    let good = db_proxy(&tree, &db, Fault::Healthy);
     let world = verifying_world(&format!("{},{}", hung.url(), good.url()), &db);
     world.write_tree_main_module(&tree);
     let (out, took) = timed_shim(&world, &["build", "-o", "out/prog", "."], BOUNDED);
@@ -277,8 +231,8 @@ fn hung_primary_without_a_snapshot_costs_a_deadline_not_the_build() {
 
     // Contrast: the real go with the same proxies (and `|`, which moves on
     // after any error) is still stuck on the hung one.
-    let hung = faulty(&tree, &db, Fault::Hang);
-    let good = serving(&tree, &db);
+    let hung = db_proxy(&tree, &db, Fault::Hang);
+    let good = db_proxy(&tree, &db, Fault::Healthy);
     let mut world = verifying_world("off", &db);
     world.set_env("GOPROXY", format!("{}|{}", hung.url(), good.url()));
     world.write_tree_main_module(&tree);
@@ -312,7 +266,7 @@ impl Failover {
     fn run(fault: impl FnOnce(&TestProxy), secondary_ranges: bool) -> Failover {
         let tree = ModTree::new(3);
         let db = db_of(&tree);
-        let primary = serving(&tree, &db);
+        let primary = db_proxy(&tree, &db, Fault::Healthy);
         fault(&primary);
         let secondary = TestProxy::builder()
             .tree(&tree)
@@ -524,7 +478,10 @@ fn rate_limited_primary_fails_over_without_waiting_for_retry_after() {
 fn module_missing_everywhere_fails_like_direct_go() {
     let tree = ModTree::new(1);
     let db = db_of(&tree);
-    let (a, b) = (serving(&tree, &db), serving(&tree, &db));
+    let (a, b) = (
+        db_proxy(&tree, &db, Fault::Healthy),
+        db_proxy(&tree, &db, Fault::Healthy),
+    );
     let world = verifying_world(&format!("{},{}", a.url(), b.url()), &db);
     world.write_tree_main_module(&tree);
     let args = ["mod", "download", "example.com/nowhere@v1.0.0"];
@@ -560,7 +517,10 @@ fn module_missing_everywhere_fails_like_direct_go() {
 fn not_found_everywhere_falls_through_to_direct_like_go() {
     let tree = ModTree::new(1);
     let db = db_of(&tree);
-    let (a, b) = (serving(&tree, &db), serving(&tree, &db));
+    let (a, b) = (
+        db_proxy(&tree, &db, Fault::Healthy),
+        db_proxy(&tree, &db, Fault::Healthy),
+    );
     let world = verifying_world(&format!("{},{},direct", a.url(), b.url()), &db);
     world.write_tree_main_module(&tree);
     let args = ["mod", "download", "example.com/nowhere@v1.0.0"];
@@ -594,7 +554,7 @@ fn all_upstreams_down_fails_fast_and_names_them() {
     let tree = ModTree::new(2);
     let db = db_of(&tree);
     let refused = refused_url();
-    let bad = faulty(&tree, &db, Fault::Status(502));
+    let bad = db_proxy(&tree, &db, Fault::Status(502));
     let world = verifying_world(&format!("{refused},{}", bad.url()), &db);
     world.write_tree_main_module(&tree);
     let (out, took) = timed_shim(&world, &["mod", "download"], BOUNDED);
@@ -650,7 +610,7 @@ fn sumdb_requests_go_only_to_the_upstream_that_serves_it() {
         .tree(&tree)
         .sumdb_supported(false)
         .start();
-    let with = serving(&tree, &db);
+    let with = db_proxy(&tree, &db, Fault::Healthy);
     let world = verifying_world(&format!("{},{}", without.url(), with.url()), &db);
     world.write_tree_main_module(&tree);
     let (out, took) = timed_shim(&world, &["mod", "download"], BOUNDED);
@@ -747,9 +707,9 @@ fn assert_private_never_reached(proxy: &TestProxy, name: &str, private: &Module,
 #[test]
 fn private_path_after_a_502_reaches_neither_b_nor_the_extra_upstream() {
     let (tree, public, private, db) = public_and_private();
-    let a = faulty(&tree, &db, Fault::Status(502));
-    let b = serving(&tree_of(&[&private]), &db); // no public module: 404
-    let c = serving(&tree, &db);
+    let a = db_proxy(&tree, &db, Fault::Status(502));
+    let b = db_proxy(&tree_of(&[&private]), &db, Fault::Healthy); // no public module: 404
+    let c = db_proxy(&tree, &db, Fault::Healthy);
     let (out, all) = private_run(',', &a, &b, &c, &tree, &db);
     assert!(!out.status.success(), "{all}");
     assert!(!requests_with(&a, &private.path).is_empty(), "{all}");
@@ -766,9 +726,9 @@ fn private_path_after_a_502_reaches_neither_b_nor_the_extra_upstream() {
 #[test]
 fn private_path_404_falls_through_to_b_but_never_the_extra_upstream() {
     let (tree, public, private, db) = public_and_private();
-    let a = serving(&tree_of(&[&public]), &db); // 404 for the private module
-    let b = serving(&tree, &db);
-    let c = serving(&tree, &db);
+    let a = db_proxy(&tree_of(&[&public]), &db, Fault::Healthy); // 404 for the private module
+    let b = db_proxy(&tree, &db, Fault::Healthy);
+    let c = db_proxy(&tree, &db, Fault::Healthy);
     let (out, all) = private_run(',', &a, &b, &c, &tree, &db);
     assert!(out.status.success(), "{all}");
     assert!(!requests_with(&a, &private.path).is_empty(), "{all}");
@@ -781,9 +741,9 @@ fn private_path_404_falls_through_to_b_but_never_the_extra_upstream() {
 #[test]
 fn private_path_with_pipe_moves_on_to_b_but_never_the_extra_upstream() {
     let (tree, _public, private, db) = public_and_private();
-    let a = faulty(&tree, &db, Fault::Status(502));
-    let b = serving(&tree, &db);
-    let c = serving(&tree, &db);
+    let a = db_proxy(&tree, &db, Fault::Status(502));
+    let b = db_proxy(&tree, &db, Fault::Healthy);
+    let c = db_proxy(&tree, &db, Fault::Healthy);
     let (out, all) = private_run('|', &a, &b, &c, &tree, &db);
     assert!(out.status.success(), "{all}");
     assert!(served_zip(&b, &private), "{all}");
@@ -796,8 +756,8 @@ fn private_path_with_pipe_moves_on_to_b_but_never_the_extra_upstream() {
 fn a_compile_error_after_a_failover_gets_no_proxy_line() {
     let tree = ModTree::new(2);
     let db = db_of(&tree);
-    let bad = faulty(&tree, &db, Fault::Status(503));
-    let good = serving(&tree, &db);
+    let bad = db_proxy(&tree, &db, Fault::Status(503));
+    let good = db_proxy(&tree, &db, Fault::Healthy);
     let world = verifying_world(&format!("{},{}", bad.url(), good.url()), &db);
     world.write_tree_main_module(&tree);
     let main = world.path("work/main.go");
@@ -816,9 +776,9 @@ fn a_compile_error_after_a_failover_gets_no_proxy_line() {
 #[test]
 fn private_path_503_then_404_with_pipe_is_a_404_like_go() {
     let (tree, public, private, db) = public_and_private();
-    let a = faulty(&tree, &db, Fault::Status(503));
-    let b = serving(&tree_of(&[&public]), &db); // 404 for the private module
-    let c = serving(&tree, &db);
+    let a = db_proxy(&tree, &db, Fault::Status(503));
+    let b = db_proxy(&tree_of(&[&public]), &db, Fault::Healthy); // 404 for the private module
+    let c = db_proxy(&tree, &db, Fault::Healthy);
     let (out, all) = private_run('|', &a, &b, &c, &tree, &db);
     assert!(!out.status.success(), "{all}");
     let private_lines: Vec<String> = go_lines(&out)
@@ -840,8 +800,8 @@ fn private_path_503_then_404_with_pipe_is_a_404_like_go() {
 fn an_extra_candidates_403_never_hides_the_users_404() {
     let tree = ModTree::new(1);
     let db = db_of(&tree);
-    let a = serving(&tree, &db);
-    let x = faulty(&tree, &db, Fault::Status(403));
+    let a = db_proxy(&tree, &db, Fault::Healthy);
+    let x = db_proxy(&tree, &db, Fault::Status(403));
     let mut world = verifying_world(&a.url(), &db);
     world.set_env("GOSHIM_PROXIES", x.url());
     world.write_tree_main_module(&tree);
@@ -873,8 +833,8 @@ fn an_extra_candidates_403_never_hides_the_users_404() {
 fn credentials_reach_only_their_upstream_and_never_output_or_files() {
     let tree = ModTree::new(2);
     let db = db_of(&tree);
-    let q = serving(&tree, &db);
-    let c = serving(&tree, &db);
+    let q = db_proxy(&tree, &db, Fault::Healthy);
+    let c = db_proxy(&tree, &db, Fault::Healthy);
     let mut world = verifying_world(&format!("{}?token={TOKEN}", q.url()), &db);
     world.set_env(
         "GOSHIM_PROXIES",
@@ -942,8 +902,8 @@ fn credentials_reach_only_their_upstream_and_never_output_or_files() {
 fn twenty_parallel_downloads_with_a_flaky_primary_all_succeed() {
     let tree = ModTree::new(4);
     let db = db_of(&tree);
-    let flaky = faulty(&tree, &db, Fault::EveryNth { n: 3, status: 503 });
-    let good = serving(&tree, &db);
+    let flaky = db_proxy(&tree, &db, Fault::EveryNth { n: 3, status: 503 });
+    let good = db_proxy(&tree, &db, Fault::Healthy);
     let world = verifying_world(&format!("{},{}", flaky.url(), good.url()), &db);
     world.write_tree_main_module(&tree);
     let started = Instant::now();
@@ -1001,7 +961,7 @@ fn twenty_parallel_downloads_with_a_flaky_primary_all_succeed() {
 fn a_smooth_run_leaves_the_snapshot_alone() {
     let tree = ModTree::new(2);
     let db = db_of(&tree);
-    let good = serving(&tree, &db);
+    let good = db_proxy(&tree, &db, Fault::Healthy);
     let mut world = verifying_world(&good.url(), &db);
     world.write_tree_main_module(&tree);
     let (out, _) = timed_shim(&world, &["mod", "download"], BOUNDED);
@@ -1031,8 +991,8 @@ fn a_smooth_run_leaves_the_snapshot_alone() {
 fn a_hung_primary_shows_down_in_status_without_a_probe() {
     let tree = ModTree::new(2);
     let db = db_of(&tree);
-    let hung = faulty(&tree, &db, Fault::Hang);
-    let good = serving(&tree, &db);
+    let hung = db_proxy(&tree, &db, Fault::Hang);
+    let good = db_proxy(&tree, &db, Fault::Healthy);
     let world = verifying_world(&format!("{},{}", hung.url(), good.url()), &db);
     world.write_tree_main_module(&tree);
     let (out, _) = timed_shim(&world, &["mod", "download"], BOUNDED);

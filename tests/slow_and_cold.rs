@@ -35,8 +35,8 @@ use common::modtree::{Module, big_module};
 use common::programs::PRINT_ENV;
 use common::proxy::Request;
 use common::scenario::{
-    assert_program_prints, files_under, go_lines, goshim_lines, logs, relay_urls_in, status_json,
-    timed_shim,
+    assert_go_sum_from, assert_program_prints, db_proxy, files_under, go_lines, goshim_lines, logs,
+    relay_urls_in, status_json, timed_shim,
 };
 use common::sumdb::{SUMDB_NAME, SumDb};
 use common::{Fault, ModTree, TestProxy, World, refused_url, show, stdout_text};
@@ -58,47 +58,6 @@ fn cold_world(goproxy: &str, db: &SumDb) -> World {
     world.set_env("GOSHIM_TTL", "0");
     world.verify_with(db);
     world
-}
-
-/// A proxy serving `tree` and `db`, with `fault` on every path (the
-/// database's included) from the first request on.
-fn db_proxy(tree: &ModTree, db: &SumDb, fault: Fault) -> TestProxy {
-    TestProxy::builder()
-        .tree(tree)
-        .sumdb(db)
-        .fault(fault)
-        .start()
-}
-
-/// go.sum holds only `db`'s lines, among them the go.mod line of every
-/// module of `tree` and, with `zips` (go built with them), the zip line too:
-/// go verified them against the database. (`go mod download` records the
-/// go.mod lines only.)
-fn assert_go_sum_from(world: &World, tree: &ModTree, db: &SumDb, zips: bool, ctx: &str) {
-    let sum = fs::read_to_string(world.work_dir().join("go.sum")).unwrap_or_default();
-    let have: Vec<&str> = sum.lines().collect();
-    for m in &tree.modules {
-        let lines = db.go_sum_lines(&m.path, m.latest());
-        assert_eq!(lines.len(), 2, "{} not in the database", m.path);
-        for line in &lines {
-            let needed = zips || line.contains("/go.mod ");
-            assert!(
-                !needed || have.contains(&line.as_str()),
-                "go.sum lacks {line}\n{sum}\n{ctx}"
-            );
-        }
-    }
-    let known: Vec<String> = tree
-        .modules
-        .iter()
-        .flat_map(|m| db.go_sum_lines(&m.path, m.latest()))
-        .collect();
-    for line in have {
-        assert!(
-            known.iter().any(|k| k == line),
-            "go.sum line not from the database: {line}\n{ctx}"
-        );
-    }
 }
 
 fn assert_cold(world: &World) {

@@ -11,8 +11,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::assert::{show, stderr_text, stdout_text};
+use super::modtree::ModTree;
 use super::process::run_with_timeout;
-use super::proxy::TestProxy;
+use super::proxy::{Fault, TestProxy};
+use super::sumdb::SumDb;
 use super::world::World;
 
 /// A world in the list mode: no relay, no background probe, no sumdb, quick probes.
@@ -214,4 +216,45 @@ pub fn relay_urls_in(text: &str) -> Vec<String> {
     found.sort();
     found.dedup();
     found
+}
+
+/// A proxy serving `tree` and `db`, with `fault` on every path (the
+/// database's included) from the first request on.
+pub fn db_proxy(tree: &ModTree, db: &SumDb, fault: Fault) -> TestProxy {
+    TestProxy::builder()
+        .tree(tree)
+        .sumdb(db)
+        .fault(fault)
+        .start()
+}
+
+/// go.sum holds only `db`'s lines, among them the go.mod line of every
+/// module of `tree` and, with `zips` (go built with them), the zip line too:
+/// go verified them against the database. (`go mod download` records the
+/// go.mod lines only.)
+pub fn assert_go_sum_from(world: &World, tree: &ModTree, db: &SumDb, zips: bool, ctx: &str) {
+    let sum = fs::read_to_string(world.work_dir().join("go.sum")).unwrap_or_default();
+    let have: Vec<&str> = sum.lines().collect();
+    for m in &tree.modules {
+        let lines = db.go_sum_lines(&m.path, m.latest());
+        assert_eq!(lines.len(), 2, "{} not in the database", m.path);
+        for line in &lines {
+            let needed = zips || line.contains("/go.mod ");
+            assert!(
+                !needed || have.contains(&line.as_str()),
+                "go.sum lacks {line}\n{sum}\n{ctx}"
+            );
+        }
+    }
+    let known: Vec<String> = tree
+        .modules
+        .iter()
+        .flat_map(|m| db.go_sum_lines(&m.path, m.latest()))
+        .collect();
+    for line in have {
+        assert!(
+            known.iter().any(|k| k == line),
+            "go.sum line not from the database: {line}\n{ctx}"
+        );
+    }
 }
