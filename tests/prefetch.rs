@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use common::scenario::{files_under, goshim_lines, status_json};
 use common::sumdb::{SUMDB_NAME, SumDb};
-use common::{Fault, ModTree, TestProxy, World, show};
+use common::{Fault, ModTree, Running, TestProxy, World, show};
 
 /// A world (no snapshot, no background probe) verifying against `db`, with
 /// `tree`'s main module in `work/`.
@@ -161,5 +161,79 @@ fn private_paths_are_fetched_ahead_only_from_the_users_list() {
         users.request_paths().iter().any(private),
         "the private paths were never asked at all\n{}",
         show(&out)
+    );
+}
+
+/// A module whose ~2 MB zip (larger than what the relay holds in memory) a
+/// proxy sends slowly enough that go asks for it while it is being fetched
+/// ahead; its database.
+fn slow_big_zip() -> (ModTree, Vec<u8>, SumDb) {
+    let (big, zip) = common::modtree::big_module(2_000_000);
+    let m = &big.modules[0];
+    let mut db = SumDb::new(SUMDB_NAME);
+    db.add(&m.path, m.latest(), &zip, &m.go_mod());
+    (big, zip, db)
+}
+
+fn cached_zip(world: &World) -> Vec<u8> {
+    fs::read(world.path("gopath/pkg/mod/cache/download/example.com/big/@v/v1.0.0.zip"))
+        .unwrap_or_default()
+}
+
+#[test]
+fn go_takes_over_a_zip_that_is_still_being_fetched_ahead() {
+    let (big, zip, db) = slow_big_zip();
+    let proxy = TestProxy::builder().tree(&big).sumdb(&db).start();
+    proxy.insert_file("example.com/big/@v/v1.0.0.zip", zip.clone());
+    // The zip's first half, then nothing until the test says so.
+    proxy.set_fault_for(".zip", Fault::PauseMidBody);
+    let w = world(&proxy.url(), &db, &big);
+    let mut go = Running::spawn(&mut w.shim_cmd(["mod", "download"]));
+    // go has the bytes that came so far while the fetch ahead is still
+    // under way: its temporary zip in the module cache grows.
+    let dir = w.path("gopath/pkg/mod/cache/download/example.com/big/@v");
+    go.wait_until(
+        "receiving the zip's first half",
+        Duration::from_secs(60),
+        |_| {
+            files_under(&dir).iter().any(|f| {
+                let name = f.file_name().unwrap_or_default().to_string_lossy();
+                name.starts_with("v1.0.0.zip")
+                    && name.ends_with(".tmp")
+                    && fs::metadata(f).is_ok_and(|m| m.len() > 0)
+            })
+        },
+    );
+    proxy.resume();
+    let out = go.wait(Duration::from_secs(60));
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        goshim_lines(&out).is_empty(),
+        "goshim spoke\n{}",
+        show(&out)
+    );
+    assert!(cached_zip(&w) == zip, "the cached zip differs");
+    // go got the rest of the fetch under way instead of asking again.
+    let zips = proxy.requests_ending_with(".zip");
+    assert_eq!(zips.len(), 1, "{:?}", proxy.request_paths());
+    let p = prefetch_of(&w);
+    assert_eq!(p["unused"].as_u64(), Some(0), "{p}");
+}
+
+#[test]
+fn a_zip_taken_over_midway_is_completed_by_the_next_upstream() {
+    let (big, zip, db) = slow_big_zip();
+    let stalling = TestProxy::builder().tree(&big).sumdb(&db).start();
+    stalling.insert_file("example.com/big/@v/v1.0.0.zip", zip.clone());
+    stalling.set_fault_for(".zip", Fault::StallMidBody);
+    let good = TestProxy::builder().tree(&big).sumdb(&db).start();
+    good.insert_file("example.com/big/@v/v1.0.0.zip", zip.clone());
+    let w = world(&format!("{},{}", stalling.url(), good.url()), &db, &big);
+    run_ok(&w, true, &["mod", "download"]);
+    assert!(cached_zip(&w) == zip, "the cached zip differs");
+    assert_eq!(stalling.requests_ending_with(".zip").len(), 1);
+    assert!(
+        !good.requests_ending_with(".zip").is_empty(),
+        "the zip was never completed from the second proxy"
     );
 }

@@ -15,9 +15,11 @@
 //! A fetch ahead is an ordinary race (same order, failover, hedging,
 //! deadlines, private-path rules); one that fails is forgotten and go's own
 //! request runs as usual. Never more than [`CONCURRENCY`] at once, and a go
-//! request never waits for one that has not started. Nothing outlives the
-//! run: bodies are held in memory up to [`MEMORY_BUDGET`], larger ones in an
-//! unlinked 0600 temporary file.
+//! request never waits for one that has not started. go waits for a small
+//! file under way; a zip under way it takes over (what came so far, then the
+//! rest as it arrives), so a big zip is never first held whole and then
+//! copied out. Nothing outlives the run: bodies are held in memory up to
+//! [`MEMORY_BUDGET`], larger ones in an unlinked 0600 temporary file.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -28,8 +30,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use hyper::header::HeaderValue;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Semaphore, oneshot, watch};
 
+use super::forward::{Race, Step};
 use super::{Shared, locked};
 use crate::go::module_path;
 
@@ -85,12 +88,28 @@ impl Held {
 }
 
 /// The outcome of one fetch ahead: the body and its content type, or None.
-pub type Fetched = Option<(Arc<Held>, Option<HeaderValue>)>;
+type Fetched = Option<(Arc<Held>, Option<HeaderValue>)>;
+
+/// What go gets for a request that was fetched ahead.
+pub enum Found {
+    /// The whole body and its content type.
+    Whole(Arc<Held>, Option<HeaderValue>),
+    /// A zip still arriving: the bytes so far, and the race bringing the rest.
+    Partial(Held, Box<Race>),
+}
+
+/// What came so far of a zip under way, and the race bringing the rest.
+type Handover = (Held, Box<Race>);
 
 struct Entry {
     /// A permit was granted: go may wait for it rather than ask again.
     started: AtomicBool,
     done: watch::Receiver<Option<Fetched>>,
+    /// go asked for a zip under way: where to hand over what came so far and
+    /// the race itself, so go gets the rest as it arrives (on a fast proxy,
+    /// waiting for the whole zip and then copying it out of a file would
+    /// cost more than fetching ahead saves).
+    taker: std::sync::Mutex<Option<oneshot::Sender<Handover>>>,
 }
 
 /// Per-run state of fetching ahead.
@@ -113,6 +132,13 @@ pub struct Stats {
     pub used_bytes: AtomicU64,
 }
 
+impl Stats {
+    fn count_fetched(&self, bytes: u64) {
+        self.fetched.fetch_add(1, Ordering::Relaxed);
+        self.fetched_bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+}
+
 impl Ahead {
     pub fn new(mode: Prefetch) -> Ahead {
         Ahead {
@@ -126,8 +152,8 @@ impl Ahead {
     }
 
     /// go asks for `rel`: the answer fetched ahead if there is one (waiting
-    /// for it if it is under way).
-    pub async fn on_request(shared: &Arc<Shared>, rel: &str) -> Fetched {
+    /// for a small one that is under way; taking over a zip's).
+    pub async fn on_request(shared: &Arc<Shared>, rel: &str) -> Option<Found> {
         let ahead = &shared.ahead;
         if ahead.mode == Prefetch::Off {
             return None;
@@ -138,13 +164,27 @@ impl Ahead {
             return None; // still queued: go's own request goes first
         }
         let mut done = entry.done.clone();
-        let fetched = done.wait_for(Option::is_some).await.ok()?.clone()??;
+        let (tx, mut taken) = oneshot::channel();
+        if rel.ends_with(".zip") {
+            *locked(&entry.taker) = Some(tx);
+        } // else `tx` is dropped here and only `done` can answer
+        // A handed-over race is looked at first: once it is sent, `done` is
+        // closed without an answer.
+        let found = tokio::select! {
+            biased;
+            Ok((head, race)) = &mut taken => Found::Partial(head, race),
+            whole = done.wait_for(Option::is_some) => {
+                let (held, ct) = whole.ok()?.clone()??;
+                Found::Whole(held, ct)
+            }
+        };
+        let len = match &found {
+            Found::Whole(held, _) => held.len(),
+            Found::Partial(head, _) => head.len(),
+        };
         ahead.stats.used.fetch_add(1, Ordering::Relaxed);
-        ahead
-            .stats
-            .used_bytes
-            .fetch_add(fetched.0.len(), Ordering::Relaxed);
-        Some(fetched)
+        ahead.stats.used_bytes.fetch_add(len, Ordering::Relaxed);
+        Some(found)
     }
 
     /// `rel` exists (its answer is starting): fetch what go will ask next.
@@ -182,6 +222,7 @@ fn schedule(shared: &Arc<Shared>, rel: String) {
     let entry = Arc::new(Entry {
         started: AtomicBool::new(false),
         done: rx,
+        taker: Default::default(),
     });
     {
         let mut entries = locked(&ahead.entries);
@@ -200,20 +241,36 @@ fn schedule(shared: &Arc<Shared>, rel: String) {
             return;
         }
         entry.started.store(true, Ordering::Release);
-        let mut body = Collector::default();
-        let content_type =
-            super::forward::race_body(shared.clone(), rel, |chunk| body.push(chunk)).await;
-        let fetched = match (content_type, body.finish(&shared.ahead.in_memory)) {
-            (Some(ct), Some(held)) => Some((Arc::new(held), ct)),
-            _ => None,
+        let Some(fetched) = fetch(&shared, rel, &entry).await else {
+            return; // go took it over
         };
         if let Some((held, _)) = &fetched {
-            let stats = &shared.ahead.stats;
-            stats.fetched.fetch_add(1, Ordering::Relaxed);
-            stats.fetched_bytes.fetch_add(held.len(), Ordering::Relaxed);
+            shared.ahead.stats.count_fetched(held.len());
         }
         let _ = tx.send(Some(fetched));
     });
+}
+
+/// Runs the race for `rel` to the end: the body, or Some(None) when it
+/// failed; None when go took the race over on the way.
+async fn fetch(shared: &Arc<Shared>, rel: String, entry: &Entry) -> Option<Fetched> {
+    let mut race = Race::for_request(shared.clone(), rel);
+    let mut body = Collector::default();
+    loop {
+        match race.step().await {
+            Step::Data(chunk) if body.push(&chunk) => {}
+            Step::Data(_) | Step::Exhausted => return Some(None),
+            Step::Done => break,
+        }
+        if let Some(taker) = locked(&entry.taker).take() {
+            let head = body.into_head();
+            shared.ahead.stats.count_fetched(head.len());
+            let _ = taker.send((head, Box::new(race))); // go may be gone: then drop it all
+            return None;
+        }
+    }
+    let held = body.finish(&shared.ahead.in_memory);
+    Some(held.map(|held| (Arc::new(held), race.content_type())))
 }
 
 /// A body being fetched ahead: in memory, in a file once it is large.
@@ -244,6 +301,15 @@ impl Collector {
         ok
     }
 
+    /// What arrived so far, for go to take over (not counted against the
+    /// memory budget: go's connection sends it at once).
+    fn into_head(self) -> Held {
+        match self.file {
+            Some((file, len)) => Held::File(Arc::new(file), len),
+            None => Held::Memory(self.memory.into()),
+        }
+    }
+
     /// The whole body, counted against the memory budget while in memory.
     fn finish(mut self, in_memory: &AtomicUsize) -> Option<Held> {
         let n = self.memory.len();
@@ -253,10 +319,7 @@ impl Collector {
                 return None;
             }
         }
-        match self.file {
-            Some((file, len)) => Some(Held::File(Arc::new(file), len)),
-            None => Some(Held::Memory(self.memory.into())),
-        }
+        Some(self.into_head())
     }
 }
 

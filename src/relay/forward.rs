@@ -16,7 +16,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures_util::FutureExt;
+use futures_util::{FutureExt, StreamExt};
 use http_body_util::{BodyExt, Full, StreamBody, combinators::UnsyncBoxBody};
 use hyper::body::Frame;
 use hyper::header::HeaderValue;
@@ -24,7 +24,7 @@ use hyper::{Response, StatusCode};
 use tokio::time::Sleep;
 
 use super::Shared;
-use super::ahead::{Ahead, Held};
+use super::ahead::{Ahead, Found, Held};
 use super::body::Splice;
 use super::local_cache;
 use super::route::{self, Route};
@@ -58,9 +58,9 @@ pub async fn forward(shared: Arc<Shared>, rel: String) -> Response<Body> {
         }
         Route::Unknown => return plain(StatusCode::NOT_FOUND, "not found\n".into()),
         Route::Module { .. } => {
-            if let Some((held, ct)) = Ahead::on_request(&shared, &rel).await {
+            if let Some(found) = Ahead::on_request(&shared, &rel).await {
                 Ahead::on_found(&shared, &rel);
-                return held_response(&shared, &rel, held, ct);
+                return held_response(&shared, &rel, found);
             }
             candidates(&shared, &rel)
         }
@@ -133,61 +133,52 @@ fn candidates(shared: &Shared, rel: &str) -> (Vec<usize>, bool) {
     }
 }
 
-/// Runs the race for `rel` to the end, handing each chunk of the body to
-/// `sink` (which may refuse); the content type once the body is complete.
-pub(super) async fn race_body(
-    shared: Arc<Shared>,
-    rel: String,
-    mut sink: impl FnMut(&[u8]) -> bool,
-) -> Option<Option<HeaderValue>> {
-    let (order, strict) = candidates(&shared, &rel);
-    let mut race = Race::new(shared, rel, order, strict);
-    loop {
-        match race.step().await {
-            Step::Data(b) if sink(&b) => {}
-            Step::Data(_) | Step::Exhausted => return None,
-            Step::Done => return Some(race.content_type.clone()),
+/// The answer to go from what was fetched ahead.
+fn held_response(shared: &Arc<Shared>, rel: &str, found: Found) -> Response<Body> {
+    let mut builder = Response::builder().status(StatusCode::OK);
+    let (content_type, body) = match found {
+        Found::Whole(held, ct) => {
+            builder = builder.header(hyper::header::CONTENT_LENGTH, held.len());
+            let body = match &*held {
+                Held::Memory(bytes) => {
+                    Ahead::on_mod_served(shared, rel, bytes);
+                    Full::new(bytes.clone())
+                        .map_err(|never| match never {})
+                        .boxed_unsync()
+                }
+                Held::File(..) => StreamBody::new(held_frames(held)).boxed_unsync(),
+            };
+            (ct, body)
         }
-    }
-}
-
-/// The answer to go from a body fetched ahead.
-fn held_response(
-    shared: &Arc<Shared>,
-    rel: &str,
-    held: Arc<Held>,
-    content_type: Option<HeaderValue>,
-) -> Response<Body> {
-    let mut builder = Response::builder()
-        .status(StatusCode::OK)
-        .header(hyper::header::CONTENT_LENGTH, held.len());
+        // A zip still arriving: what came so far, then the rest as it comes,
+        // exactly as if go's own request had been under way all along.
+        Found::Partial(head, race) => {
+            let ct = race.content_type.clone();
+            let rest = futures_util::stream::unfold((*race, VecDeque::new()), next_frame);
+            let frames = held_frames(Arc::new(head)).chain(rest);
+            (ct, StreamBody::new(frames).boxed_unsync())
+        }
+    };
     if let Some(ct) = content_type {
         builder = builder.header(hyper::header::CONTENT_TYPE, ct);
     }
-    let body = match &*held {
-        Held::Memory(bytes) => {
-            Ahead::on_mod_served(shared, rel, bytes);
-            Full::new(bytes.clone())
-                .map_err(|never| match never {})
-                .boxed_unsync()
-        }
-        Held::File(..) => {
-            let chunks = futures_util::stream::unfold((held, 0u64), |(held, at)| async move {
-                match held.read_at(at, READ_CHUNK) {
-                    Ok(b) if b.is_empty() => None,
-                    Ok(b) => {
-                        let next = at + b.len() as u64;
-                        Some((Ok(Frame::data(b)), (held, next)))
-                    }
-                    Err(e) => Some((Err(e), (held, u64::MAX))),
-                }
-            });
-            StreamBody::new(chunks).boxed_unsync()
-        }
-    };
     builder
         .body(body)
         .unwrap_or_else(|_| plain(StatusCode::BAD_GATEWAY, "bad held answer\n".into()))
+}
+
+/// A held body as frames for go, read in chunks when it is in a file.
+fn held_frames(held: Arc<Held>) -> impl futures_util::Stream<Item = Item> {
+    futures_util::stream::unfold((held, 0u64), |(held, at)| async move {
+        match held.read_at(at, READ_CHUNK) {
+            Ok(b) if b.is_empty() => None,
+            Ok(b) => {
+                let next = at + b.len() as u64;
+                Some((Ok(Frame::data(b)), (held, next)))
+            }
+            Err(e) => Some((Err(e), (held, u64::MAX))),
+        }
+    })
 }
 
 type Item = Result<Frame<Bytes>, std::io::Error>;
@@ -273,7 +264,7 @@ enum Verdict {
     Failed,
 }
 
-enum Step {
+pub(super) enum Step {
     /// Bytes for go.
     Data(Bytes),
     /// The body is complete.
@@ -283,7 +274,7 @@ enum Step {
 }
 
 /// One go request and the upstream requests serving it.
-struct Race {
+pub(super) struct Race {
     shared: Arc<Shared>,
     rel: String,
     candidates: VecDeque<usize>,
@@ -348,7 +339,17 @@ impl Race {
         }
     }
 
-    async fn step(&mut self) -> Step {
+    /// The race for `rel` over its candidates (see [`candidates`]).
+    pub(super) fn for_request(shared: Arc<Shared>, rel: String) -> Race {
+        let (order, strict) = candidates(&shared, &rel);
+        Race::new(shared, rel, order, strict)
+    }
+
+    pub(super) fn content_type(&self) -> Option<HeaderValue> {
+        self.content_type.clone()
+    }
+
+    pub(super) async fn step(&mut self) -> Step {
         if self.complete {
             return Step::Done;
         }

@@ -7,6 +7,7 @@ use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -264,7 +265,7 @@ fn respond(stream: &mut TcpStream, head: &Head, state: &State) -> bool {
             reset(stream);
             false
         }
-        Fault::StallMidBody => {
+        Fault::StallMidBody | Fault::PauseMidBody => {
             state.record(head, Some(status), &fault);
             let headers = head_bytes(status, ctype, body.len(), &[]);
             if !write_fully(stream, &headers, state) {
@@ -273,14 +274,17 @@ fn respond(stream: &mut TcpStream, head: &Head, state: &State) -> bool {
             if is_head {
                 return true;
             }
-            if !write_fully(stream, &body[..body.len() / 2], state) {
+            let (first, rest) = body.split_at(body.len() / 2);
+            if !write_fully(stream, first, state) {
                 return false;
             }
             let _ = stream.flush();
-            while !state.stopping() {
+            let pausing = fault == Fault::PauseMidBody;
+            let go_on = || state.stopping() || pausing && state.resumed.load(Ordering::SeqCst);
+            while !go_on() {
                 thread::sleep(TICK);
             }
-            false
+            pausing && !state.stopping() && write_fully(stream, rest, state)
         }
         Fault::TruncatedZip if head.path.ends_with(".zip") && status == 200 => {
             state.record(head, Some(status), &fault);

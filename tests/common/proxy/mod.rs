@@ -67,6 +67,8 @@ pub enum Fault {
     /// more, keeping the connection open (until the proxy is dropped): a body
     /// that stalls for good. A HEAD request gets the headers only.
     StallMidBody,
+    /// Like `StallMidBody`, but the rest follows once [`TestProxy::resume`] is called.
+    PauseMidBody,
     /// For `.zip` paths, send only the first half of the zip with a matching
     /// Content-Length (a valid HTTP response carrying a corrupt zip). Other paths are served normally.
     TruncatedZip,
@@ -130,6 +132,8 @@ struct State {
     ranges: AtomicBool,
     log: Mutex<Vec<Request>>,
     shutdown: AtomicBool,
+    /// Paused bodies (`Fault::PauseMidBody`) may go on.
+    resumed: AtomicBool,
     prefix: String,
 }
 
@@ -247,6 +251,7 @@ impl ProxyBuilder {
             ranges: AtomicBool::new(self.ranges),
             log: Mutex::new(Vec::new()),
             shutdown: AtomicBool::new(false),
+            resumed: AtomicBool::new(false),
             prefix: self.prefix,
         });
         let acceptor = {
@@ -330,6 +335,11 @@ impl TestProxy {
             filter,
             matched: 0,
         });
+    }
+
+    /// Lets bodies paused by `Fault::PauseMidBody` go on.
+    pub fn resume(&self) {
+        self.state.resumed.store(true, Ordering::SeqCst);
     }
 
     /// Back to healthy for every path.
