@@ -237,3 +237,51 @@ fn a_zip_taken_over_midway_is_completed_by_the_next_upstream() {
         "the zip was never completed from the second proxy"
     );
 }
+
+#[test]
+fn the_main_module_s_requirements_are_fetched_ahead_at_go_s_first_request() {
+    let tree = ModTree::new(8);
+    let db = SumDb::from_tree(SUMDB_NAME, &tree);
+    let proxy = TestProxy::builder().tree(&tree).sumdb(&db).start();
+    // Every go.mod comes half, then waits: go, asking one at a time, is held
+    // at its first while the relay asks for the others.
+    proxy.set_fault_for(".mod", Fault::PauseMidBody);
+    let mut w = world(&proxy.url(), &db, &tree);
+    w.set_env("GOMAXPROCS", "1");
+    let mut go = Running::spawn(&mut w.shim_cmd(["mod", "download"]));
+    let mods = |p: &TestProxy| {
+        let mut paths: Vec<String> = p
+            .request_paths()
+            .into_iter()
+            .filter(|p| p.ends_with(".mod"))
+            .collect();
+        paths.sort();
+        paths.dedup();
+        paths.len()
+    };
+    go.wait_until(
+        "asking for every required go.mod",
+        Duration::from_secs(60),
+        |_| mods(&proxy) == tree.modules.len(),
+    );
+    proxy.resume();
+    let out = go.wait(Duration::from_secs(60));
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        goshim_lines(&out).is_empty(),
+        "goshim spoke\n{}",
+        show(&out)
+    );
+    // Each go.mod was fetched once, and nothing went unused.
+    assert_eq!(proxy.requests_ending_with(".mod").len(), tree.modules.len());
+    let p = prefetch_of(&w);
+    assert_eq!(p["unused"].as_u64(), Some(0), "{p}");
+    // A second run finds them all in go's cache and fetches nothing ahead.
+    proxy.clear_log();
+    run_ok(&w, true, &["list", "-m", "all"]);
+    assert!(
+        proxy.request_paths().is_empty(),
+        "{:?}",
+        proxy.request_paths()
+    );
+}

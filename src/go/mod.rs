@@ -1,7 +1,8 @@
 //! The go command's side: its effective settings (`go env`, cached), GOPROXY
-//! lists, module paths, and toolchain switches.
+//! lists, module paths, go.mod and go.work files, and toolchain switches.
 
 pub mod goenv;
+pub mod mod_file;
 pub mod module_path;
 pub mod proxy_list;
 pub mod toolchain;

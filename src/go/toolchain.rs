@@ -13,6 +13,7 @@ use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use super::mod_file;
 use crate::settings::vars::{self, Env};
 
 /// What the decision needs to know, read by [`Inputs::read`].
@@ -123,7 +124,7 @@ impl Inputs {
         {
             return None;
         }
-        let (go_line, toolchain_line) = module_file(process, args)
+        let (go_line, toolchain_line) = mod_file::for_command(process, args)
             .map(|f| go_lines(&f))
             .unwrap_or_default();
         let explicit = env_setting.as_deref().is_some_and(|t| t != "auto");
@@ -151,30 +152,6 @@ impl Inputs {
             local,
         })
     }
-}
-
-/// The go.work (unless GOWORK=off) or go.mod go reads, from the directory
-/// the command runs in (`-C dir` included).
-fn module_file(process: &Env, args: &[OsString]) -> Option<PathBuf> {
-    let mut dir = process.cwd()?.to_path_buf();
-    match args.first().and_then(|a| a.to_str()) {
-        Some("-C") => dir.push(args.get(1)?),
-        Some(a) if a.starts_with("-C=") => dir.push(&a[3..]),
-        _ => {}
-    }
-    let gowork = process.non_empty("GOWORK");
-    match gowork.as_deref() {
-        Some("off") => find_up(&dir, "go.mod"),
-        Some(file) => Some(PathBuf::from(file)),
-        None => find_up(&dir, "go.work").or_else(|| find_up(&dir, "go.mod")),
-    }
-}
-
-fn find_up(start: &Path, name: &str) -> Option<PathBuf> {
-    start
-        .ancestors()
-        .map(|d| d.join(name))
-        .find(|f| f.is_file())
 }
 
 /// The `go` and `toolchain` directives of a go.mod or go.work file.
@@ -335,27 +312,6 @@ mod tests {
         fs::write(&env, "GOPROXY=x\nGOTOOLCHAIN=local\n").unwrap();
         assert_eq!(setting_in(&env, "GOTOOLCHAIN"), Some("local".into()));
         assert_eq!(setting_in(&env, "GOSUMDB"), None);
-    }
-
-    #[test]
-    fn finds_the_module_file_from_the_start_directory() {
-        let dir = tempfile::tempdir().unwrap();
-        let sub = dir.path().join("a").join("b");
-        fs::create_dir_all(&sub).unwrap();
-        fs::write(dir.path().join("go.mod"), "module m\n").unwrap();
-        fs::write(dir.path().join("a").join("go.work"), "go 1.22\n").unwrap();
-        let at = |pairs: &[(&str, &str)], args: &[&str]| {
-            let args: Vec<OsString> = args.iter().map(OsString::from).collect();
-            module_file(&Env::from_pairs(pairs).with_cwd(dir.path()), &args)
-        };
-        assert_eq!(at(&[], &[]), Some(dir.path().join("go.mod")));
-        assert_eq!(at(&[], &["-C", "a/b"]), Some(dir.path().join("a/go.work")));
-        assert_eq!(
-            at(&[("GOWORK", "off")], &["-C=a/b"]),
-            Some(dir.path().join("go.mod"))
-        );
-        assert_eq!(at(&[("GOWORK", "/w")], &[]), Some(PathBuf::from("/w")));
-        assert_eq!(module_file(&Env::default(), &[]), None);
     }
 
     #[test]

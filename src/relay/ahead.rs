@@ -25,16 +25,18 @@ use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use hyper::header::HeaderValue;
-use tokio::sync::{Semaphore, oneshot, watch};
+use tokio::sync::{Notify, Semaphore, oneshot, watch};
 
+use super::FetchAhead;
 use super::forward::{Race, Step};
 use super::{Shared, locked};
-use crate::go::module_path;
+use crate::go::{mod_file, module_path};
 
 /// Fetches ahead running at once (go itself runs about GOMAXPROCS).
 const CONCURRENCY: usize = 16;
@@ -110,11 +112,15 @@ struct Entry {
     /// waiting for the whole zip and then copying it out of a file would
     /// cost more than fetching ahead saves).
     taker: std::sync::Mutex<Option<oneshot::Sender<Handover>>>,
+    /// Signalled once `taker` is set.
+    wanted: Notify,
 }
 
 /// Per-run state of fetching ahead.
 pub struct Ahead {
     mode: Prefetch,
+    /// Where to look for the main module's go.mod; taken on go's first request.
+    main_module: std::sync::Mutex<Option<(PathBuf, Option<String>)>>,
     entries: std::sync::Mutex<HashMap<String, Arc<Entry>>>,
     /// Paths go asked for: never fetched ahead again.
     asked: std::sync::Mutex<HashSet<String>>,
@@ -140,9 +146,10 @@ impl Stats {
 }
 
 impl Ahead {
-    pub fn new(mode: Prefetch) -> Ahead {
+    pub fn new(settings: &FetchAhead) -> Ahead {
         Ahead {
-            mode,
+            mode: settings.prefetch,
+            main_module: std::sync::Mutex::new(settings.main_module.clone()),
             entries: Default::default(),
             asked: Default::default(),
             permits: Arc::new(Semaphore::new(CONCURRENCY)),
@@ -167,6 +174,7 @@ impl Ahead {
         let (tx, mut taken) = oneshot::channel();
         if rel.ends_with(".zip") {
             *locked(&entry.taker) = Some(tx);
+            entry.wanted.notify_one();
         } // else `tx` is dropped here and only `done` can answer
         // A handed-over race is looked at first: once it is sent, `done` is
         // closed without an answer.
@@ -202,12 +210,39 @@ impl Ahead {
         if shared.ahead.mode == Prefetch::Off || !rel.ends_with(".mod") {
             return;
         }
-        for (path, version) in requirements(&String::from_utf8_lossy(go_mod)) {
-            let escaped = module_path::escape(&path);
-            schedule(
-                shared,
-                format!("{escaped}/@v/{}.mod", module_path::escape(&version)),
-            );
+        for (path, version) in mod_file::requirements(&String::from_utf8_lossy(go_mod)) {
+            schedule(shared, mod_rel(&path, &version));
+        }
+    }
+
+    /// go's first request for a module, in a command that loads the main
+    /// module's graph: go will ask for the `.mod` of every module the main
+    /// go.mod requires (a few at a time, a round trip each), so fetch those
+    /// its download cache lacks. Not under a go.work, not for replaced paths.
+    pub fn on_first_request(shared: &Arc<Shared>) {
+        let ahead = &shared.ahead;
+        let Some((start, gowork)) = locked(&ahead.main_module).take() else {
+            return;
+        };
+        if ahead.mode == Prefetch::Off {
+            return;
+        }
+        let Some(file) = mod_file::find(&start, gowork.as_deref())
+            .filter(|f| f.file_name().is_some_and(|n| n == "go.mod"))
+        else {
+            return;
+        };
+        let Ok(go_mod) = std::fs::read_to_string(&file) else {
+            return;
+        };
+        let replaced = mod_file::replaced(&go_mod);
+        let cache = shared.settings.local_cache.as_deref();
+        for (path, version) in mod_file::requirements(&go_mod) {
+            let rel = mod_rel(&path, &version);
+            let cached = cache.is_some_and(|c| c.join(&rel).is_file());
+            if !cached && !replaced.contains(&path) {
+                schedule(shared, rel);
+            }
         }
     }
 }
@@ -223,6 +258,7 @@ fn schedule(shared: &Arc<Shared>, rel: String) {
         started: AtomicBool::new(false),
         done: rx,
         taker: Default::default(),
+        wanted: Notify::new(),
     });
     {
         let mut entries = locked(&ahead.entries);
@@ -257,16 +293,27 @@ async fn fetch(shared: &Arc<Shared>, rel: String, entry: &Entry) -> Option<Fetch
     let mut race = Race::for_request(shared.clone(), rel);
     let mut body = Collector::default();
     loop {
-        match race.step().await {
-            Step::Data(chunk) if body.push(&chunk) => {}
-            Step::Data(_) | Step::Exhausted => return Some(None),
-            Step::Done => break,
-        }
-        if let Some(taker) = locked(&entry.taker).take() {
-            let head = body.into_head();
-            shared.ahead.stats.count_fetched(head.len());
-            let _ = taker.send((head, Box::new(race))); // go may be gone: then drop it all
-            return None;
+        // go may ask while the body has stopped for a while: hand it over
+        // then, not after the next bytes. A race can be left between
+        // events (it handles each as it takes it).
+        let step = tokio::select! {
+            biased;
+            () = entry.wanted.notified() => None,
+            step = race.step() => Some(step),
+        };
+        match step {
+            Some(Step::Data(chunk)) if body.push(&chunk) => {}
+            Some(Step::Data(_) | Step::Exhausted) => return Some(None),
+            Some(Step::Done) => break,
+            None => {
+                let Some(taker) = locked(&entry.taker).take() else {
+                    continue;
+                };
+                let head = body.into_head();
+                shared.ahead.stats.count_fetched(head.len());
+                let _ = taker.send((head, Box::new(race))); // go may be gone: then drop it all
+                return None;
+            }
         }
     }
     let held = body.finish(&shared.ahead.in_memory);
@@ -323,6 +370,12 @@ impl Collector {
     }
 }
 
+/// The proxy path of `path@version`'s go.mod.
+fn mod_rel(path: &str, version: &str) -> String {
+    let (path, version) = (module_path::escape(path), module_path::escape(version));
+    format!("{path}/@v/{version}.mod")
+}
+
 /// What go will ask next after `rel`, for `mode`.
 fn siblings(rel: &str, mode: Prefetch) -> Vec<String> {
     let Some((base, file)) = rel.rsplit_once("/@v/") else {
@@ -346,38 +399,6 @@ fn siblings(rel: &str, mode: Prefetch) -> Vec<String> {
     next.into_iter()
         .map(|e| format!("{base}/@v/{version}.{e}"))
         .collect()
-}
-
-/// `(path, version)` of each `require` in a go.mod file (both the one-line
-/// and the block form; comments dropped).
-fn requirements(go_mod: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut in_block = false;
-    for line in go_mod.lines() {
-        let line = line.split("//").next().unwrap_or("").trim();
-        let spec = if in_block {
-            if line == ")" {
-                in_block = false;
-                continue;
-            }
-            line
-        } else if let Some(rest) = line.strip_prefix("require") {
-            let rest = rest.trim();
-            if rest == "(" {
-                in_block = true;
-                continue;
-            }
-            rest
-        } else {
-            continue;
-        };
-        let mut words = spec.split_whitespace();
-        if let (Some(path), Some(version)) = (words.next(), words.next()) {
-            let unquote = |s: &str| s.trim_matches('"').to_string();
-            out.push((unquote(path), unquote(version)));
-        }
-    }
-    out
 }
 
 /// A new 0600 file in the temporary directory, unlinked at once: it lives as
@@ -408,21 +429,6 @@ fn spill_file() -> std::io::Result<File> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reads_requirements_in_both_forms() {
-        let go_mod = "module example.com/m\n\ngo 1.21\n\nrequire example.com/a v1.0.0 // indirect\n\
-                      require (\n\texample.com/B v1.2.0\n\t\"example.com/c\" v0.1.0 // indirect\n)\n\
-                      replace example.com/a => ../a\n";
-        assert_eq!(
-            requirements(go_mod),
-            vec![
-                ("example.com/a".into(), "v1.0.0".into()),
-                ("example.com/B".into(), "v1.2.0".into()),
-                ("example.com/c".into(), "v0.1.0".into()),
-            ]
-        );
-    }
 
     #[test]
     fn next_files_of_a_module_version() {

@@ -62,6 +62,7 @@ pub async fn forward(shared: Arc<Shared>, rel: String) -> Response<Body> {
                 Ahead::on_found(&shared, &rel);
                 return held_response(&shared, &rel, found);
             }
+            Ahead::on_first_request(&shared);
             candidates(&shared, &rel)
         }
         Route::Sumdb { .. } => candidates(&shared, &rel),

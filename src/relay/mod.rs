@@ -112,6 +112,14 @@ impl Hedge {
     }
 }
 
+/// What the relay fetches ahead for this command.
+pub struct FetchAhead {
+    pub prefetch: Prefetch,
+    /// Where go looks for the main module's go.mod (the start directory and
+    /// GOWORK), when the command loads its module graph.
+    pub main_module: Option<(std::path::PathBuf, Option<String>)>,
+}
+
 pub struct Settings {
     /// In health order.
     pub upstreams: Vec<Upstream>,
@@ -119,7 +127,7 @@ pub struct Settings {
     pub private_patterns: String,
     pub deadlines: Deadlines,
     /// What to fetch ahead of go's requests.
-    pub prefetch: Prefetch,
+    pub ahead: FetchAhead,
     /// go's download cache (`$GOMODCACHE/cache/download`): the last tier.
     pub local_cache: Option<PathBuf>,
     /// Test-only: make the start or the runtime fail.
@@ -296,7 +304,7 @@ impl Relay {
         let runtime = server::runtime(settings.inject.as_deref())?;
         let listener = TcpListener::bind(("127.0.0.1", 0))?;
         let port = listener.local_addr()?.port();
-        let settings_prefetch = settings.prefetch;
+        let ahead = Ahead::new(&settings.ahead);
         let shared = Arc::new(Shared {
             settings,
             token: random_token()?,
@@ -307,7 +315,7 @@ impl Relay {
             down_until: Mutex::default(),
             sumdb_learned: Mutex::default(),
             local_answers: AtomicU32::new(0),
-            ahead: Ahead::new(settings_prefetch),
+            ahead,
         });
         server::spawn(runtime, listener, shared.clone())?;
         Ok(Relay { port, shared })

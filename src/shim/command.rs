@@ -49,6 +49,27 @@ pub fn prefetch(args: &[OsString]) -> Prefetch {
     }
 }
 
+/// Whether go loads the main module's graph for this command, and so asks
+/// for the `.mod` of every module its go.mod requires: not `go install` or
+/// `go run` of `pkg@version` (they ignore the main module), not
+/// `go mod download` of named modules, not commands that fetch nothing.
+pub fn loads_main_graph(args: &[OsString]) -> bool {
+    let mut words: Vec<&str> = args.iter().filter_map(|a| a.to_str()).collect();
+    match words.first() {
+        Some(&"-C") => drop(words.drain(..2.min(words.len()))),
+        Some(a) if a.starts_with("-C=") => drop(words.remove(0)),
+        _ => {}
+    }
+    let operands = || words.iter().skip(1).filter(|w| !w.starts_with('-'));
+    match words.as_slice() {
+        ["build" | "test" | "vet" | "list" | "get" | "generate", ..] => true,
+        ["run" | "install", ..] => !operands().any(|w| w.contains('@')),
+        ["mod", "download", ..] => operands().count() == 1, // "download" itself
+        ["mod", "tidy" | "graph" | "why" | "verify", ..] => true,
+        _ => false,
+    }
+}
+
 /// Output on stdout that a second run would repeat: `-json` output and `go mod graph/why`.
 fn writes_results_to_stdout(args: &[OsString]) -> bool {
     let second = args.get(1).and_then(|a| a.to_str());
@@ -66,6 +87,39 @@ mod tests {
     fn kind(line: &str) -> Kind {
         let args: Vec<OsString> = line.split_whitespace().map(OsString::from).collect();
         classify(&args)
+    }
+
+    #[test]
+    fn knows_which_commands_load_the_main_module_graph() {
+        let loads = |line: &str| {
+            let args: Vec<OsString> = line.split_whitespace().map(OsString::from).collect();
+            loads_main_graph(&args)
+        };
+        for yes in [
+            "build ./...",
+            "-C sub test ./...",
+            "-C=sub list -m all",
+            "get example.com/x@v1.2.0",
+            "run .",
+            "install ./cmd/x",
+            "mod download",
+            "mod download -json",
+            "mod tidy",
+            "mod graph",
+        ] {
+            assert!(loads(yes), "{yes}");
+        }
+        for no in [
+            "run example.com/x@latest",
+            "install example.com/x/cmd@v1.0.0",
+            "mod download example.com/x@v1.0.0",
+            "version",
+            "env GOPROXY",
+            "-C",
+            "",
+        ] {
+            assert!(!loads(no), "{no}");
+        }
     }
 
     #[test]

@@ -25,7 +25,7 @@ use crate::relay::{self, Relay};
 use crate::settings::config::Config;
 use crate::settings::vars::Env;
 use crate::upstream::netrc;
-use crate::{go::toolchain, probe, settings::vars};
+use crate::{go::mod_file, go::toolchain, probe, settings::vars};
 use command::Kind;
 use discovery::Seen;
 use plan::Action;
@@ -106,7 +106,15 @@ pub fn main(process: &Env, args: Vec<OsString>) -> ! {
                 true => command::prefetch(&args),
                 false => relay::Prefetch::Off,
             };
-            match start_relay(process, &env, &config, &plan, snap.as_ref(), prefetch) {
+            let main_module = command::loads_main_graph(&args)
+                .then(|| mod_file::start_dir(process, &args))
+                .flatten()
+                .map(|dir| (dir, process.non_empty("GOWORK")));
+            let ahead = relay::FetchAhead {
+                prefetch,
+                main_module,
+            };
+            match start_relay(process, &env, &config, &plan, snap.as_ref(), ahead) {
                 Ok(relay) => Ok((Route::Relay(relay, plan.tail.clone()), attempts)),
                 Err(e) => {
                     debug!("relay unavailable ({e}); using the GOPROXY list");
@@ -194,7 +202,7 @@ fn start_relay(
     config: &Config,
     plan: &Plan,
     snap: Option<&Snapshot>,
-    prefetch: relay::Prefetch,
+    ahead: relay::FetchAhead,
 ) -> std::io::Result<Relay> {
     let user = ProxyList::parse(env.get("GOPROXY"));
     let health_of = |key: &str| {
@@ -215,7 +223,7 @@ fn start_relay(
         ),
         private_patterns: format!("{},{}", env.get("GONOSUMDB"), env.get("GOPRIVATE")),
         deadlines: config.deadlines,
-        prefetch,
+        ahead,
         local_cache: Some(env.get("GOMODCACHE"))
             .filter(|d| !d.is_empty())
             .map(|d| Path::new(d).join("cache").join("download")),

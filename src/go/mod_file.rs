@@ -1,0 +1,148 @@
+//! The go.work or go.mod file go reads for a command, and the directives of a
+//! go.mod file that goshim acts on.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use crate::settings::vars::Env;
+
+/// The directory go starts from: the current one, or the `-C dir` given first.
+pub fn start_dir(process: &Env, args: &[OsString]) -> Option<PathBuf> {
+    let mut dir = process.cwd()?.to_path_buf();
+    match args.first().and_then(|a| a.to_str()) {
+        Some("-C") => dir.push(args.get(1)?),
+        Some(a) if a.starts_with("-C=") => dir.push(&a[3..]),
+        _ => {}
+    }
+    Some(dir)
+}
+
+/// The go.work (unless `gowork` is "off") or go.mod go reads from `start`.
+pub fn find(start: &Path, gowork: Option<&str>) -> Option<PathBuf> {
+    match gowork {
+        Some("off") => find_up(start, "go.mod"),
+        Some(file) => Some(PathBuf::from(file)),
+        None => find_up(start, "go.work").or_else(|| find_up(start, "go.mod")),
+    }
+}
+
+/// The go.work or go.mod go reads for the command `args`.
+pub fn for_command(process: &Env, args: &[OsString]) -> Option<PathBuf> {
+    find(
+        &start_dir(process, args)?,
+        process.non_empty("GOWORK").as_deref(),
+    )
+}
+
+fn find_up(start: &Path, name: &str) -> Option<PathBuf> {
+    start
+        .ancestors()
+        .map(|d| d.join(name))
+        .find(|f| f.is_file())
+}
+
+/// `(path, version)` of each `require` in a go.mod file.
+pub fn requirements(go_mod: &str) -> Vec<(String, String)> {
+    directive(go_mod, "require")
+        .into_iter()
+        .filter_map(|words| match words.as_slice() {
+            [path, version, ..] => Some((path.clone(), version.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The module paths that `replace` directives redirect (whatever the version).
+pub fn replaced(go_mod: &str) -> Vec<String> {
+    directive(go_mod, "replace")
+        .into_iter()
+        .filter_map(|words| words.into_iter().next())
+        .collect()
+}
+
+/// The words of each `verb` directive, one-line and block form alike
+/// (comments dropped, quotes removed).
+fn directive(go_mod: &str, verb: &str) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    let mut in_block = false;
+    for line in go_mod.lines() {
+        let line = line.split("//").next().unwrap_or("").trim();
+        let spec = if in_block {
+            if line == ")" {
+                in_block = false;
+                continue;
+            }
+            line
+        } else if let Some(rest) = line
+            .strip_prefix(verb)
+            .filter(|r| r.is_empty() || r.starts_with([' ', '\t', '(']))
+        {
+            let rest = rest.trim();
+            if rest == "(" {
+                in_block = true;
+                continue;
+            }
+            rest
+        } else {
+            continue;
+        };
+        let words: Vec<String> = spec
+            .split_whitespace()
+            .map(|w| w.trim_matches('"').to_string())
+            .collect();
+        if !words.is_empty() {
+            out.push(words);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    const GO_MOD: &str = "module example.com/m\n\ngo 1.21\n\nrequire example.com/a v1.0.0 // indirect\n\
+                          require (\n\texample.com/B v1.2.0\n\t\"example.com/c\" v0.1.0 // indirect\n)\n\
+                          replace example.com/a => ../a\n\
+                          replace (\n\texample.com/c v0.1.0 => example.com/d v0.2.0\n)\n\
+                          requirement-like-word x y\n";
+
+    #[test]
+    fn reads_requirements_in_both_forms() {
+        assert_eq!(
+            requirements(GO_MOD),
+            vec![
+                ("example.com/a".into(), "v1.0.0".into()),
+                ("example.com/B".into(), "v1.2.0".into()),
+                ("example.com/c".into(), "v0.1.0".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn reads_replaced_paths_in_both_forms() {
+        assert_eq!(replaced(GO_MOD), vec!["example.com/a", "example.com/c"]);
+    }
+
+    #[test]
+    fn finds_the_module_file_from_the_start_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("a").join("b");
+        fs::create_dir_all(&sub).unwrap();
+        fs::write(dir.path().join("go.mod"), "module m\n").unwrap();
+        fs::write(dir.path().join("a").join("go.work"), "go 1.22\n").unwrap();
+        let at = |pairs: &[(&str, &str)], args: &[&str]| {
+            let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+            for_command(&Env::from_pairs(pairs).with_cwd(dir.path()), &args)
+        };
+        assert_eq!(at(&[], &[]), Some(dir.path().join("go.mod")));
+        assert_eq!(at(&[], &["-C", "a/b"]), Some(dir.path().join("a/go.work")));
+        assert_eq!(
+            at(&[("GOWORK", "off")], &["-C=a/b"]),
+            Some(dir.path().join("go.mod"))
+        );
+        assert_eq!(at(&[("GOWORK", "/w")], &[]), Some(PathBuf::from("/w")));
+        assert_eq!(for_command(&Env::default(), &[]), None);
+    }
+}
