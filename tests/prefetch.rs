@@ -12,6 +12,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::process::Output;
 use std::time::Duration;
 
 use common::scenario::{files_under, goshim_lines, status_json};
@@ -59,12 +60,18 @@ fn run_ok(world: &World, shim: bool, args: &[&str]) {
     } else {
         world.run_direct(args)
     };
-    assert!(out.status.success(), "go {args:?}\n{}", show(&out));
-    assert!(
-        goshim_lines(&out).is_empty(),
-        "goshim spoke\n{}",
-        show(&out)
-    );
+    assert_quiet_success(&out, args);
+}
+
+fn assert_quiet_success(out: &Output, args: &[&str]) {
+    assert!(out.status.success(), "go {args:?}\n{}", show(out));
+    assert!(goshim_lines(out).is_empty(), "goshim spoke\n{}", show(out));
+}
+
+/// Lets the proxy's paused bodies go on, and `go` finish well.
+fn resume_and_finish(proxy: &TestProxy, go: Running) {
+    proxy.resume();
+    assert_quiet_success(&go.wait(Duration::from_secs(60)), &[]);
 }
 
 fn prefetch_of(world: &World) -> serde_json::Value {
@@ -204,14 +211,7 @@ fn go_takes_over_a_zip_that_is_still_being_fetched_ahead() {
             })
         },
     );
-    proxy.resume();
-    let out = go.wait(Duration::from_secs(60));
-    assert!(out.status.success(), "{}", show(&out));
-    assert!(
-        goshim_lines(&out).is_empty(),
-        "goshim spoke\n{}",
-        show(&out)
-    );
+    resume_and_finish(&proxy, go);
     assert!(cached_zip(&w) == zip, "the cached zip differs");
     // go got the rest of the fetch under way instead of asking again.
     let zips = proxy.requests_ending_with(".zip");
@@ -264,14 +264,7 @@ fn the_main_module_s_requirements_are_fetched_ahead_at_go_s_first_request() {
         Duration::from_secs(60),
         |_| mods(&proxy) == tree.modules.len(),
     );
-    proxy.resume();
-    let out = go.wait(Duration::from_secs(60));
-    assert!(out.status.success(), "{}", show(&out));
-    assert!(
-        goshim_lines(&out).is_empty(),
-        "goshim spoke\n{}",
-        show(&out)
-    );
+    resume_and_finish(&proxy, go);
     // Each go.mod was fetched once, and nothing went unused.
     assert_eq!(proxy.requests_ending_with(".mod").len(), tree.modules.len());
     let p = prefetch_of(&w);
