@@ -68,6 +68,18 @@ fn assert_quiet_success(out: &Output, args: &[&str]) {
     assert!(goshim_lines(out).is_empty(), "goshim spoke\n{}", show(out));
 }
 
+/// How many different go.mod files the proxy was asked for.
+fn distinct_mods(proxy: &TestProxy) -> usize {
+    let mut paths: Vec<String> = proxy
+        .request_paths()
+        .into_iter()
+        .filter(|p| p.ends_with(".mod"))
+        .collect();
+    paths.sort();
+    paths.dedup();
+    paths.len()
+}
+
 /// Lets the proxy's paused bodies go on, and `go` finish well.
 fn resume_and_finish(proxy: &TestProxy, go: Running) {
     proxy.resume();
@@ -249,20 +261,10 @@ fn the_main_module_s_requirements_are_fetched_ahead_at_go_s_first_request() {
     let mut w = world(&proxy.url(), &db, &tree);
     w.set_env("GOMAXPROCS", "1");
     let mut go = Running::spawn(&mut w.shim_cmd(["mod", "download"]));
-    let mods = |p: &TestProxy| {
-        let mut paths: Vec<String> = p
-            .request_paths()
-            .into_iter()
-            .filter(|p| p.ends_with(".mod"))
-            .collect();
-        paths.sort();
-        paths.dedup();
-        paths.len()
-    };
     go.wait_until(
         "asking for every required go.mod",
         Duration::from_secs(60),
-        |_| mods(&proxy) == tree.modules.len(),
+        |_| distinct_mods(&proxy) == tree.modules.len(),
     );
     resume_and_finish(&proxy, go);
     // Each go.mod was fetched once, and nothing went unused.
@@ -277,4 +279,35 @@ fn the_main_module_s_requirements_are_fetched_ahead_at_go_s_first_request() {
         "{:?}",
         proxy.request_paths()
     );
+}
+
+#[test]
+fn a_path_go_fetches_directly_is_never_fetched_ahead() {
+    let tree = ModTree::new(4);
+    let db = SumDb::from_tree(SUMDB_NAME, &tree);
+    let proxy = TestProxy::builder().tree(&tree).sumdb(&db).start();
+    proxy.set_fault_for(".mod", Fault::PauseMidBody);
+    let mut w = world(&proxy.url(), &db, &tree);
+    w.set_env("GOMAXPROCS", "1");
+    // go fetches dep3 directly, never from a proxy (its HTTPS lookup goes to
+    // a refused local proxy: nothing leaves the machine).
+    w.set_env("GONOPROXY", "example.com/dep3");
+    w.set_env("GONOSUMDB", "example.com/dep3");
+    w.set_env("HTTPS_PROXY", common::refused_url());
+    let mut go = Running::spawn(&mut w.shim_cmd(["mod", "download"]));
+    // Held at its first go.mod, go has asked for one; the relay asks for the
+    // other two it may.
+    go.wait_until(
+        "asking for the go.mod files",
+        Duration::from_secs(60),
+        |_| distinct_mods(&proxy) == 3,
+    );
+    proxy.resume();
+    let out = go.wait(Duration::from_secs(60));
+    let leaked: Vec<String> = proxy
+        .request_paths()
+        .into_iter()
+        .filter(|p| p.contains("dep3"))
+        .collect();
+    assert!(leaked.is_empty(), "{leaked:?}\n{}", show(&out));
 }

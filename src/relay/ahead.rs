@@ -10,7 +10,9 @@
 //!   (`go mod download`), the `.info` asked → the `.zip`;
 //! - along the module graph: a `.mod` given to go → the `.mod` of each of
 //!   its `require` lines, which go's version selection asks next (one round
-//!   trip per level of the graph instead of one per module).
+//!   trip per level of the graph instead of one per module); and the graph's
+//!   first level, the main go.mod's requirements, at go's first request
+//!   (go reads that file itself, so the relay never sees it go by).
 //!
 //! A fetch ahead is an ordinary race (same order, failover, hedging,
 //! deadlines, private-path rules); one that fails is forgotten and go's own
@@ -35,6 +37,7 @@ use tokio::sync::{Notify, Semaphore, oneshot, watch};
 
 use super::FetchAhead;
 use super::forward::{Race, Step};
+use super::route::{self, Route};
 use super::{Shared, locked};
 use crate::go::{mod_file, module_path};
 
@@ -250,7 +253,7 @@ impl Ahead {
 /// Starts fetching `rel` ahead unless go asked for it already or it is under way.
 fn schedule(shared: &Arc<Shared>, rel: String) {
     let ahead = &shared.ahead;
-    if locked(&ahead.asked).contains(&rel) {
+    if locked(&ahead.asked).contains(&rel) || !via_proxies(shared, &rel) {
         return;
     }
     let (tx, rx) = watch::channel(None);
@@ -367,6 +370,17 @@ impl Collector {
             }
         }
         Some(self.into_head())
+    }
+}
+
+/// Whether go would ask a proxy for `rel` at all: a module path matching
+/// GONOPROXY go fetches directly, so no proxy may learn of it from us.
+fn via_proxies(shared: &Shared, rel: &str) -> bool {
+    match route::parse(rel) {
+        Route::Module { path, .. } => {
+            !module_path::matches_any(&shared.settings.direct_patterns, &path)
+        }
+        _ => false,
     }
 }
 

@@ -125,6 +125,9 @@ pub struct Settings {
     pub upstreams: Vec<Upstream>,
     /// GONOSUMDB and GOPRIVATE patterns: such paths only go where the user's list would send them.
     pub private_patterns: String,
+    /// GONOPROXY (as go env reports it, GOPRIVATE by default; "none" → ""):
+    /// paths go fetches directly, never from a proxy.
+    pub direct_patterns: String,
     pub deadlines: Deadlines,
     /// What to fetch ahead of go's requests.
     pub ahead: FetchAhead,

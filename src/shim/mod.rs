@@ -222,6 +222,10 @@ fn start_relay(
             &netrc::load(process),
         ),
         private_patterns: format!("{},{}", env.get("GONOSUMDB"), env.get("GOPRIVATE")),
+        direct_patterns: Some(env.get("GONOPROXY"))
+            .filter(|p| p.trim() != "none")
+            .unwrap_or_default()
+            .to_string(),
         deadlines: config.deadlines,
         ahead,
         local_cache: Some(env.get("GOMODCACHE"))
