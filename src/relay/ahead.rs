@@ -218,8 +218,8 @@ impl Ahead {
         }
     }
 
-    /// go's first request for a module, in a command that loads the main
-    /// module's graph: go will ask for the `.mod` of every module the main
+    /// go's first request for a module, in a command that loads the whole
+    /// module graph: go will ask for the `.mod` of every module the main
     /// go.mod requires (a few at a time, a round trip each), so fetch those
     /// its download cache lacks. Not under a go.work, not for replaced paths.
     pub fn on_first_request(shared: &Arc<Shared>) {

@@ -116,7 +116,7 @@ impl Hedge {
 pub struct FetchAhead {
     pub prefetch: Prefetch,
     /// Where go looks for the main module's go.mod (the start directory and
-    /// GOWORK), when the command loads its module graph.
+    /// GOWORK), when the command loads the whole module graph.
     pub main_module: Option<(std::path::PathBuf, Option<String>)>,
 }
 

@@ -49,11 +49,13 @@ pub fn prefetch(args: &[OsString]) -> Prefetch {
     }
 }
 
-/// Whether go loads the main module's graph for this command, and so asks
-/// for the `.mod` of every module its go.mod requires: not `go install` or
-/// `go run` of `pkg@version` (they ignore the main module), not
-/// `go mod download` of named modules, not commands that fetch nothing.
-pub fn loads_main_graph(args: &[OsString]) -> bool {
+/// Whether go loads the whole module graph for this command, starting with
+/// the `.mod` of every module the main go.mod requires: `go mod download`
+/// (of no named modules), `tidy`, `graph`, `why`, `verify`, `go get` and
+/// `go list -m all`. Not `go build`, `test`, `run` and the like: with lazy
+/// module loading they ask only for the modules whose packages they build
+/// (and for their `.mod` right after the `.zip`, already fetched ahead then).
+pub fn loads_module_graph(args: &[OsString]) -> bool {
     let mut words: Vec<&str> = args.iter().filter_map(|a| a.to_str()).collect();
     match words.first() {
         Some(&"-C") => drop(words.drain(..2.min(words.len()))),
@@ -62,10 +64,10 @@ pub fn loads_main_graph(args: &[OsString]) -> bool {
     }
     let operands = || words.iter().skip(1).filter(|w| !w.starts_with('-'));
     match words.as_slice() {
-        ["build" | "test" | "vet" | "list" | "get" | "generate", ..] => true,
-        ["run" | "install", ..] => !operands().any(|w| w.contains('@')),
         ["mod", "download", ..] => operands().count() == 1, // "download" itself
         ["mod", "tidy" | "graph" | "why" | "verify", ..] => true,
+        ["get", ..] => true,
+        ["list", ..] => words.contains(&"-m") && operands().any(|w| *w == "all"),
         _ => false,
     }
 }
@@ -90,31 +92,32 @@ mod tests {
     }
 
     #[test]
-    fn knows_which_commands_load_the_main_module_graph() {
+    fn knows_which_commands_load_the_whole_module_graph() {
         let loads = |line: &str| {
             let args: Vec<OsString> = line.split_whitespace().map(OsString::from).collect();
-            loads_main_graph(&args)
+            loads_module_graph(&args)
         };
         for yes in [
-            "build ./...",
-            "-C sub test ./...",
-            "-C=sub list -m all",
-            "get example.com/x@v1.2.0",
-            "run .",
-            "install ./cmd/x",
             "mod download",
-            "mod download -json",
+            "-C sub mod download -json",
+            "-C=sub list -m all",
+            "list -m -json all",
+            "get example.com/x@v1.2.0",
             "mod tidy",
             "mod graph",
         ] {
             assert!(loads(yes), "{yes}");
         }
         for no in [
+            "build ./...",
+            "test ./...",
+            "run .",
             "run example.com/x@latest",
             "install example.com/x/cmd@v1.0.0",
             "mod download example.com/x@v1.0.0",
+            "list ./...",
+            "list -m",
             "version",
-            "env GOPROXY",
             "-C",
             "",
         ] {

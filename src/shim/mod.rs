@@ -106,7 +106,7 @@ pub fn main(process: &Env, args: Vec<OsString>) -> ! {
                 true => command::prefetch(&args),
                 false => relay::Prefetch::Off,
             };
-            let main_module = command::loads_main_graph(&args)
+            let main_module = command::loads_module_graph(&args)
                 .then(|| mod_file::start_dir(process, &args))
                 .flatten()
                 .map(|dir| (dir, process.non_empty("GOWORK")));
