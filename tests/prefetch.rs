@@ -311,3 +311,37 @@ fn a_path_go_fetches_directly_is_never_fetched_ahead() {
         .collect();
     assert!(leaked.is_empty(), "{leaked:?}\n{}", show(&out));
 }
+
+#[test]
+fn a_workspace_s_requirements_are_fetched_ahead_too() {
+    let tree = ModTree::new(6);
+    let db = SumDb::from_tree(SUMDB_NAME, &tree);
+    let proxy = TestProxy::builder().tree(&tree).sumdb(&db).start();
+    proxy.set_fault_for(".mod", Fault::PauseMidBody);
+    let mut w = world(&proxy.url(), &db, &tree);
+    w.set_env("GOMAXPROCS", "1");
+    w.set_env("GOFLAGS", ""); // -mod=mod is refused in workspace mode
+    // A second module in the workspace, which no proxy is asked for.
+    w.write_module(
+        "work/tool",
+        "example.com/tool",
+        "package main\n\nfunc main() {}\n",
+    );
+    w.write_file("work/go.work", "go 1.24\n\nuse (\n\t.\n\t./tool\n)\n");
+    let mut go = Running::spawn(&mut w.shim_cmd(["mod", "download"]));
+    go.wait_until(
+        "asking for every required go.mod",
+        Duration::from_secs(60),
+        |_| distinct_mods(&proxy) == tree.modules.len(),
+    );
+    resume_and_finish(&proxy, go);
+    assert!(
+        !proxy
+            .request_paths()
+            .iter()
+            .any(|p| p.contains("example.com/tool")),
+        "{:?}",
+        proxy.request_paths()
+    );
+    assert_eq!(prefetch_of(&w)["unused"].as_u64(), Some(0));
+}

@@ -2,6 +2,7 @@
 //! go.mod file that goshim acts on.
 
 use std::ffi::OsString;
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::settings::vars::Env;
@@ -41,6 +42,36 @@ fn find_up(start: &Path, name: &str) -> Option<PathBuf> {
         .find(|f| f.is_file())
 }
 
+/// What the main module(s) go reads from `file` require: a go.mod's own
+/// requirements, or for a go.work those of each module it `use`s; without
+/// the main modules themselves and paths that a `replace` redirects.
+pub fn main_requirements(file: &Path) -> Vec<(String, String)> {
+    let Ok(text) = fs::read_to_string(file) else {
+        return Vec::new();
+    };
+    let (go_mods, mut replaced) = if file.file_name().is_some_and(|n| n == "go.work") {
+        let dir = file.parent().unwrap_or(Path::new("."));
+        let go_mods = directive(&text, "use")
+            .into_iter()
+            .filter_map(|words| words.into_iter().next())
+            .filter_map(|used| fs::read_to_string(dir.join(used).join("go.mod")).ok())
+            .collect();
+        (go_mods, replaced(&text))
+    } else {
+        (vec![text], Vec::new())
+    };
+    let mut main = Vec::new();
+    for go_mod in &go_mods {
+        replaced.extend(self::replaced(go_mod));
+        main.extend(directive(go_mod, "module").into_iter().flatten().take(1));
+    }
+    go_mods
+        .iter()
+        .flat_map(|go_mod| requirements(go_mod))
+        .filter(|(path, _)| !main.contains(path) && !replaced.contains(path))
+        .collect()
+}
+
 /// `(path, version)` of each `require` in a go.mod file.
 pub fn requirements(go_mod: &str) -> Vec<(String, String)> {
     directive(go_mod, "require")
@@ -61,7 +92,7 @@ pub fn replaced(go_mod: &str) -> Vec<String> {
 }
 
 /// The words of each `verb` directive, one-line and block form alike
-/// (comments dropped, quotes removed).
+/// (comments dropped, quotes and backquotes removed).
 fn directive(go_mod: &str, verb: &str) -> Vec<Vec<String>> {
     let mut out = Vec::new();
     let mut in_block = false;
@@ -88,7 +119,7 @@ fn directive(go_mod: &str, verb: &str) -> Vec<Vec<String>> {
         };
         let words: Vec<String> = spec
             .split_whitespace()
-            .map(|w| w.trim_matches('"').to_string())
+            .map(|w| w.trim_matches(['"', '`']).to_string())
             .collect();
         if !words.is_empty() {
             out.push(words);
@@ -100,7 +131,6 @@ fn directive(go_mod: &str, verb: &str) -> Vec<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::fs;
 
     const GO_MOD: &str = "module example.com/m\n\ngo 1.21\n\nrequire example.com/a v1.0.0 // indirect\n\
                           require (\n\texample.com/B v1.2.0\n\t\"example.com/c\" v0.1.0 // indirect\n)\n\
@@ -123,6 +153,45 @@ mod tests {
     #[test]
     fn reads_replaced_paths_in_both_forms() {
         assert_eq!(replaced(GO_MOD), vec!["example.com/a", "example.com/c"]);
+    }
+
+    #[test]
+    fn main_requirements_of_a_module_and_of_a_workspace() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        fs::create_dir_all(&a).unwrap();
+        fs::create_dir_all(&b).unwrap();
+        fs::write(
+            a.join("go.mod"),
+            "module example.com/a\n\nrequire (\n\texample.com/x v1.0.0\n\texample.com/b v0.0.0\n\texample.com/r v1.0.0\n)\n\
+             replace example.com/r => ../r\n",
+        )
+        .unwrap();
+        fs::write(
+            b.join("go.mod"),
+            "module example.com/b\nrequire example.com/y v2.0.0\n",
+        )
+        .unwrap();
+        let pair = |p: &str, v: &str| (p.to_string(), v.to_string());
+        assert_eq!(
+            main_requirements(&a.join("go.mod")),
+            vec![
+                pair("example.com/x", "v1.0.0"),
+                pair("example.com/b", "v0.0.0")
+            ]
+        );
+        let work = dir.path().join("go.work");
+        fs::write(
+            &work,
+            "go 1.22\n\nuse (\n\t./a\n\t./b\n\t./missing\n)\nreplace example.com/y => ../y\n",
+        )
+        .unwrap();
+        // b is a main module of the workspace; y is replaced by the go.work.
+        assert_eq!(
+            main_requirements(&work),
+            vec![pair("example.com/x", "v1.0.0")]
+        );
+        assert!(main_requirements(&dir.path().join("nothing")).is_empty());
     }
 
     #[test]

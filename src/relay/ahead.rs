@@ -62,15 +62,24 @@ pub enum Prefetch {
 
 /// A body fetched ahead.
 pub enum Held {
-    Memory(Bytes),
+    /// In memory, counted against the run's budget (when given) until dropped.
+    Memory(Bytes, Option<Arc<AtomicUsize>>),
     /// In an unlinked temporary file of this length.
     File(Arc<File>, u64),
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Held::Memory(bytes, Some(in_memory)) = self {
+            in_memory.fetch_sub(bytes.len(), Ordering::Relaxed);
+        }
+    }
 }
 
 impl Held {
     pub fn len(&self) -> u64 {
         match self {
-            Held::Memory(b) => b.len() as u64,
+            Held::Memory(b, _) => b.len() as u64,
             Held::File(_, len) => *len,
         }
     }
@@ -78,7 +87,7 @@ impl Held {
     /// The body from `offset`, at most `max` bytes (empty at the end).
     pub fn read_at(&self, offset: u64, max: usize) -> std::io::Result<Bytes> {
         match self {
-            Held::Memory(b) => {
+            Held::Memory(b, _) => {
                 let start = (offset as usize).min(b.len());
                 Ok(b.slice(start..(start + max).min(b.len())))
             }
@@ -128,7 +137,7 @@ pub struct Ahead {
     /// Paths go asked for: never fetched ahead again.
     asked: std::sync::Mutex<HashSet<String>>,
     permits: Arc<Semaphore>,
-    in_memory: AtomicUsize,
+    in_memory: Arc<AtomicUsize>,
     pub stats: Stats,
 }
 
@@ -156,7 +165,7 @@ impl Ahead {
             entries: Default::default(),
             asked: Default::default(),
             permits: Arc::new(Semaphore::new(CONCURRENCY)),
-            in_memory: AtomicUsize::new(0),
+            in_memory: Arc::default(),
             stats: Stats::default(),
         }
     }
@@ -221,7 +230,8 @@ impl Ahead {
     /// go's first request for a module, in a command that loads the whole
     /// module graph: go will ask for the `.mod` of every module the main
     /// go.mod requires (a few at a time, a round trip each), so fetch those
-    /// its download cache lacks. Not under a go.work, not for replaced paths.
+    /// its download cache lacks (under a go.work, those of each module it
+    /// uses; never replaced paths).
     pub fn on_first_request(shared: &Arc<Shared>) {
         let ahead = &shared.ahead;
         let Some((start, gowork)) = locked(&ahead.main_module).take() else {
@@ -230,20 +240,13 @@ impl Ahead {
         if ahead.mode == Prefetch::Off {
             return;
         }
-        let Some(file) = mod_file::find(&start, gowork.as_deref())
-            .filter(|f| f.file_name().is_some_and(|n| n == "go.mod"))
-        else {
+        let Some(file) = mod_file::find(&start, gowork.as_deref()) else {
             return;
         };
-        let Ok(go_mod) = std::fs::read_to_string(&file) else {
-            return;
-        };
-        let replaced = mod_file::replaced(&go_mod);
         let cache = shared.settings.local_cache.as_deref();
-        for (path, version) in mod_file::requirements(&go_mod) {
+        for (path, version) in mod_file::main_requirements(&file) {
             let rel = mod_rel(&path, &version);
-            let cached = cache.is_some_and(|c| c.join(&rel).is_file());
-            if !cached && !replaced.contains(&path) {
+            if !cache.is_some_and(|c| c.join(&rel).is_file()) {
                 schedule(shared, rel);
             }
         }
@@ -264,8 +267,10 @@ fn schedule(shared: &Arc<Shared>, rel: String) {
         wanted: Notify::new(),
     });
     {
+        // `asked` again under this lock: go may have asked since (it marks
+        // `asked` before it looks for an entry).
         let mut entries = locked(&ahead.entries);
-        if entries.contains_key(&rel) {
+        if entries.contains_key(&rel) || locked(&ahead.asked).contains(&rel) {
             return;
         }
         entries.insert(rel.clone(), entry.clone());
@@ -275,11 +280,16 @@ fn schedule(shared: &Arc<Shared>, rel: String) {
         let Ok(_permit) = shared.ahead.permits.clone().acquire_owned().await else {
             return;
         };
-        // go asked meanwhile and went ahead on its own: nothing to do.
-        if !locked(&shared.ahead.entries).contains_key(&rel) {
-            return;
+        // go asked meanwhile and went ahead on its own: nothing to do. Else
+        // mark it started under the lock go takes the entry with, so go sees
+        // either the entry started or no entry.
+        {
+            let entries = locked(&shared.ahead.entries);
+            if !entries.contains_key(&rel) {
+                return;
+            }
+            entry.started.store(true, Ordering::Release);
         }
-        entry.started.store(true, Ordering::Release);
         let Some(fetched) = fetch(&shared, rel, &entry).await else {
             return; // go took it over
         };
@@ -299,9 +309,12 @@ async fn fetch(shared: &Arc<Shared>, rel: String, entry: &Entry) -> Option<Fetch
         // go may ask while the body has stopped for a while: hand it over
         // then, not after the next bytes. A race can be left between
         // events (it handles each as it takes it).
+        // Not before the first bytes: until then go's own answer (an error
+        // status, a 404 for its list to move on, the local-cache tier) can
+        // still be chosen, and go gets it by asking again itself.
         let step = tokio::select! {
             biased;
-            () = entry.wanted.notified() => None,
+            () = entry.wanted.notified(), if body.has_data() => None,
             step = race.step() => Some(step),
         };
         match step {
@@ -314,6 +327,7 @@ async fn fetch(shared: &Arc<Shared>, rel: String, entry: &Entry) -> Option<Fetch
                 };
                 let head = body.into_head();
                 shared.ahead.stats.count_fetched(head.len());
+                race.given_to_go(); // the head's way to go is not the upstream's time
                 let _ = taker.send((head, Box::new(race))); // go may be gone: then drop it all
                 return None;
             }
@@ -331,6 +345,10 @@ struct Collector {
 }
 
 impl Collector {
+    fn has_data(&self) -> bool {
+        !self.memory.is_empty() || self.file.is_some()
+    }
+
     /// Takes a chunk; false if it cannot be kept (the fetch is then dropped).
     fn push(&mut self, chunk: &[u8]) -> bool {
         if let Some((file, len)) = &mut self.file {
@@ -354,14 +372,18 @@ impl Collector {
     /// What arrived so far, for go to take over (not counted against the
     /// memory budget: go's connection sends it at once).
     fn into_head(self) -> Held {
+        self.into_held(None)
+    }
+
+    fn into_held(self, in_memory: Option<Arc<AtomicUsize>>) -> Held {
         match self.file {
             Some((file, len)) => Held::File(Arc::new(file), len),
-            None => Held::Memory(self.memory.into()),
+            None => Held::Memory(self.memory.into(), in_memory),
         }
     }
 
     /// The whole body, counted against the memory budget while in memory.
-    fn finish(mut self, in_memory: &AtomicUsize) -> Option<Held> {
+    fn finish(mut self, in_memory: &Arc<AtomicUsize>) -> Option<Held> {
         let n = self.memory.len();
         if self.file.is_none() && in_memory.fetch_add(n, Ordering::Relaxed) + n > MEMORY_BUDGET {
             in_memory.fetch_sub(n, Ordering::Relaxed);
@@ -369,7 +391,7 @@ impl Collector {
                 return None;
             }
         }
-        Some(self.into_head())
+        Some(self.into_held(Some(in_memory.clone())))
     }
 }
 
@@ -466,6 +488,26 @@ mod tests {
         assert!(siblings(&format!("{m}.mod"), Prefetch::ModsOnly).is_empty());
         assert!(siblings("example.com/x/@v/list", Prefetch::WithZips).is_empty());
         assert!(siblings("example.com/x/@latest", Prefetch::WithZips).is_empty());
+    }
+
+    #[test]
+    fn memory_held_is_given_back_when_the_body_is_dropped() {
+        let in_memory = Arc::new(AtomicUsize::new(0));
+        let body = |n: usize| {
+            let mut c = Collector::default();
+            assert!(c.push(&vec![7u8; n]));
+            c.finish(&in_memory).unwrap()
+        };
+        let (a, b) = (body(1000), body(500));
+        assert_eq!(in_memory.load(Ordering::Relaxed), 1500);
+        drop(a);
+        assert_eq!(in_memory.load(Ordering::Relaxed), 500);
+        drop(b);
+        assert_eq!(in_memory.load(Ordering::Relaxed), 0);
+        // Over the budget: the body goes to a file and counts nothing.
+        in_memory.store(MEMORY_BUDGET, Ordering::Relaxed);
+        assert!(matches!(body(10), Held::File(..)));
+        assert_eq!(in_memory.load(Ordering::Relaxed), MEMORY_BUDGET);
     }
 
     #[test]

@@ -141,7 +141,7 @@ fn held_response(shared: &Arc<Shared>, rel: &str, found: Found) -> Response<Body
         Found::Whole(held, ct) => {
             builder = builder.header(hyper::header::CONTENT_LENGTH, held.len());
             let body = match &*held {
-                Held::Memory(bytes) => {
+                Held::Memory(bytes, _) => {
                     Ahead::on_mod_served(shared, rel, bytes);
                     Full::new(bytes.clone())
                         .map_err(|never| match never {})
@@ -344,6 +344,12 @@ impl Race {
     pub(super) fn for_request(shared: Arc<Shared>, rel: String) -> Race {
         let (order, strict) = candidates(&shared, &rel);
         Race::new(shared, rel, order, strict)
+    }
+
+    /// The race's bytes so far were handed to go: time until it asks for
+    /// more is go's, not the upstreams'.
+    pub(super) fn given_to_go(&mut self) {
+        self.handed_over = Some(Instant::now());
     }
 
     pub(super) fn content_type(&self) -> Option<HeaderValue> {
