@@ -345,3 +345,33 @@ fn a_workspace_s_requirements_are_fetched_ahead_too() {
     );
     assert_eq!(prefetch_of(&w)["unused"].as_u64(), Some(0));
 }
+
+#[test]
+fn a_zip_fetched_ahead_that_turns_out_missing_reaches_go_as_a_404() {
+    let tree = ModTree::new(1);
+    let db = SumDb::from_tree(SUMDB_NAME, &tree);
+    let proxy = TestProxy::builder().tree(&tree).sumdb(&db).start();
+    // The zip is fetched ahead when go asks for the .info; go asks for it
+    // while the proxy still thinks about its 404.
+    let late_404 = Fault::LateStatus {
+        delay: Duration::from_millis(300),
+        status: 404,
+    };
+    proxy.set_fault_for(".zip", late_404);
+    let w = world(&proxy.url(), &db, &tree);
+    let out = w.run_shim(&["mod", "download"]);
+    let plain = world(&proxy.url(), &db, &tree).run_direct(&["mod", "download"]);
+    assert_eq!(out.status.code(), plain.status.code(), "{}", show(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(".zip: 404 Not Found") && !stderr.contains("EOF"),
+        "{}\nplain go:\n{}",
+        show(&out),
+        show(&plain)
+    );
+    assert!(
+        goshim_lines(&out).is_empty(),
+        "goshim spoke\n{}",
+        show(&out)
+    );
+}

@@ -214,8 +214,13 @@ fn respond(stream: &mut TcpStream, head: &Head, state: &State) -> bool {
             state.record(head, Some(status), &Fault::Healthy);
             send(stream, status, ctype, &[], &body, is_head, state)
         }
-        Fault::Status(code) => {
+        Fault::Status(code) | Fault::LateStatus { status: code, .. } => {
             state.record(head, Some(code), &fault);
+            if let Fault::LateStatus { delay, .. } = fault
+                && !pause(delay, state)
+            {
+                return false;
+            }
             let body = format!("injected {code}\n").into_bytes();
             send(stream, code, TEXT, &[], &body, is_head, state)
         }

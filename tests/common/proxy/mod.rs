@@ -61,6 +61,8 @@ pub enum Fault {
     },
     /// Wait this long before answering, then answer normally (a slow first byte).
     Delay(Duration),
+    /// Wait this long, then answer `status` (e.g. a 404 that takes a while).
+    LateStatus { delay: Duration, status: u16 },
     /// Send headers with the full Content-Length and half the body, then reset (RST).
     ResetMidBody,
     /// Send headers with the full Content-Length and half the body, then nothing
