@@ -72,6 +72,17 @@ pub fn loads_module_graph(args: &[OsString]) -> bool {
     }
 }
 
+/// Whether go reads another file than go.mod for the main module
+/// (`-modfile`, on the command line or in GOFLAGS).
+pub fn uses_other_modfile(args: &[OsString], goflags: &str) -> bool {
+    let is_modfile = |w: &str| {
+        let flag = w.trim_start_matches('-');
+        w.starts_with('-') && (flag == "modfile" || flag.starts_with("modfile="))
+    };
+    args.iter().filter_map(|a| a.to_str()).any(is_modfile)
+        || goflags.split_whitespace().any(is_modfile)
+}
+
 /// Output on stdout that a second run would repeat: `-json` output and `go mod graph/why`.
 fn writes_results_to_stdout(args: &[OsString]) -> bool {
     let second = args.get(1).and_then(|a| a.to_str());
@@ -123,6 +134,23 @@ mod tests {
         ] {
             assert!(!loads(no), "{no}");
         }
+    }
+
+    #[test]
+    fn notices_another_modfile() {
+        let args =
+            |line: &str| -> Vec<OsString> { line.split_whitespace().map(OsString::from).collect() };
+        assert!(uses_other_modfile(&args("mod download -modfile=x.mod"), ""));
+        assert!(uses_other_modfile(
+            &args("mod download --modfile x.mod"),
+            ""
+        ));
+        assert!(uses_other_modfile(
+            &args("mod tidy"),
+            "-mod=mod -modfile=alt.mod"
+        ));
+        assert!(!uses_other_modfile(&args("mod download"), "-mod=mod"));
+        assert!(!uses_other_modfile(&args("list -m all"), ""));
     }
 
     #[test]

@@ -106,10 +106,11 @@ pub fn main(process: &Env, args: Vec<OsString>) -> ! {
                 true => command::prefetch(&args),
                 false => relay::Prefetch::Off,
             };
-            let main_module = command::loads_module_graph(&args)
-                .then(|| mod_file::start_dir(process, &args))
-                .flatten()
-                .map(|dir| (dir, process.non_empty("GOWORK")));
+            let main_module = (command::loads_module_graph(&args)
+                && !command::uses_other_modfile(&args, env.get("GOFLAGS")))
+            .then(|| mod_file::start_dir(process, &args))
+            .flatten()
+            .map(|dir| (dir, process.non_empty("GOWORK")));
             let ahead = relay::FetchAhead {
                 prefetch,
                 main_module,
