@@ -194,6 +194,14 @@ fn slow_big_zip() -> (ModTree, Vec<u8>, SumDb) {
     (big, zip, db)
 }
 
+/// A proxy serving the big module and its database, the zip with `fault`.
+fn big_zip_proxy(big: &ModTree, zip: &[u8], db: &SumDb, fault: Fault) -> TestProxy {
+    let proxy = TestProxy::builder().tree(big).sumdb(db).start();
+    proxy.insert_file("example.com/big/@v/v1.0.0.zip", zip.to_vec());
+    proxy.set_fault_for(".zip", fault);
+    proxy
+}
+
 fn cached_zip(world: &World) -> Vec<u8> {
     fs::read(world.path("gopath/pkg/mod/cache/download/example.com/big/@v/v1.0.0.zip"))
         .unwrap_or_default()
@@ -202,10 +210,8 @@ fn cached_zip(world: &World) -> Vec<u8> {
 #[test]
 fn go_takes_over_a_zip_that_is_still_being_fetched_ahead() {
     let (big, zip, db) = slow_big_zip();
-    let proxy = TestProxy::builder().tree(&big).sumdb(&db).start();
-    proxy.insert_file("example.com/big/@v/v1.0.0.zip", zip.clone());
     // The zip's first half, then nothing until the test says so.
-    proxy.set_fault_for(".zip", Fault::PauseMidBody);
+    let proxy = big_zip_proxy(&big, &zip, &db, Fault::PauseMidBody);
     let w = world(&proxy.url(), &db, &big);
     let mut go = Running::spawn(&mut w.shim_cmd(["mod", "download"]));
     // go has the bytes that came so far while the fetch ahead is still
@@ -235,11 +241,8 @@ fn go_takes_over_a_zip_that_is_still_being_fetched_ahead() {
 #[test]
 fn a_zip_taken_over_midway_is_completed_by_the_next_upstream() {
     let (big, zip, db) = slow_big_zip();
-    let stalling = TestProxy::builder().tree(&big).sumdb(&db).start();
-    stalling.insert_file("example.com/big/@v/v1.0.0.zip", zip.clone());
-    stalling.set_fault_for(".zip", Fault::StallMidBody);
-    let good = TestProxy::builder().tree(&big).sumdb(&db).start();
-    good.insert_file("example.com/big/@v/v1.0.0.zip", zip.clone());
+    let stalling = big_zip_proxy(&big, &zip, &db, Fault::StallMidBody);
+    let good = big_zip_proxy(&big, &zip, &db, Fault::Healthy);
     let w = world(&format!("{},{}", stalling.url(), good.url()), &db, &big);
     run_ok(&w, true, &["mod", "download"]);
     assert!(cached_zip(&w) == zip, "the cached zip differs");
@@ -250,23 +253,36 @@ fn a_zip_taken_over_midway_is_completed_by_the_next_upstream() {
     );
 }
 
-#[test]
-fn the_main_module_s_requirements_are_fetched_ahead_at_go_s_first_request() {
-    let tree = ModTree::new(8);
+/// `n` modules, their database, a proxy that sends every go.mod half and
+/// then waits (until [`resume_and_finish`]), and a world where go fetches
+/// one at a time (`GOMAXPROCS=1`): go is held at its first go.mod while the
+/// relay asks for what it fetches ahead.
+fn held_at_first_go_mod(n: usize) -> (ModTree, TestProxy, World) {
+    let tree = ModTree::new(n);
     let db = SumDb::from_tree(SUMDB_NAME, &tree);
     let proxy = TestProxy::builder().tree(&tree).sumdb(&db).start();
-    // Every go.mod comes half, then waits: go, asking one at a time, is held
-    // at its first while the relay asks for the others.
     proxy.set_fault_for(".mod", Fault::PauseMidBody);
     let mut w = world(&proxy.url(), &db, &tree);
     w.set_env("GOMAXPROCS", "1");
+    (tree, proxy, w)
+}
+
+/// `go mod download`, held at its first go.mod until the proxy was asked
+/// for `n` different go.mod files, then let on to a quiet success.
+fn download_once_mods_asked(w: &World, proxy: &TestProxy, n: usize) {
     let mut go = Running::spawn(&mut w.shim_cmd(["mod", "download"]));
     go.wait_until(
-        "asking for every required go.mod",
+        "asking for the go.mod files",
         Duration::from_secs(60),
-        |_| distinct_mods(&proxy) == tree.modules.len(),
+        |_| distinct_mods(proxy) == n,
     );
-    resume_and_finish(&proxy, go);
+    resume_and_finish(proxy, go);
+}
+
+#[test]
+fn the_main_module_s_requirements_are_fetched_ahead_at_go_s_first_request() {
+    let (tree, proxy, w) = held_at_first_go_mod(8);
+    download_once_mods_asked(&w, &proxy, tree.modules.len());
     // Each go.mod was fetched once, and nothing went unused.
     assert_eq!(proxy.requests_ending_with(".mod").len(), tree.modules.len());
     let p = prefetch_of(&w);
@@ -283,12 +299,7 @@ fn the_main_module_s_requirements_are_fetched_ahead_at_go_s_first_request() {
 
 #[test]
 fn a_path_go_fetches_directly_is_never_fetched_ahead() {
-    let tree = ModTree::new(4);
-    let db = SumDb::from_tree(SUMDB_NAME, &tree);
-    let proxy = TestProxy::builder().tree(&tree).sumdb(&db).start();
-    proxy.set_fault_for(".mod", Fault::PauseMidBody);
-    let mut w = world(&proxy.url(), &db, &tree);
-    w.set_env("GOMAXPROCS", "1");
+    let (_, proxy, mut w) = held_at_first_go_mod(4);
     // go fetches dep3 directly, never from a proxy (its HTTPS lookup goes to
     // a refused local proxy: nothing leaves the machine).
     w.set_env("GONOPROXY", "example.com/dep3");
@@ -314,12 +325,7 @@ fn a_path_go_fetches_directly_is_never_fetched_ahead() {
 
 #[test]
 fn a_workspace_s_requirements_are_fetched_ahead_too() {
-    let tree = ModTree::new(6);
-    let db = SumDb::from_tree(SUMDB_NAME, &tree);
-    let proxy = TestProxy::builder().tree(&tree).sumdb(&db).start();
-    proxy.set_fault_for(".mod", Fault::PauseMidBody);
-    let mut w = world(&proxy.url(), &db, &tree);
-    w.set_env("GOMAXPROCS", "1");
+    let (tree, proxy, mut w) = held_at_first_go_mod(6);
     w.set_env("GOFLAGS", ""); // -mod=mod is refused in workspace mode
     // A second module in the workspace, which no proxy is asked for.
     w.write_module(
@@ -328,13 +334,7 @@ fn a_workspace_s_requirements_are_fetched_ahead_too() {
         "package main\n\nfunc main() {}\n",
     );
     w.write_file("work/go.work", "go 1.24\n\nuse (\n\t.\n\t./tool\n)\n");
-    let mut go = Running::spawn(&mut w.shim_cmd(["mod", "download"]));
-    go.wait_until(
-        "asking for every required go.mod",
-        Duration::from_secs(60),
-        |_| distinct_mods(&proxy) == tree.modules.len(),
-    );
-    resume_and_finish(&proxy, go);
+    download_once_mods_asked(&w, &proxy, tree.modules.len());
     assert!(
         !proxy
             .request_paths()
