@@ -711,13 +711,7 @@ fn bench_c() -> CResult {
             world.write_tree_main_module(&tree);
             prepare_shim(&world, way, false);
             let what = format!("C 50 MB {} {}/{SLOW_RUNS}", way.name(), round + 1);
-            let run = measure(&world, way, LIMIT, MEM_POLL, &what);
-            assert!(run.ok(), "{what}: the big download failed");
-            let cached = world.path("gopath/pkg/mod/cache/download/example.com/big/@v/v1.0.0.zip");
-            assert!(
-                fs::read(&cached).is_ok_and(|b| b == zip),
-                "{what}: the cached zip differs from the served one"
-            );
+            let run = measure_big(&world, way, &zip, &what);
             if way == Way::ShimRelay {
                 relay.push(run);
             } else {
@@ -747,10 +741,29 @@ fn bench_c() -> CResult {
     }
 }
 
+/// A table row of median times, plain go vs the relay, and when `mb` (the
+/// megabytes moved) is given a second row of throughputs.
+fn relay_vs_direct_row(md: &mut String, label: &str, d: &[Run], r: &[Run], mb: Option<f64>) {
+    let dm = median(&ok_ms(d)).unwrap_or(f64::NAN);
+    let rm = median(&ok_ms(r)).unwrap_or(f64::NAN);
+    let _ = writeln!(
+        md,
+        "| {label} | {dm:.0} ms | {rm:.0} ms | {:.2}× |",
+        rm / dm
+    );
+    if let Some(mb) = mb {
+        let _ = writeln!(
+            md,
+            "| {label}: throughput | {:.1} MB/s | {:.1} MB/s | {:.2}× |",
+            mb / (dm / 1000.0),
+            mb / (rm / 1000.0),
+            dm / rm
+        );
+    }
+}
+
 fn render_c(md: &mut String, c: &CResult, a: &[Scenario]) {
     let mb = c.zip_bytes as f64 / 1e6;
-    let d = median(&ok_ms(&c.direct)).unwrap_or(f64::NAN);
-    let r = median(&ok_ms(&c.relay)).unwrap_or(f64::NAN);
     let _ = writeln!(
         md,
         "## C. Throughput: one {mb:.1} MB module zip\n\n\
@@ -765,18 +778,7 @@ fn render_c(md: &mut String, c: &CResult, a: &[Scenario]) {
         "| | plain go, direct | go via shim relay | relay / direct |"
     );
     let _ = writeln!(md, "| --- | ---: | ---: | ---: |");
-    let _ = writeln!(
-        md,
-        "| time (median) | {d:.0} ms | {r:.0} ms | {:.2}× |",
-        r / d
-    );
-    let _ = writeln!(
-        md,
-        "| throughput | {:.1} MB/s | {:.1} MB/s | {:.2}× |",
-        mb / (d / 1000.0),
-        mb / (r / 1000.0),
-        d / r
-    );
+    relay_vs_direct_row(md, "median", &c.direct, &c.relay, Some(mb));
     let _ = writeln!(
         md,
         "| all runs (ms) | {} | {} | |\n",
@@ -1067,6 +1069,19 @@ fn assert_verified(world: &World, tree: &ModTree, db: &SumDb, zips: bool, what: 
     }
 }
 
+/// One timed `go mod download` of the big module, checked: go succeeded and
+/// cached exactly the served `zip`.
+fn measure_big(world: &World, way: Way, zip: &[u8], what: &str) -> Run {
+    let run = measure(world, way, LIMIT, MEM_POLL, what);
+    assert!(run.ok(), "{what}: the big download failed");
+    let cached = world.path("gopath/pkg/mod/cache/download/example.com/big/@v/v1.0.0.zip");
+    assert!(
+        fs::read(&cached).is_ok_and(|b| b == zip),
+        "{what}: the cached zip differs from the served one"
+    );
+    run
+}
+
 fn bench_v(tree: &ModTree) -> VResult {
     let t = Instant::now();
     let (big, zip) = common::modtree::big_module(V_BIG_BYTES);
@@ -1087,13 +1102,7 @@ fn bench_v(tree: &ModTree) -> VResult {
             world.write_tree_main_module(&big);
             prepare_shim(&world, way, false);
             let what = format!("V(a) 70 MB verified {} {}/{V_RUNS}", way.name(), round + 1);
-            let run = measure(&world, way, LIMIT, MEM_POLL, &what);
-            assert!(run.ok(), "{what}: the big download failed");
-            let cached = world.path("gopath/pkg/mod/cache/download/example.com/big/@v/v1.0.0.zip");
-            assert!(
-                fs::read(&cached).is_ok_and(|b| b == zip),
-                "{what}: the cached zip differs from the served one"
-            );
+            let run = measure_big(&world, way, &zip, &what);
             assert_verified(&world, &big, &db, false, &what);
             if way == Way::ShimRelay {
                 big_relay.push(run);
@@ -1182,44 +1191,26 @@ fn render_v(md: &mut String, v: &VResult) {
          {V_RUNS} rounds. Every run's go.sum is checked against the database. MB = 10^6 bytes, \
          MiB = 2^20.\n"
     );
-    let row = |md: &mut String, label: &str, d: &[Run], r: &[Run], bytes: Option<f64>| {
-        let dm = median(&ok_ms(d)).unwrap_or(f64::NAN);
-        let rm = median(&ok_ms(r)).unwrap_or(f64::NAN);
-        let _ = writeln!(
-            md,
-            "| {label} | {dm:.0} ms | {rm:.0} ms | {:.2}× |",
-            rm / dm
-        );
-        if let Some(mb) = bytes {
-            let _ = writeln!(
-                md,
-                "| {label}: throughput | {:.1} MB/s | {:.1} MB/s | {:.2}× |",
-                mb / (dm / 1000.0),
-                mb / (rm / 1000.0),
-                dm / rm
-            );
-        }
-    };
     let _ = writeln!(
         md,
         "| median of {V_RUNS} | plain go, direct | go via shim relay | relay / direct |"
     );
     let _ = writeln!(md, "| --- | ---: | ---: | ---: |");
-    row(
+    relay_vs_direct_row(
         md,
         &format!("(a) `go mod download`, one {mb:.1} MB zip"),
         &v.big_direct,
         &v.big_relay,
         Some(mb),
     );
-    row(
+    relay_vs_direct_row(
         md,
         &format!("(b) `go mod download`, {DEPS} modules"),
         &v.dl_direct,
         &v.dl_relay,
         None,
     );
-    row(
+    relay_vs_direct_row(
         md,
         &format!("(b) `go build`, {DEPS} modules, fresh module cache"),
         &v.build_direct,

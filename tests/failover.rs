@@ -23,7 +23,8 @@ use common::modtree::Module;
 use common::process::{assert_same_failure_code, assert_same_status_and_stdout, run_with_timeout};
 use common::programs::PRINT_ENV;
 use common::scenario::{
-    assert_program_prints, db_proxy, go_lines, goshim_lines, list_world, status_json, timed_shim,
+    assert_program_prints, db_of, db_proxy, go_lines, goshim_lines, list_world, status_json,
+    timed_shim,
 };
 use common::sumdb::{SUMDB_NAME, SumDb};
 use common::{
@@ -46,11 +47,6 @@ fn host_of(url: &str) -> &str {
 
 fn paths_of(proxy: &TestProxy) -> Vec<String> {
     proxy.request_paths()
-}
-
-/// The test checksum database holding every module of `tree`.
-fn db_of(tree: &ModTree) -> SumDb {
-    SumDb::from_tree(SUMDB_NAME, tree)
 }
 
 /// [`list_world`] with checksum verification on against `db`.

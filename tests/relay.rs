@@ -27,9 +27,10 @@ use common::process::assert_same_failure_code;
 use common::programs::PRINT_ENV;
 use common::proxy::Request;
 use common::scenario::{
-    PASSWORD, TOKEN, assert_cache_has_no_secret, assert_go_sum_from, assert_no_secret,
-    assert_program_prints, db_proxy, entry, files_under, go_lines, goshim_lines, health_path,
-    log_of, logs, read_health, relay_urls_in, status_json, timed_shim,
+    PASSWORD, TOKEN, assert_cache_has_no_secret, assert_go_sum_from, assert_lookup_served_by,
+    assert_no_secret, assert_program_prints, db_of, db_proxy, entry, files_under, go_lines,
+    go_runs, goshim_lines, health_path, log_of, logs, read_health, relay_urls_in, status_json,
+    timed_shim, with_logs,
 };
 use common::sumdb::{SUMDB_NAME, SumDb};
 use common::{
@@ -60,11 +61,6 @@ fn verifying_world(goproxy: &str, db: &SumDb) -> World {
     let mut world = relay_world(goproxy);
     world.verify_with(db);
     world
-}
-
-/// The test checksum database holding every module of `tree`.
-fn db_of(tree: &ModTree) -> SumDb {
-    SumDb::from_tree(SUMDB_NAME, tree)
 }
 
 fn assert_success(what: &str, out: &Output) {
@@ -290,10 +286,9 @@ impl Failover {
     }
 
     fn logs(&self) -> String {
-        format!(
-            "{}\n{}",
-            show(&self.out),
-            logs(&[("primary", &self.primary), ("secondary", &self.secondary)])
+        with_logs(
+            &self.out,
+            &[("primary", &self.primary), ("secondary", &self.secondary)],
         )
     }
 
@@ -316,10 +311,7 @@ impl Failover {
 
     /// How many times the shim ran go (GOSHIM_LOG=1 prints "run N:").
     fn go_runs(&self) -> usize {
-        stderr_text(&self.out)
-            .lines()
-            .filter(|l| l.starts_with("goshim: run "))
-            .count()
+        go_runs(&self.out)
     }
 }
 
@@ -636,14 +628,7 @@ fn sumdb_requests_go_only_to_the_upstream_that_serves_it() {
         sumdb_data_requests.is_empty(),
         "checksum database requests reached the upstream without it: {sumdb_data_requests:?}\n{all}"
     );
-    let m = &tree.modules[0];
-    let lookup = format!("/sumdb/{SUMDB_NAME}/lookup/{}@{}", m.path, m.latest());
-    assert!(
-        with.requests()
-            .iter()
-            .any(|r| r.path == lookup && r.status == Some(200)),
-        "go's lookup did not reach the supporting upstream\n{all}"
-    );
+    assert_lookup_served_by(&with, &tree, &all);
 }
 
 // ---------------------------------------------------------------------------
@@ -689,7 +674,7 @@ fn private_run(
     world.set_env("GOSHIM_PROXIES", c.url());
     world.write_tree_main_module(tree);
     let out = timed_shim(&world, &["mod", "download"], BOUNDED).0;
-    let all = format!("{}\n{}", show(&out), logs(&[("a", a), ("b", b), ("c", c)]));
+    let all = with_logs(&out, &[("a", a), ("b", b), ("c", c)]);
     (out, all)
 }
 

@@ -35,8 +35,8 @@ use common::modtree::{Module, big_module};
 use common::programs::PRINT_ENV;
 use common::proxy::Request;
 use common::scenario::{
-    assert_go_sum_from, assert_program_prints, db_proxy, files_under, go_lines, goshim_lines, logs,
-    relay_urls_in, status_json, timed_shim,
+    assert_go_sum_from, assert_lookup_served_by, assert_program_prints, db_proxy, files_under,
+    go_lines, goshim_lines, logs, relay_urls_in, status_json, timed_shim, with_logs,
 };
 use common::sumdb::{SUMDB_NAME, SumDb};
 use common::{Fault, ModTree, TestProxy, World, refused_url, show, stdout_text};
@@ -422,7 +422,7 @@ fn sumdb_supported_is_hedged_past_a_hung_primary() {
     world.write_tree_main_module(&tree);
     let proxies = [("hung", &hung), ("with", &with)];
     let (out, _) = bounded_shim(&world, &["mod", "download"], &proxies);
-    let all = format!("{}\n{}", show(&out), logs(&proxies));
+    let all = with_logs(&out, &proxies);
     assert!(out.status.success(), "{all}");
     assert_go_sum_from(&world, &tree, &db, false, &all);
     assert!(
@@ -430,14 +430,7 @@ fn sumdb_supported_is_hedged_past_a_hung_primary() {
         "the hung primary was asked first\n{all}"
     );
     assert!(with.request_paths().contains(&supported), "{all}");
-    let m = &tree.modules[0];
-    let lookup = format!("/sumdb/{SUMDB_NAME}/lookup/{}@{}", m.path, m.latest());
-    assert!(
-        with.requests()
-            .iter()
-            .any(|r| r.path == lookup && r.status == Some(200)),
-        "go's lookup was not answered by the secondary\n{all}"
-    );
+    assert_lookup_served_by(&with, &tree, &all);
 }
 
 // ---------------------------------------------------------------------------
@@ -600,7 +593,7 @@ fn nested_go_downloads_through_the_outer_relay_and_leaves_no_relay_url() {
     ];
     let (out, took) = bounded_shim(&world, &args, &[("proxy", &proxy)]);
     eprintln!("nested go: {took:?}");
-    let ctx = format!("{}\n{}", show(&out), logs(&[("proxy", &proxy)]));
+    let ctx = with_logs(&out, &[("proxy", &proxy)]);
     assert!(out.status.success(), "go run failed\n{ctx}");
     let text = stdout_text(&out);
     let outer_goproxy = text
@@ -675,7 +668,7 @@ fn assert_falls_back(inject: &str) {
     world.set_env("GOSHIM_FAULT_INJECT", inject);
     world.write_tree_main_module(&tree);
     let (out, _) = bounded_shim(&world, &["mod", "download"], &[("proxy", &proxy)]);
-    let ctx = format!("{}\n{}", show(&out), logs(&[("proxy", &proxy)]));
+    let ctx = with_logs(&out, &[("proxy", &proxy)]);
     assert!(out.status.success(), "go mod download failed\n{ctx}");
     assert!(goshim_lines(&out).is_empty(), "goshim spoke\n{ctx}");
     for m in &tree.modules {

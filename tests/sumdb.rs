@@ -21,7 +21,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use common::programs::PRINT_ENV;
-use common::scenario::{go_lines, logs, timed_shim};
+use common::scenario::{db_proxy, go_lines, go_runs, logs, timed_shim, with_logs};
 use common::sumdb::{Lie, SUMDB_NAME, SumDb};
 use common::{Fault, ModTree, TestProxy, World, show, stderr_text, stdout_text};
 
@@ -42,19 +42,6 @@ fn verifying_world(goproxy: &str, db: &SumDb, tree: &ModTree) -> World {
     world.verify_with(db);
     world.write_tree_main_module(tree);
     world
-}
-
-/// A proxy serving `tree` and `db`.
-fn db_proxy(tree: &ModTree, db: &SumDb) -> TestProxy {
-    TestProxy::builder().tree(tree).sumdb(db).start()
-}
-
-/// How many times the shim ran go (one `goshim: run` line each).
-fn go_runs(out: &Output) -> usize {
-    stderr_text(out)
-        .lines()
-        .filter(|l| l.starts_with("goshim: run "))
-        .count()
 }
 
 /// The world's go.sum (empty if there is none).
@@ -105,7 +92,7 @@ fn assert_success(what: &str, out: &Output, context: &str) {
 fn verified_download_and_build_through_the_relay() {
     let tree = ModTree::new(3);
     let db = SumDb::from_tree(SUMDB_NAME, &tree);
-    let proxy = db_proxy(&tree, &db);
+    let proxy = db_proxy(&tree, &db, Fault::Healthy);
     let world = verifying_world(&proxy.url(), &db, &tree);
     let context = logs(&[("proxy", &proxy)]);
 
@@ -148,7 +135,7 @@ fn verified_in_a_log_larger_than_a_tile() {
     let versions: Vec<&str> = versions.iter().map(String::as_str).collect();
     let tree = ModTree::with_versions(10, &versions);
     let db = SumDb::from_tree(SUMDB_NAME, &tree);
-    let proxy = db_proxy(&tree, &db);
+    let proxy = db_proxy(&tree, &db, Fault::Healthy);
     let world = verifying_world(&proxy.url(), &db, &tree);
     let (out, _) = timed_shim(&world, &["build", "-o", "app", "."], BOUNDED);
     let context = logs(&[("proxy", &proxy)]);
@@ -179,9 +166,9 @@ impl Pair {
     fn run(fault: impl FnOnce(&TestProxy)) -> Pair {
         let tree = ModTree::new(3);
         let db = SumDb::from_tree(SUMDB_NAME, &tree);
-        let primary = db_proxy(&tree, &db);
+        let primary = db_proxy(&tree, &db, Fault::Healthy);
         fault(&primary);
-        let secondary = db_proxy(&tree, &db);
+        let secondary = db_proxy(&tree, &db, Fault::Healthy);
         let goproxy = format!("{},{}", primary.url(), secondary.url());
         let world = verifying_world(&goproxy, &db, &tree);
         let (out, took) = timed_shim(&world, &["build", "-o", "app", "."], BOUNDED);
@@ -197,10 +184,9 @@ impl Pair {
     }
 
     fn logs(&self) -> String {
-        format!(
-            "{}\n{}",
-            show(&self.out),
-            logs(&[("primary", &self.primary), ("secondary", &self.secondary)])
+        with_logs(
+            &self.out,
+            &[("primary", &self.primary), ("secondary", &self.secondary)],
         )
     }
 
@@ -309,7 +295,7 @@ fn assert_go_refused(world: &World, tree: &ModTree, out: &Output, what: &str, co
 fn tampered_zip_from_the_only_upstream_is_a_security_error() {
     let tree = ModTree::new(3);
     let db = SumDb::from_tree(SUMDB_NAME, &tree);
-    let proxy = db_proxy(&tree, &db);
+    let proxy = db_proxy(&tree, &db, Fault::Healthy);
     proxy.serve_tampered_zips(&tree);
     let world = verifying_world(&proxy.url(), &db, &tree);
     let (out, _) = timed_shim(&world, &["mod", "download"], BOUNDED);
@@ -330,9 +316,9 @@ fn tampered_zip_from_the_only_upstream_is_a_security_error() {
 fn tampered_zip_from_the_primary_is_a_security_error() {
     let tree = ModTree::new(3);
     let db = SumDb::from_tree(SUMDB_NAME, &tree);
-    let primary = db_proxy(&tree, &db);
+    let primary = db_proxy(&tree, &db, Fault::Healthy);
     primary.serve_tampered_zips(&tree);
-    let secondary = db_proxy(&tree, &db);
+    let secondary = db_proxy(&tree, &db, Fault::Healthy);
     secondary.set_fault_for(".zip", Fault::Delay(Duration::from_secs(30)));
     let goproxy = format!("{},{}", primary.url(), secondary.url());
     let world = verifying_world(&goproxy, &db, &tree);
@@ -348,7 +334,7 @@ fn assert_lie_refused(lie: Option<Lie>, fault: Option<(&str, Fault)>, what: &str
     let tree = ModTree::new(2);
     let db = SumDb::from_tree(SUMDB_NAME, &tree);
     let served = lie.map_or_else(|| db.clone(), |lie| db.lying(lie));
-    let proxy = db_proxy(&tree, &served);
+    let proxy = db_proxy(&tree, &served, Fault::Healthy);
     if let Some((needle, fault)) = fault {
         proxy.set_fault_containing(needle, fault);
     }
@@ -388,7 +374,7 @@ fn short_tiles_from_the_only_upstream_are_refused() {
 fn forked_database_is_a_security_error() {
     let tree = ModTree::new(2);
     let db = SumDb::from_tree(SUMDB_NAME, &tree);
-    let proxy = db_proxy(&tree, &db);
+    let proxy = db_proxy(&tree, &db, Fault::Healthy);
     let world = verifying_world(&proxy.url(), &db, &tree);
     let (out, _) = timed_shim(&world, &["mod", "download"], BOUNDED);
     assert_success("go mod download", &out, &logs(&[("proxy", &proxy)]));
@@ -403,7 +389,7 @@ fn forked_database_is_a_security_error() {
     proxy.set_sumdb(Some(&fork));
     world.write_tree_main_module(&grown);
     let (out, _) = timed_shim(&world, &["mod", "download"], BOUNDED);
-    let all = format!("{}{}", show(&out), logs(&[("proxy", &proxy)]));
+    let all = with_logs(&out, &[("proxy", &proxy)]);
     assert!(!out.status.success(), "expected failure\n{all}");
     assert_eq!(go_runs(&out), 1, "go ran again\n{all}");
     for what in ["SECURITY ERROR", "misbehavior detected"] {

@@ -196,6 +196,44 @@ pub fn logs(proxies: &[(&str, &TestProxy)]) -> String {
         .collect()
 }
 
+/// A run's output followed by the named proxies' logs: the context for a
+/// failed assertion.
+pub fn with_logs(out: &Output, proxies: &[(&str, &TestProxy)]) -> String {
+    format!("{}\n{}", show(out), logs(proxies))
+}
+
+/// How many times the shim ran go (with GOSHIM_LOG, one `goshim: run` line each).
+pub fn go_runs(out: &Output) -> usize {
+    stderr_text(out)
+        .lines()
+        .filter(|l| l.starts_with("goshim: run "))
+        .count()
+}
+
+/// The test checksum database holding every module of `tree`.
+pub fn db_of(tree: &ModTree) -> SumDb {
+    SumDb::from_tree(super::sumdb::SUMDB_NAME, tree)
+}
+
+/// `proxy` answered go's database lookup of the first module of `tree` (200).
+pub fn assert_lookup_served_by(proxy: &TestProxy, tree: &ModTree, ctx: &str) {
+    let m = &tree.modules[0];
+    let lookup = format!(
+        "/sumdb/{}/lookup/{}@{}",
+        super::sumdb::SUMDB_NAME,
+        m.path,
+        m.latest()
+    );
+    assert!(
+        proxy
+            .requests()
+            .iter()
+            .any(|r| r.path == lookup && r.status == Some(200)),
+        "go's lookup {lookup} was not answered by {}\n{ctx}",
+        proxy.url()
+    );
+}
+
 /// The relay URLs in `text` (`http://127.0.0.1:<port>/<32 hex digits>`, as
 /// go's errors show them), each once, sorted.
 pub fn relay_urls_in(text: &str) -> Vec<String> {
