@@ -375,3 +375,28 @@ fn a_zip_fetched_ahead_that_turns_out_missing_reaches_go_as_a_404() {
         show(&out)
     );
 }
+
+#[test]
+fn with_another_modfile_go_mod_s_requirements_are_not_fetched_ahead() {
+    let (tree, proxy, w) = held_at_first_go_mod(4);
+    // go reads alt.mod, which requires dep0 only; go.mod's other three
+    // requirements are nothing go will ask for.
+    let dep0 = &tree.modules[0];
+    let alt = format!(
+        "module example.com/m\n\ngo 1.24\n\nrequire {} {}\n",
+        dep0.path,
+        dep0.latest()
+    );
+    w.write_file("work/alt.mod", alt);
+    let mut go = Running::spawn(&mut w.shim_cmd(["mod", "download", "-modfile=alt.mod"]));
+    go.wait_until("asking for dep0's go.mod", Duration::from_secs(60), |_| {
+        distinct_mods(&proxy) >= 1
+    });
+    resume_and_finish(&proxy, go);
+    let others: Vec<String> = proxy
+        .request_paths()
+        .into_iter()
+        .filter(|p| !p.contains(&format!("{}/", dep0.path)) && !p.contains("/sumdb/"))
+        .collect();
+    assert!(others.is_empty(), "{others:?}");
+}
