@@ -14,6 +14,7 @@ mod common;
 use std::fs;
 use std::process::Output;
 
+use common::assert::says_http_status;
 use common::scenario::goshim_lines;
 use common::sumdb::{SUMDB_NAME, SumDb};
 use common::{Fault, ModTree, TestProxy, World, refused_url, show};
@@ -125,7 +126,7 @@ fn a_module_the_cache_never_saw_still_fails_with_the_upstreams_account() {
     assert!(!get.status.success(), "go get succeeded?\n{}", show(&get));
     assert!(local_cache_lines(&get).is_empty(), "{}", show(&get));
     assert!(
-        String::from_utf8_lossy(&get.stderr).contains("503"),
+        says_http_status(&String::from_utf8_lossy(&get.stderr), 503),
         "go's error does not say what the upstream did\n{}",
         show(&get)
     );

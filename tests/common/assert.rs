@@ -16,6 +16,14 @@ pub fn stderr_text(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// Whether `text` carries the HTTP status `code` as a word, the way go and
+/// goshim print one (`…/@v/list: 503 Service Unavailable`, `answered 503 …`).
+/// A bare `contains("503")` is not enough: the lines hold the relay's random
+/// hex token and ports, which may contain any three digits.
+pub fn says_http_status(text: &str, code: u16) -> bool {
+    text.contains(&format!(" {code} "))
+}
+
 /// How a process ended, e.g. "exit code 1" or "killed by signal 15".
 pub fn describe_status(status: &ExitStatus) -> String {
     match (status.code(), status.signal()) {
