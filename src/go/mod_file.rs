@@ -5,6 +5,7 @@ use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::go::module_path;
 use crate::settings::vars::Env;
 
 /// The directory go starts from: the current one, or the `-C dir` given first.
@@ -72,12 +73,16 @@ pub fn main_requirements(file: &Path) -> Vec<(String, String)> {
         .collect()
 }
 
-/// `(path, version)` of each `require` in a go.mod file.
+/// `(path, version)` of each `require` in a go.mod file whose `.mod` go may
+/// ask a proxy for: those with a canonical version (any other, say a branch,
+/// go resolves with a query first).
 pub fn requirements(go_mod: &str) -> Vec<(String, String)> {
     directive(go_mod, "require")
         .into_iter()
         .filter_map(|words| match words.as_slice() {
-            [path, version, ..] => Some((path.clone(), version.clone())),
+            [path, version, ..] if module_path::is_canonical_version(version) => {
+                Some((path.clone(), version.clone()))
+            }
             _ => None,
         })
         .collect()
@@ -136,6 +141,7 @@ mod tests {
                           require (\n\texample.com/B v1.2.0\n\t\"example.com/c\" v0.1.0 // indirect\n)\n\
                           replace example.com/a => ../a\n\
                           replace (\n\texample.com/c v0.1.0 => example.com/d v0.2.0\n)\n\
+                          require example.com/branch master\nrequire example.com/short v1.2\n\
                           requirement-like-word x y\n";
 
     #[test]

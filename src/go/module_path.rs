@@ -1,4 +1,5 @@
-//! Module paths: the GOPROXY protocol's case escaping, and go's private-path patterns.
+//! Module paths and versions: the GOPROXY protocol's case escaping, go's
+//! private-path patterns, and which versions are canonical.
 
 /// Module path escaping of the GOPROXY protocol: upper case becomes '!' + lower case.
 pub fn escape(path: &str) -> String {
@@ -68,6 +69,33 @@ fn glob(pattern: &[u8], text: &[u8]) -> bool {
     }
 }
 
+/// Whether `version` is canonical the way go's `module.CanonicalVersion` sees
+/// it: `vMAJOR.MINOR.PATCH`, an optional `-prerelease`, and no build suffix
+/// but `+incompatible`. go asks a proxy for `<version>.mod` only for these;
+/// anything else (a branch, `v1.2`) it first resolves with a query.
+pub fn is_canonical_version(version: &str) -> bool {
+    let Some(rest) = version.strip_prefix('v') else {
+        return false;
+    };
+    let rest = rest.strip_suffix("+incompatible").unwrap_or(rest);
+    let (core, pre) = match rest.split_once('-') {
+        Some((core, pre)) => (core, Some(pre)),
+        None => (rest, None),
+    };
+    let number = |s: &str| {
+        !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'))
+    };
+    let identifier = |s: &str| {
+        !s.is_empty()
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && (!s.bytes().all(|b| b.is_ascii_digit()) || number(s))
+    };
+    let parts: Vec<&str> = core.split('.').collect();
+    parts.len() == 3
+        && parts.iter().all(|p| number(p))
+        && pre.is_none_or(|p| p.split('.').all(identifier))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,5 +128,33 @@ mod tests {
             "github.com/org/repo/sub"
         ));
         assert!(!matches_any("", "anything"));
+    }
+
+    #[test]
+    fn canonical_versions_like_go() {
+        for v in [
+            "v1.2.3",
+            "v0.0.0-20240101000000-abcdef123456",
+            "v2.0.0+incompatible",
+            "v1.0.0-rc.1",
+            "v1.0.0-0.x-y",
+        ] {
+            assert!(is_canonical_version(v), "{v}");
+        }
+        for v in [
+            "1.2.3",
+            "v1.2",
+            "v1",
+            "master",
+            "v1.2.3+meta",
+            "v01.2.3",
+            "v1.2.3-",
+            "v1.2.3-01",
+            "v1.2.3-a..b",
+            "latest",
+            "",
+        ] {
+            assert!(!is_canonical_version(v), "{v}");
+        }
     }
 }
