@@ -240,16 +240,21 @@ impl Ahead {
         if ahead.mode == Prefetch::Off {
             return;
         }
-        let Some(file) = mod_file::find(&start, gowork.as_deref()) else {
-            return;
-        };
-        let cache = shared.settings.local_cache.as_deref();
-        for (path, version) in mod_file::main_requirements(&file) {
-            let rel = mod_rel(&path, &version);
-            if !cache.is_some_and(|c| c.join(&rel).is_file()) {
-                schedule(shared, rel);
+        // File reads and a stat per requirement: kept off the relay's one
+        // thread, which is serving go's first request meanwhile.
+        let shared = shared.clone();
+        tokio::task::spawn_blocking(move || {
+            let Some(file) = mod_file::find(&start, gowork.as_deref()) else {
+                return;
+            };
+            let cache = shared.settings.local_cache.as_deref();
+            for (path, version) in mod_file::main_requirements(&file) {
+                let rel = mod_rel(&path, &version);
+                if !cache.is_some_and(|c| c.join(&rel).is_file()) {
+                    schedule(&shared, rel);
+                }
             }
-        }
+        });
     }
 }
 
