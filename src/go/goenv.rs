@@ -15,8 +15,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::go::proxy_list::has_credentials;
 use crate::log::debug;
+use crate::settings::paths;
 use crate::settings::vars::{self, Env};
-use crate::{settings::paths, state_file};
+use crate::state_file::{self, Durability};
 
 /// The variables goshim asks go for. (Not GOTOOLCHAIN: the query itself must
 /// run with GOTOOLCHAIN=local, so go would only echo that back.)
@@ -125,7 +126,7 @@ fn write_cache(process: &Env, path: &Path, key: &str, fresh: &BTreeMap<String, S
         values,
     };
     if let Ok(bytes) = serde_json::to_vec(&cache)
-        && let Err(e) = state_file::write_atomic(path, &bytes)
+        && let Err(e) = state_file::write_atomic(path, &bytes, Durability::Cache)
     {
         debug!("cannot write {}: {e}", path.display());
     }

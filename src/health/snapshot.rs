@@ -13,8 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use super::score;
 use crate::error_class::ErrorClass;
+use crate::settings::paths;
 use crate::settings::vars::Env;
-use crate::{settings::paths, state_file};
+use crate::state_file::{self, Durability};
 
 pub const VERSION: u32 = 1;
 const FILE: &str = "health.json";
@@ -208,7 +209,7 @@ pub fn record(
         snap.probed_at = Some(now);
     }
     let bytes = serde_json::to_vec_pretty(&snap).map_err(std::io::Error::other)?;
-    state_file::write_atomic(&path, &bytes)?;
+    state_file::write_atomic(&path, &bytes, Durability::Cache)?;
     Ok(snap)
 }
 

@@ -18,8 +18,9 @@ use serde::{Deserialize, Serialize};
 use crate::health::Observation;
 use crate::health::snapshot::now_secs;
 use crate::log::debug;
+use crate::settings::paths;
 use crate::settings::vars::Env;
-use crate::{settings::paths, state_file};
+use crate::state_file::{self, Durability};
 
 pub const VERSION: u32 = 1;
 const FILE: &str = "metrics.json";
@@ -106,7 +107,7 @@ fn update_at(path: &Path, change: impl FnOnce(&mut Counters, u64)) -> std::io::R
         .proxies
         .retain(|_, p| now.saturating_sub(p.updated_at) < FORGET_AFTER_SECS);
     let bytes = serde_json::to_vec_pretty(&counters).map_err(std::io::Error::other)?;
-    state_file::write_atomic(path, &bytes)
+    state_file::write_atomic(path, &bytes, Durability::Cache)
 }
 
 fn report(result: std::io::Result<()>) {

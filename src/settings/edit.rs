@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::state_file;
+use crate::state_file::{self, Durability};
 
 /// Sets `preset = "<name>"`, or removes the key when `name` is None.
 /// `name` must be a preset name (lower-case letters, digits, '-').
@@ -24,7 +24,7 @@ fn set_key(path: &Path, key: &str, value: Option<&str>) -> Result<PathBuf, Strin
     };
     let new = edit(&old, key, value).map_err(|e| format!("{}: {e}", target.display()))?;
     if new != old {
-        state_file::write_atomic(&target, new.as_bytes())
+        state_file::write_atomic(&target, new.as_bytes(), Durability::Durable)
             .map_err(|e| format!("cannot write {}: {e}", target.display()))?;
     }
     Ok(target)
