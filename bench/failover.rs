@@ -12,7 +12,7 @@
 //! on PATH (as for the tests). `FAILOVER_BENCH_QUICK=1` skips the single run
 //! with the default 15 s response deadline (B). The worlds (fresh module
 //! caches) go to `FAILOVER_BENCH_TMPDIR` if set, else to /dev/shm when it is
-//! writable, else the temp dir (see `place_worlds`). The Markdown tables go to
+//! writable, else the temp dir (see `common::world::place_worlds`). The Markdown tables go to
 //! stdout and to `target/bench/failover.md`; progress goes to stderr. About
 //! two minutes on 2 cores after the release build, most of it the deliberate
 //! hangs and deadlines. Timings live here, never in the pass/fail tests:
@@ -45,7 +45,7 @@ mod common;
 
 use std::fmt::Write as _;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -137,7 +137,7 @@ impl Run {
 }
 
 fn main() {
-    let worlds_in = place_worlds();
+    let worlds_in = common::world::place_worlds("FAILOVER_BENCH_TMPDIR");
     let started = Instant::now();
     let load_start = loadavg();
     let quick = std::env::var("FAILOVER_BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
@@ -1323,36 +1323,6 @@ fn loadavg() -> String {
     fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "?".into())
-}
-
-/// Puts the worlds (each run's module cache, created and deleted again) on
-/// tmpfs: `FAILOVER_BENCH_TMPDIR` if set, else /dev/shm when writable, else
-/// the default temp dir. On a disk file system the churn of fresh module
-/// caches can dominate: on an ext4 mounted with `discard`, runs got slower
-/// the longer the benchmark ran (2-3x within a minute), which measured the
-/// disk, not goshim. Returns a description for the report.
-fn place_worlds() -> String {
-    let chosen = std::env::var_os("FAILOVER_BENCH_TMPDIR")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| {
-            let shm = PathBuf::from("/dev/shm");
-            tempfile::tempdir_in(&shm).is_ok().then_some(shm)
-        });
-    let Some(dir) = chosen else {
-        return format!("{} (no tmpfs found)", std::env::temp_dir().display());
-    };
-    // SAFETY: called first thing in main, before any other thread exists.
-    unsafe { std::env::set_var("TMPDIR", &dir) };
-    let fs_type = Command::new("stat")
-        .args(["-f", "-c", "%T"])
-        .arg(&dir)
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .filter(|t| !t.is_empty())
-        .unwrap_or_else(|| "unknown file system".into());
-    format!("{} ({fs_type})", dir.display())
 }
 
 /// CPU time used on the whole machine vs by this process and its reaped
