@@ -27,7 +27,7 @@ use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
@@ -241,20 +241,35 @@ impl Ahead {
             return;
         }
         // File reads and a stat per requirement: kept off the relay's one
-        // thread, which is serving go's first request meanwhile.
-        let shared = shared.clone();
-        tokio::task::spawn_blocking(move || {
-            let Some(file) = mod_file::find(&start, gowork.as_deref()) else {
-                return;
-            };
-            let cache = shared.settings.local_cache.as_deref();
-            for (path, version) in mod_file::main_requirements(&file) {
-                let rel = mod_rel(&path, &version);
-                if !cache.is_some_and(|c| c.join(&rel).is_file()) {
-                    schedule(&shared, rel);
-                }
-            }
-        });
+        // thread, which is serving go's first request meanwhile. A plain
+        // thread rather than tokio's blocking pool, which panics (an abort,
+        // in release) when the OS refuses a thread; then it runs inline.
+        let runtime = tokio::runtime::Handle::current();
+        let (on_thread, start_dir, work) = (shared.clone(), start.clone(), gowork.clone());
+        let spawned = std::thread::Builder::new()
+            .name("goshim-gomod".into())
+            .spawn(move || {
+                let _in_runtime = runtime.enter(); // for schedule's tokio::spawn
+                schedule_main_requirements(&on_thread, &start_dir, work.as_deref());
+            });
+        if spawned.is_err() {
+            schedule_main_requirements(shared, &start, gowork.as_deref());
+        }
+    }
+}
+
+/// Fetches ahead the `.mod` of each requirement of the main module(s) that
+/// go's download cache lacks.
+fn schedule_main_requirements(shared: &Arc<Shared>, start: &Path, gowork: Option<&str>) {
+    let Some(file) = mod_file::find(start, gowork) else {
+        return;
+    };
+    let cache = shared.settings.local_cache.as_deref();
+    for (path, version) in mod_file::main_requirements(&file) {
+        let rel = mod_rel(&path, &version);
+        if !cache.is_some_and(|c| c.join(&rel).is_file()) {
+            schedule(shared, rel);
+        }
     }
 }
 
