@@ -11,12 +11,13 @@ use std::path::Path;
 /// Whether a write must also survive a power cut (an fsync before the rename).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Durability {
-    /// goshim's caches (go env, health, metrics): one lost or torn by a crash
-    /// is read as missing and rebuilt, so they skip the fsync, which a
-    /// relayed run would otherwise pay at its end (0.5 ms on this VM's disk,
-    /// milliseconds on the network disks of CI runners).
+    /// goshim's caches: one lost or torn by a crash reads as missing, so go
+    /// env and health are rebuilt and the metrics start again from zero. They
+    /// skip the fsync, which a relayed run would otherwise pay at its end
+    /// (0.5 ms on this VM's disk, milliseconds on a CI runner's network disk).
     Cache,
-    /// The user's config file.
+    /// The user's config file: the file and then its folder (the rename) are
+    /// synced, so after a crash it is the new version.
     Durable,
 }
 
@@ -42,7 +43,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8], durability: Durability) -> io::Re
         if durability == Durability::Durable {
             file.sync_all()?;
         }
-        fs::rename(&tmp, path)
+        fs::rename(&tmp, path)?;
+        if durability == Durability::Durable {
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(())
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
