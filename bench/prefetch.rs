@@ -29,6 +29,7 @@
 mod common;
 
 use std::fmt::Write as _;
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -192,30 +193,33 @@ fn run(
 
 /// Runs `cmd` to its end and times it exactly: `World::run` polls for the
 /// exit every 10 ms, too coarse for the rows without added latency (about
-/// 20 ms each). A watchdog kills a run that hangs.
+/// 20 ms each). A watchdog kills the run's process group (go too, when the
+/// shim started it) if it hangs.
 fn timed(cmd: &mut Command) -> (Output, f64) {
     const LIMIT: Duration = Duration::from_secs(300);
     let start = Instant::now();
     let child = cmd
+        .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("start go");
-    let pid = child.id() as i32;
+    let group = child.id() as i32;
     let done = Arc::new(AtomicBool::new(false));
     let watchdog = {
         let done = done.clone();
         std::thread::spawn(move || {
-            while start.elapsed() < LIMIT {
-                if done.load(Ordering::Acquire) {
+            while !done.load(Ordering::Acquire) {
+                if start.elapsed() > LIMIT {
+                    // SAFETY: kill(2) only. `done` is still false: the child
+                    // runs, or was reaped an instant ago (its group may still
+                    // hold go), and a pid is not reused that fast.
+                    unsafe { libc::kill(-group, libc::SIGKILL) };
                     return;
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
-            // SAFETY: kill(2) only; at LIMIT the run is still going, so the
-            // pid is still the unreaped child.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
         })
     };
     let out = child.wait_with_output().expect("wait for go");

@@ -17,7 +17,8 @@ pub fn stderr_text(out: &Output) -> String {
 }
 
 /// Whether `text` carries the HTTP status `code` as a word, the way go and
-/// goshim print one (`…/@v/list: 503 Service Unavailable`, `answered 503 …`).
+/// goshim's relay print one (`…/@v/list: 503 Service Unavailable`, `answered
+/// 503 …`); not goshim's list-mode summary, which says `http_503`.
 /// A bare `contains("503")` is not enough: the lines hold the relay's random
 /// hex token and ports, which may contain any three digits.
 pub fn says_http_status(text: &str, code: u16) -> bool {
