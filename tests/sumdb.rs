@@ -360,11 +360,12 @@ fn wrong_tiles_are_refused() {
     assert_lie_refused(Some(Lie::WrongTiles), None, "inconsistent tile");
 }
 
-/// A short tile from the only upstream: the relay has nothing to complete it
-/// with; go must not get it as if it were whole.
+/// A short tile from the only upstream (with a matching Content-Length): the
+/// relay knows a hash tile's length from its path and has nothing to complete
+/// it with, so go gets the relay's 502 for it, not a short tile.
 #[test]
 fn short_tiles_from_the_only_upstream_are_refused() {
-    assert_lie_refused(None, Some(("/tile/", Fault::Truncated)), "tile");
+    assert_lie_refused(None, Some(("/tile/", Fault::Truncated)), "502 Bad Gateway");
 }
 
 /// go keeps the last tree head it verified. A database that then shows a
