@@ -46,6 +46,28 @@ fn go_env_json_is_identical() {
     }
 }
 
+/// go's `-C dir` comes before the subcommand: `go -C sub env GOPROXY` is still
+/// a passthrough, so go prints the user's GOPROXY, not the relay's URL.
+#[test]
+fn go_env_after_a_chdir_flag_is_identical() {
+    let mut world = World::new();
+    let (a, b) = (TestProxy::empty(), TestProxy::empty());
+    let goproxy = format!("{},{}", a.url(), b.url());
+    world.set_env("GOPROXY", &goproxy);
+    world.write_main_module("package main\n\nfunc main() {}\n");
+    fs::create_dir_all(world.work_dir().join("sub")).unwrap();
+    for args in [
+        &["-C", "sub", "env", "GOPROXY"][..],
+        &["-C=sub", "env", "GOPROXY"],
+    ] {
+        let shim = world.run_shim(args);
+        let direct = world.run_direct(args);
+        assert_same_outcome(&format!("go {}", args.join(" ")), &shim, &direct);
+        assert_clean_success("go -C sub env GOPROXY", &shim);
+        assert_eq!(stdout_text(&shim).trim_end(), goproxy);
+    }
+}
+
 /// `go list -json` reports module downloads; the first run fetches them from
 /// the test proxy through the shim.
 #[test]

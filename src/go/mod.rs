@@ -1,6 +1,8 @@
-//! The go command's side: its effective settings (`go env`, cached), GOPROXY
-//! lists, module paths, go.mod and go.work files, and toolchain switches.
+//! The go command's side: its command line, its effective settings (`go env`,
+//! cached), GOPROXY lists, module paths, go.mod and go.work files, and
+//! toolchain switches.
 
+pub mod args;
 pub mod goenv;
 pub mod mod_file;
 pub mod module_path;

@@ -5,15 +5,16 @@ use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::go::args::split_chdir;
 use crate::go::module_path;
 use crate::settings::vars::Env;
 
 /// The directory go starts from: the current one, or the `-C dir` given first.
 pub fn start_dir(process: &Env, args: &[OsString]) -> Option<PathBuf> {
     let mut dir = process.cwd()?.to_path_buf();
-    match args.first().and_then(|a| a.to_str()) {
-        Some("-C") => dir.push(args.get(1)?),
-        Some(a) if a.starts_with("-C=") => dir.push(&a[3..]),
+    match split_chdir(args).0 {
+        [_, to] => dir.push(to),
+        [flag] => dir.push(flag.to_str()?.strip_prefix("-C=")?),
         _ => {}
     }
     Some(dir)

@@ -13,6 +13,7 @@ use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use super::args::split_chdir;
 use super::mod_file;
 use crate::settings::vars::{self, Env};
 
@@ -69,7 +70,11 @@ pub fn download_target(args: &[OsString], inputs: &Inputs) -> Option<String> {
 /// `go env GOTOOLCHAIN`, `go env -w GOTOOLCHAIN=…`, `go env GOMOD|GOWORK`:
 /// always answered by the local go.
 fn local_by_special_case(args: &[OsString]) -> bool {
-    let a: Vec<&str> = args.iter().filter_map(|a| a.to_str()).collect();
+    let a: Vec<&str> = split_chdir(args)
+        .1
+        .iter()
+        .filter_map(|a| a.to_str())
+        .collect();
     matches!(a.as_slice(), ["env", "GOTOOLCHAIN" | "GOMOD" | "GOWORK"])
         || matches!(a.as_slice(), ["env", "-w", v] if v.starts_with("GOTOOLCHAIN="))
 }

@@ -2,6 +2,7 @@
 
 use std::ffi::OsString;
 
+use crate::go::args::split_chdir;
 use crate::relay::Prefetch;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -14,8 +15,10 @@ pub enum Kind {
     FetchRetryable,
 }
 
-/// Classifies by subcommand (the first argument: go takes no flags before it).
+/// Classifies by subcommand (the first argument after go's `-C dir`, the one
+/// flag go takes before it).
 pub fn classify(args: &[OsString]) -> Kind {
+    let args = split_chdir(args).1;
     let Some(sub) = args.first().and_then(|a| a.to_str()) else {
         return Kind::Passthrough;
     };
@@ -41,7 +44,7 @@ pub fn classify(args: &[OsString]) -> Kind {
 /// `go mod graph` never ask for `.info`; everything else asks for a
 /// module's `.info` and `.mod` but only some zips.
 pub fn prefetch(args: &[OsString]) -> Prefetch {
-    let mut words = args.iter().filter_map(|a| a.to_str());
+    let mut words = split_chdir(args).1.iter().filter_map(|a| a.to_str());
     match (words.next(), words.next()) {
         (Some("mod"), Some("download")) => Prefetch::WithZips,
         (Some("mod"), Some("tidy" | "graph")) => Prefetch::ModsOnly,
@@ -56,12 +59,11 @@ pub fn prefetch(args: &[OsString]) -> Prefetch {
 /// module loading they ask only for the modules whose packages they build
 /// (and for their `.mod` right after the `.zip`, already fetched ahead then).
 pub fn loads_module_graph(args: &[OsString]) -> bool {
-    let mut words: Vec<&str> = args.iter().filter_map(|a| a.to_str()).collect();
-    match words.first() {
-        Some(&"-C") => drop(words.drain(..2.min(words.len()))),
-        Some(a) if a.starts_with("-C=") => drop(words.remove(0)),
-        _ => {}
-    }
+    let words: Vec<&str> = split_chdir(args)
+        .1
+        .iter()
+        .filter_map(|a| a.to_str())
+        .collect();
     let operands = || words.iter().skip(1).filter(|w| !w.starts_with('-'));
     match words.as_slice() {
         ["mod", "download", ..] => operands().count() == 1, // "download" itself
@@ -166,6 +168,12 @@ mod tests {
         assert_eq!(kind("test ./..."), Kind::FetchOnce);
         assert_eq!(kind("list -m all"), Kind::FetchOnce);
         assert_eq!(kind("frobnicate"), Kind::FetchOnce);
+        // go's -C comes first and is not the subcommand.
+        assert_eq!(kind("-C sub env GOPROXY"), Kind::Passthrough);
+        assert_eq!(kind("-C=sub version"), Kind::Passthrough);
+        assert_eq!(kind("-C sub build ./..."), Kind::FetchRetryable);
+        assert_eq!(kind("-C sub mod graph"), Kind::FetchOnce);
+        assert_eq!(kind("-C"), Kind::Passthrough);
     }
 
     #[test]
@@ -179,5 +187,6 @@ mod tests {
         assert_eq!(of("mod tidy"), Prefetch::ModsOnly);
         assert_eq!(of("build ./..."), Prefetch::Small);
         assert_eq!(of("list -m all"), Prefetch::Small);
+        assert_eq!(of("-C sub mod download"), Prefetch::WithZips);
     }
 }

@@ -16,6 +16,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::error_class::ErrorClass;
+use crate::go::args::split_chdir;
 use crate::go::goenv::{self, GoEnv};
 use crate::go::proxy_list::{Proxy, ProxyList, redact_list};
 use crate::health::select::{self, Decision, Plan};
@@ -240,12 +241,8 @@ fn start_relay(
 /// downloads the new one) before it runs any subcommand.
 fn download_toolchain_cmd(real_go: &Path, args: &[OsString], seen: &Seen) -> Command {
     let mut cmd = Command::new(real_go);
-    match args.first().and_then(|a| a.to_str()) {
-        Some("-C") => cmd.args(&args[..args.len().min(2)]),
-        Some(a) if a.starts_with("-C=") => cmd.arg(a),
-        _ => &mut cmd,
-    };
-    cmd.arg("version")
+    cmd.args(split_chdir(args).0)
+        .arg("version")
         .env(vars::GOSHIM_SEEN, seen.env_value())
         .stdout(std::process::Stdio::null());
     cmd
