@@ -400,3 +400,66 @@ fn with_another_modfile_go_mod_s_requirements_are_not_fetched_ahead() {
         .collect();
     assert!(others.is_empty(), "{others:?}");
 }
+
+/// A main module's `replace` holds for the whole module graph: go never asks
+/// a proxy for the replaced path, so fetching ahead along the graph (a
+/// required module's go.mod names it) must not either. Here `go build`, which
+/// does not fetch the main module's requirements ahead: only the walk along
+/// the graph could reach the replaced path.
+#[test]
+fn a_path_the_main_module_replaces_is_never_fetched_ahead() {
+    let (tree, db, proxy) = graph(Duration::ZERO);
+    let replaced = &tree.modules[tree.modules.len() - 1]; // required by the level above
+    let w = world(&proxy.url(), &db, &tree);
+    let local = w.work_dir().join("local");
+    fs::create_dir_all(&local).unwrap();
+    fs::write(local.join("go.mod"), replaced.go_mod()).unwrap();
+    fs::write(
+        local.join(format!("{}.go", replaced.name)),
+        replaced.source(replaced.latest()),
+    )
+    .unwrap();
+    let go_mod = w.work_dir().join("go.mod");
+    let mut text = fs::read_to_string(&go_mod).unwrap();
+    text.push_str(&format!("\nreplace {} => ./local\n", replaced.path));
+    fs::write(&go_mod, text).unwrap();
+    run_ok(&w, true, &["build", "-o", "out/prog", "."]);
+    let asked: Vec<String> = proxy
+        .request_paths()
+        .into_iter()
+        .filter(|p| p.contains(&format!("/{}/", replaced.path)))
+        .collect();
+    assert!(
+        asked.is_empty(),
+        "the replaced path reached the proxy: {asked:?}"
+    );
+    let p = prefetch_of(&w);
+    assert!(
+        p["fetched"].as_u64() > Some(0),
+        "nothing was fetched ahead: {p}"
+    );
+}
+
+/// A file already in go's download cache is never fetched ahead: go will not
+/// ask for it. Here `go list -m all` left every `.mod` there; `go build` then
+/// asks only for what it lacks, and so does the relay.
+#[test]
+fn what_go_s_download_cache_holds_is_never_fetched_ahead() {
+    let (tree, db, proxy) = graph(Duration::ZERO);
+    let w = world(&proxy.url(), &db, &tree);
+    run_ok(&w, false, &["list", "-m", "all"]);
+    let cached = download_cache(&w);
+    let before = proxy.request_count();
+    run_ok(&w, true, &["build", "-o", "out/prog", "."]);
+    let again: Vec<String> = proxy.request_paths()[before..]
+        .iter()
+        .filter(|p| cached.contains_key(p.trim_start_matches('/')))
+        .cloned()
+        .collect();
+    assert!(again.is_empty(), "asked again for cached files: {again:?}");
+    let zips = proxy.request_paths()[before..]
+        .iter()
+        .filter(|p| p.ends_with(".zip"))
+        .count();
+    assert_eq!(zips, tree.modules.len(), "the build did not fetch its zips");
+}

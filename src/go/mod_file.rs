@@ -6,7 +6,6 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::go::args::split_chdir;
-use crate::go::module_path;
 use crate::settings::vars::Env;
 
 /// The directory go starts from: the current one, or the `-C dir` given first.
@@ -44,12 +43,20 @@ fn find_up(start: &Path, name: &str) -> Option<PathBuf> {
         .find(|f| f.is_file())
 }
 
-/// What the main module(s) go reads from `file` require: a go.mod's own
-/// requirements, or for a go.work those of each module it `use`s; without
-/// the main modules themselves and paths that a `replace` redirects.
-pub fn main_requirements(file: &Path) -> Vec<(String, String)> {
+/// The main module(s) go reads from `file` (a go.mod, or a go.work and the
+/// go.mod of each module it `use`s): what they require, and the paths their
+/// `replace` directives redirect, which hold for the whole module graph.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct MainModules {
+    /// `(path, version)` of each requirement, without the main modules
+    /// themselves and without replaced paths.
+    pub requirements: Vec<(String, String)>,
+    pub replaced: Vec<String>,
+}
+
+pub fn main_modules(file: &Path) -> MainModules {
     let Ok(text) = fs::read_to_string(file) else {
-        return Vec::new();
+        return MainModules::default();
     };
     let (go_mods, mut replaced) = if file.file_name().is_some_and(|n| n == "go.work") {
         let dir = file.parent().unwrap_or(Path::new("."));
@@ -58,7 +65,7 @@ pub fn main_requirements(file: &Path) -> Vec<(String, String)> {
             .filter_map(|words| words.into_iter().next())
             .filter_map(|used| fs::read_to_string(dir.join(used).join("go.mod")).ok())
             .collect();
-        (go_mods, replaced(&text))
+        (go_mods, self::replaced(&text))
     } else {
         (vec![text], Vec::new())
     };
@@ -67,23 +74,23 @@ pub fn main_requirements(file: &Path) -> Vec<(String, String)> {
         replaced.extend(self::replaced(go_mod));
         main.extend(directive(go_mod, "module").into_iter().flatten().take(1));
     }
-    go_mods
+    let requirements = go_mods
         .iter()
         .flat_map(|go_mod| requirements(go_mod))
         .filter(|(path, _)| !main.contains(path) && !replaced.contains(path))
-        .collect()
+        .collect();
+    MainModules {
+        requirements,
+        replaced,
+    }
 }
 
-/// `(path, version)` of each `require` in a go.mod file whose `.mod` go may
-/// ask a proxy for: those with a canonical version (any other, say a branch,
-/// go resolves with a query first).
+/// `(path, version)` of each `require` in a go.mod file.
 pub fn requirements(go_mod: &str) -> Vec<(String, String)> {
     directive(go_mod, "require")
         .into_iter()
         .filter_map(|words| match words.as_slice() {
-            [path, version, ..] if module_path::is_canonical_version(version) => {
-                Some((path.clone(), version.clone()))
-            }
+            [path, version, ..] => Some((path.clone(), version.clone())),
             _ => None,
         })
         .collect()
@@ -142,7 +149,6 @@ mod tests {
                           require (\n\texample.com/B v1.2.0\n\t\"example.com/c\" v0.1.0 // indirect\n)\n\
                           replace example.com/a => ../a\n\
                           replace (\n\texample.com/c v0.1.0 => example.com/d v0.2.0\n)\n\
-                          require example.com/branch master\nrequire example.com/short v1.2\n\
                           requirement-like-word x y\n";
 
     #[test]
@@ -163,7 +169,7 @@ mod tests {
     }
 
     #[test]
-    fn main_requirements_of_a_module_and_of_a_workspace() {
+    fn main_modules_of_a_module_and_of_a_workspace() {
         let dir = tempfile::tempdir().unwrap();
         let (a, b) = (dir.path().join("a"), dir.path().join("b"));
         fs::create_dir_all(&a).unwrap();
@@ -181,11 +187,14 @@ mod tests {
         .unwrap();
         let pair = |p: &str, v: &str| (p.to_string(), v.to_string());
         assert_eq!(
-            main_requirements(&a.join("go.mod")),
-            vec![
-                pair("example.com/x", "v1.0.0"),
-                pair("example.com/b", "v0.0.0")
-            ]
+            main_modules(&a.join("go.mod")),
+            MainModules {
+                requirements: vec![
+                    pair("example.com/x", "v1.0.0"),
+                    pair("example.com/b", "v0.0.0")
+                ],
+                replaced: vec!["example.com/r".into()],
+            }
         );
         let work = dir.path().join("go.work");
         fs::write(
@@ -195,10 +204,16 @@ mod tests {
         .unwrap();
         // b is a main module of the workspace; y is replaced by the go.work.
         assert_eq!(
-            main_requirements(&work),
-            vec![pair("example.com/x", "v1.0.0")]
+            main_modules(&work),
+            MainModules {
+                requirements: vec![pair("example.com/x", "v1.0.0")],
+                replaced: vec!["example.com/y".into(), "example.com/r".into()],
+            }
         );
-        assert!(main_requirements(&dir.path().join("nothing")).is_empty());
+        assert_eq!(
+            main_modules(&dir.path().join("nothing")),
+            MainModules::default()
+        );
     }
 
     #[test]

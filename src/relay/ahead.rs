@@ -28,8 +28,8 @@ use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use hyper::header::HeaderValue;
@@ -133,6 +133,11 @@ pub struct Ahead {
     mode: Prefetch,
     /// Where to look for the main module's go.mod; taken on go's first request.
     main_module: std::sync::Mutex<Option<(PathBuf, Option<String>)>>,
+    /// Fetch the main modules' requirements at go's first request.
+    requirements: bool,
+    /// Module paths the main modules' `replace` lines redirect; set at go's
+    /// first request.
+    replaced: OnceLock<HashSet<String>>,
     entries: std::sync::Mutex<HashMap<String, Arc<Entry>>>,
     /// Paths go asked for: never fetched ahead again.
     asked: std::sync::Mutex<HashSet<String>>,
@@ -162,6 +167,8 @@ impl Ahead {
         Ahead {
             mode: settings.prefetch,
             main_module: std::sync::Mutex::new(settings.main_module.clone()),
+            requirements: settings.requirements,
+            replaced: OnceLock::new(),
             entries: Default::default(),
             asked: Default::default(),
             permits: Arc::new(Semaphore::new(CONCURRENCY)),
@@ -227,11 +234,12 @@ impl Ahead {
         }
     }
 
-    /// go's first request for a module, in a command that loads the whole
-    /// module graph: go will ask for the `.mod` of every module the main
-    /// go.mod requires (a few at a time, a round trip each), so fetch those
-    /// its download cache lacks (under a go.work, those of each module it
-    /// uses; never replaced paths).
+    /// go's first request for a module: read the main modules' go.mod (or
+    /// go.work) once, before any `.mod` reaches go, so that the paths their
+    /// `replace` lines redirect are known to every fetch ahead. In a command
+    /// that loads the whole module graph, go will then ask for the `.mod` of
+    /// every module they require (a few at a time, a round trip each): fetch
+    /// those ahead. One small file read, on the relay's thread.
     pub fn on_first_request(shared: &Arc<Shared>) {
         let ahead = &shared.ahead;
         let Some((start, gowork)) = locked(&ahead.main_module).take() else {
@@ -240,43 +248,32 @@ impl Ahead {
         if ahead.mode == Prefetch::Off {
             return;
         }
-        // File reads and a stat per requirement: kept off the relay's one
-        // thread, which is serving go's first request meanwhile. A plain
-        // thread rather than tokio's blocking pool, which panics (an abort,
-        // in release) when the OS refuses a thread; then it runs inline.
-        let runtime = tokio::runtime::Handle::current();
-        let (on_thread, start_dir, work) = (shared.clone(), start.clone(), gowork.clone());
-        let spawned = std::thread::Builder::new()
-            .name("goshim-gomod".into())
-            .spawn(move || {
-                let _in_runtime = runtime.enter(); // for schedule's tokio::spawn
-                schedule_main_requirements(&on_thread, &start_dir, work.as_deref());
-            });
-        if spawned.is_err() {
-            schedule_main_requirements(shared, &start, gowork.as_deref());
+        let Some(file) = mod_file::find(&start, gowork.as_deref()) else {
+            return;
+        };
+        let main = mod_file::main_modules(&file);
+        let _ = ahead.replaced.set(main.replaced.into_iter().collect());
+        if ahead.requirements {
+            for (path, version) in main.requirements {
+                schedule(shared, mod_rel(&path, &version));
+            }
         }
     }
 }
 
-/// Fetches ahead the `.mod` of each requirement of the main module(s) that
-/// go's download cache lacks.
-fn schedule_main_requirements(shared: &Arc<Shared>, start: &Path, gowork: Option<&str>) {
-    let Some(file) = mod_file::find(start, gowork) else {
-        return;
-    };
-    let cache = shared.settings.local_cache.as_deref();
-    for (path, version) in mod_file::main_requirements(&file) {
-        let rel = mod_rel(&path, &version);
-        if !cache.is_some_and(|c| c.join(&rel).is_file()) {
-            schedule(shared, rel);
-        }
-    }
-}
-
-/// Starts fetching `rel` ahead unless go asked for it already or it is under way.
+/// Starts fetching `rel` ahead unless go asked for it already, it is under
+/// way, or go will not ask a proxy for it (see [`worth_fetching`]).
 fn schedule(shared: &Arc<Shared>, rel: String) {
     let ahead = &shared.ahead;
-    if locked(&ahead.asked).contains(&rel) || !via_proxies(shared, &rel) {
+    let settings = &shared.settings;
+    if locked(&ahead.asked).contains(&rel)
+        || !worth_fetching(
+            &rel,
+            &settings.direct_patterns,
+            ahead.replaced.get(),
+            settings.local_cache.as_deref(),
+        )
+    {
         return;
     }
     let (tx, rx) = watch::channel(None);
@@ -415,15 +412,29 @@ impl Collector {
     }
 }
 
-/// Whether go would ask a proxy for `rel` at all: a module path matching
-/// GONOPROXY go fetches directly, so no proxy may learn of it from us.
-fn via_proxies(shared: &Shared, rel: &str) -> bool {
-    match route::parse(rel) {
-        Route::Module { path, .. } => {
-            !module_path::matches_any(&shared.settings.direct_patterns, &path)
-        }
-        _ => false,
-    }
+/// Whether go may still ask a proxy for `rel` (`<module>/@v/<version>.<ext>`)
+/// in this run, so that fetching it ahead is safe and not waste: not for a
+/// version in another than canonical form (a branch, `v1.2`: go resolves it
+/// with a query first), a path go fetches directly (GONOPROXY: no proxy may
+/// learn of it from us), a path a main module's `replace` redirects (it holds
+/// for the whole graph), or a file already in go's download cache.
+fn worth_fetching(
+    rel: &str,
+    direct_patterns: &str,
+    replaced: Option<&HashSet<String>>,
+    download_cache: Option<&Path>,
+) -> bool {
+    let Route::Module { path, .. } = route::parse(rel) else {
+        return false;
+    };
+    let version = rel
+        .rsplit_once("/@v/")
+        .and_then(|(_, file)| file.rsplit_once('.'))
+        .and_then(|(version, _)| module_path::unescape(version));
+    version.is_some_and(|v| module_path::is_canonical_version(&v))
+        && !module_path::matches_any(direct_patterns, &path)
+        && !replaced.is_some_and(|r| r.contains(&path))
+        && !download_cache.is_some_and(|c| c.join(rel).is_file())
 }
 
 /// The proxy path of `path@version`'s go.mod.
@@ -485,6 +496,44 @@ fn spill_file() -> std::io::Result<File> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fetches_ahead_only_what_go_may_still_ask_a_proxy_for() {
+        let cache = tempfile::tempdir().unwrap();
+        let cached = cache.path().join("example.com/c/@v/v1.0.0.mod");
+        std::fs::create_dir_all(cached.parent().unwrap()).unwrap();
+        std::fs::write(&cached, "module example.com/c\n").unwrap();
+        let replaced: HashSet<String> = ["example.com/r".to_string()].into();
+        let worth = |rel: &str| {
+            worth_fetching(
+                rel,
+                "example.com/private/*",
+                Some(&replaced),
+                Some(cache.path()),
+            )
+        };
+        assert!(worth("example.com/x/@v/v1.0.0.mod"));
+        assert!(worth("example.com/!x/@v/v1.0.0-!r!c1.info"));
+        assert!(worth("example.com/c/@v/v1.0.0.zip"));
+        for no in [
+            "example.com/x/@v/main.mod",
+            "example.com/x/@v/v1.2.info",
+            "example.com/private/p/@v/v1.0.0.mod",
+            "example.com/r/@v/v1.0.0.mod",
+            "example.com/c/@v/v1.0.0.mod",
+            "example.com/x/@v/list",
+            "example.com/x/@latest",
+            "sumdb/sum.golang.org/lookup/example.com/x@v1.0.0",
+        ] {
+            assert!(!worth(no), "{no}");
+        }
+        assert!(worth_fetching(
+            "example.com/r/@v/v1.0.0.mod",
+            "",
+            None,
+            None
+        ));
+    }
 
     #[test]
     fn next_files_of_a_module_version() {

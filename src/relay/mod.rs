@@ -115,9 +115,12 @@ impl Hedge {
 /// What the relay fetches ahead for this command.
 pub struct FetchAhead {
     pub prefetch: Prefetch,
-    /// Where go looks for the main module's go.mod (the start directory and
-    /// GOWORK), when the command loads the whole module graph.
+    /// Where go looks for the main module's go.mod or go.work (the start
+    /// directory and GOWORK); None when go reads another file (`-modfile`).
     pub main_module: Option<(std::path::PathBuf, Option<String>)>,
+    /// Whether to fetch the `.mod` of the main modules' requirements at go's
+    /// first request (commands that load the whole module graph).
+    pub requirements: bool,
 }
 
 pub struct Settings {

@@ -107,7 +107,7 @@ pub fn main(process: &Env, args: Vec<OsString>) -> ! {
                 true => command::prefetch(&args),
                 false => relay::Prefetch::Off,
             };
-            let main_module = (command::loads_module_graph(&args)
+            let main_module = (prefetch != relay::Prefetch::Off
                 && !command::uses_other_modfile(&args, env.get("GOFLAGS")))
             .then(|| mod_file::start_dir(process, &args))
             .flatten()
@@ -115,6 +115,7 @@ pub fn main(process: &Env, args: Vec<OsString>) -> ! {
             let ahead = relay::FetchAhead {
                 prefetch,
                 main_module,
+                requirements: command::loads_module_graph(&args),
             };
             match start_relay(process, &env, &config, &plan, snap.as_ref(), ahead) {
                 Ok(relay) => Ok((Route::Relay(relay, plan.tail.clone()), attempts)),
