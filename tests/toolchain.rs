@@ -21,25 +21,16 @@ use common::scenario::{logs, relay_urls_in, timed_shim};
 use common::sumdb::{SUMDB_NAME, SumDb};
 use common::zip::store_zip;
 use common::{Fault, ModTree, TestProxy, World, show, stdout_text};
+use goshim::go::toolchain::{goarch, goos};
 
 const LIMIT: Duration = Duration::from_secs(90);
 const TARGET: &str = "go1.99.0";
 /// The fake toolchain's payload: big enough to be streamed, raced and dripped.
 const PAYLOAD_BYTES: usize = 3 * 1024 * 1024;
 
-/// `amd64`-style name of this machine's architecture, as in toolchain versions.
-fn goarch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        "x86" => "386",
-        other => other,
-    }
-}
-
 /// `v0.0.1-go1.99.0.linux-amd64`.
 fn toolchain_version() -> String {
-    format!("v0.0.1-{TARGET}.{}-{}", std::env::consts::OS, goarch())
+    format!("v0.0.1-{TARGET}.{}-{}", goos(), goarch())
 }
 
 /// The fake toolchain module's zip: the files go checks after unpacking
@@ -56,7 +47,7 @@ fn toolchain_zip() -> Vec<u8> {
             state.to_le_bytes()
         })
         .collect();
-    let tool_dir = format!("pkg/tool/{}_{}", std::env::consts::OS, goarch());
+    let tool_dir = format!("pkg/tool/{}_{}", goos(), goarch());
     store_zip(&[
         (
             format!("{prefix}/go.mod"),

@@ -205,17 +205,35 @@ fn setting_in(file: &Path, key: &str) -> Option<String> {
 /// Where go unpacks the `target` toolchain (`golang.org/toolchain` in the
 /// module cache): when it is there, go runs it without asking any proxy.
 pub fn unpacked_dir(gomodcache: &str, target: &str) -> Option<PathBuf> {
-    let arch = match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        "x86" => "386",
-        "powerpc64" => "ppc64",
-        other => other,
-    };
-    let os = std::env::consts::OS;
+    let (os, arch) = (goos(), goarch());
     (!gomodcache.is_empty()).then(|| {
         Path::new(gomodcache).join(format!("golang.org/toolchain@v0.0.1-{target}.{os}-{arch}"))
     })
+}
+
+/// This machine's GOOS, which toolchain module versions name (Rust says
+/// `macos` where go says `darwin`).
+pub fn goos() -> &'static str {
+    match std::env::consts::OS {
+        "macos" => "darwin",
+        other => other,
+    }
+}
+
+/// This machine's GOARCH (Rust's names differ for most).
+pub fn goarch() -> &'static str {
+    let little = cfg!(target_endian = "little");
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" if little => "ppc64le",
+        "powerpc64" => "ppc64",
+        "mips64" if little => "mips64le",
+        "mips" if little => "mipsle",
+        "loongarch64" => "loong64",
+        other => other, // arm, riscv64, s390x, mips64, mips, wasm32
+    }
 }
 
 #[cfg(test)]
