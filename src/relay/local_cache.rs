@@ -14,6 +14,7 @@ use std::fs;
 use std::path::Path;
 
 use super::route::{self, Route};
+use crate::go::module_path;
 
 /// The body answering `rel` from the download cache at `root`, if it can.
 pub fn answer(root: &Path, rel: &str) -> Option<String> {
@@ -29,10 +30,15 @@ pub fn answer(root: &Path, rel: &str) -> Option<String> {
     }
     if let Some(escaped) = rel.strip_suffix("/@v/list") {
         // A module never fetched here stays a failure: go's error then says why.
-        let mut versions = complete_versions(&root.join(escaped).join("@v"))?;
-        versions.retain(|v| !is_pseudo(v));
+        // The cache names files by escaped version (`v1.0.0-!r!c1`); the
+        // list says the version itself.
+        let versions = complete_versions(&root.join(escaped).join("@v"))?;
+        let releases = versions
+            .iter()
+            .filter_map(|v| module_path::unescape(v))
+            .filter(|v| !is_pseudo(v));
         // An empty list is a real answer too: go then asks for @latest.
-        return Some(versions.iter().map(|v| format!("{v}\n")).collect());
+        return Some(releases.map(|v| format!("{v}\n")).collect());
     }
     if let Some(escaped) = rel.strip_suffix("/@latest") {
         return latest_info(&root.join(escaped).join("@v"));
@@ -101,7 +107,7 @@ mod tests {
     fn lists_complete_release_versions_and_the_latest_pseudo_version() {
         let root = tempfile::tempdir().unwrap();
         let v = root.path().join("example.com/!x/@v");
-        for ver in ["v1.0.0", "v1.1.0"] {
+        for ver in ["v1.0.0", "v1.1.0", "v1.1.1-!r!c1"] {
             write(&v, &format!("{ver}.info"), "{}");
             write(&v, &format!("{ver}.mod"), "module example.com/X\n");
             write(&v, &format!("{ver}.zip"), "PK");
@@ -109,7 +115,7 @@ mod tests {
         write(&v, "v1.2.0.info", "{}");
         write(&v, "v1.2.0.mod", "module example.com/X\n");
         let list = answer(root.path(), "example.com/!x/@v/list");
-        assert_eq!(list.as_deref(), Some("v1.0.0\nv1.1.0\n"));
+        assert_eq!(list.as_deref(), Some("v1.0.0\nv1.1.0\nv1.1.1-RC1\n"));
 
         let p = root.path().join("example.com/p/@v");
         for (ver, time) in [
