@@ -118,13 +118,13 @@ fn the_graph_s_mod_files_are_fetched_ahead_of_go() {
     let w = world(&proxy.url(), &db, &tree);
     run_ok(&w, true, &["mod", "download"]);
     let p = prefetch_of(&w);
-    // Every module's .mod and .info, and (go mod download) its zip, came
-    // ahead of go; none of it went unused.
+    // Of each module's .mod, .info and (go mod download) zip, nearly all came
+    // ahead of go (25 of 27 here: go asks its first files itself; two per
+    // module leaves room for timing); none of it went unused.
     assert!(
-        p["fetched"].as_u64() >= Some(tree.modules.len() as u64),
+        p["fetched"].as_u64() >= Some(2 * tree.modules.len() as u64),
         "{p}"
     );
-    eprintln!("PREFETCH {p}");
     assert_eq!(p["unused"].as_u64(), Some(0), "{p}");
 }
 
@@ -157,6 +157,11 @@ fn a_failing_primary_during_fetch_ahead_goes_unnoticed() {
         flaky.requests().iter().any(|r| r.status == Some(503)),
         "the primary never failed"
     );
+    let p = prefetch_of(&w);
+    assert!(
+        p["fetched"].as_u64() > Some(0),
+        "nothing was fetched ahead: {p}"
+    );
 }
 
 #[test]
@@ -168,8 +173,25 @@ fn private_paths_are_fetched_ahead_only_from_the_users_list() {
     w.set_env("GOSHIM_PROXIES", extra.url());
     w.set_env("GONOSUMDB", "example.com/l1*,example.com/l2*");
     w.set_env("GONOPROXY", "none");
-    users.set_fault(Fault::EveryNth { n: 3, status: 503 }); // extra would be tempting
+    // The user's proxy fails on the public paths, which fail over to the
+    // extra: the relay learns to prefer it, which it must not for the private
+    // ones (served well by the user's proxy, so the run succeeds).
+    users.set_fault_containing("example.com/l0", Fault::EveryNth { n: 3, status: 503 });
     let out = w.run_shim(&["mod", "download"]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        extra
+            .request_paths()
+            .iter()
+            .any(|p| p.contains("example.com/l0")),
+        "the public paths never failed over to the extra\n{}",
+        show(&out)
+    );
+    let p = prefetch_of(&w);
+    assert!(
+        p["fetched"].as_u64() > Some(0),
+        "nothing was fetched ahead: {p}"
+    );
     let private = |p: &String| p.contains("example.com/l1") || p.contains("example.com/l2");
     let leaked: Vec<String> = extra.request_paths().into_iter().filter(private).collect();
     assert!(
@@ -352,9 +374,9 @@ fn a_zip_fetched_ahead_that_turns_out_missing_reaches_go_as_a_404() {
     let db = SumDb::from_tree(SUMDB_NAME, &tree);
     let proxy = TestProxy::builder().tree(&tree).sumdb(&db).start();
     // The zip is fetched ahead when go asks for the .info; go asks for it
-    // while the proxy still thinks about its 404.
+    // (milliseconds later) while the proxy still thinks about its 404.
     let late_404 = Fault::LateStatus {
-        delay: Duration::from_millis(300),
+        delay: Duration::from_millis(1000),
         status: 404,
     };
     proxy.set_fault_for(".zip", late_404);
