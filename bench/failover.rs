@@ -50,6 +50,7 @@ use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::scenario::assert_go_sum_from;
 use common::sumdb::{SUMDB_NAME, SumDb};
 use common::{Fault, ModTree, Running, TestProxy, World, show};
 
@@ -1052,23 +1053,6 @@ fn verified_world(goproxy: &str, way: Way, db: &SumDb) -> World {
     world
 }
 
-/// go.sum of the world holds the database's go.mod line for every module of
-/// `tree` and, with `zips` (after a build), its zip line too: go verified
-/// each one against the database. (`go mod download` records go.mod lines only.)
-fn assert_verified(world: &World, tree: &ModTree, db: &SumDb, zips: bool, what: &str) {
-    let sum = fs::read_to_string(world.path("work/go.sum")).unwrap_or_default();
-    for m in &tree.modules {
-        let lines = db.go_sum_lines(&m.path, m.latest());
-        assert_eq!(lines.len(), 2, "{what}: {} not in the database", m.path);
-        for line in lines.iter().filter(|l| zips || l.contains("/go.mod ")) {
-            assert!(
-                sum.lines().any(|l| l == line),
-                "{what}: go.sum lacks {line}\n{sum}"
-            );
-        }
-    }
-}
-
 /// One timed `go mod download` of the big module, checked: go succeeded and
 /// cached exactly the served `zip`.
 fn measure_big(world: &World, way: Way, zip: &[u8], what: &str) -> Run {
@@ -1084,10 +1068,7 @@ fn measure_big(world: &World, way: Way, zip: &[u8], what: &str) -> Run {
 
 fn bench_v(tree: &ModTree) -> VResult {
     let t = Instant::now();
-    let (big, zip) = common::modtree::big_module(V_BIG_BYTES);
-    let m = &big.modules[0];
-    let mut db = SumDb::new(SUMDB_NAME);
-    db.add(&m.path, m.latest(), &zip, &m.go_mod());
+    let (big, zip, db) = common::sumdb::big_module_with_db(V_BIG_BYTES);
     progress(&format!(
         "V: built a {:.1} MB module zip and its checksum database in {:.1} s",
         zip.len() as f64 / 1e6,
@@ -1103,7 +1084,7 @@ fn bench_v(tree: &ModTree) -> VResult {
             prepare_shim(&world, way, false);
             let what = format!("V(a) 70 MB verified {} {}/{V_RUNS}", way.name(), round + 1);
             let run = measure_big(&world, way, &zip, &what);
-            assert_verified(&world, &big, &db, false, &what);
+            assert_go_sum_from(&world, &big, &db, false, &what);
             if way == Way::ShimRelay {
                 big_relay.push(run);
             } else {
@@ -1139,7 +1120,7 @@ fn bench_v(tree: &ModTree) -> VResult {
             );
             let dl = measure(&world, way, LIMIT, MEM_POLL, &what);
             assert!(dl.ok(), "{what}: failed");
-            assert_verified(&world, tree, &db, false, &what);
+            assert_go_sum_from(&world, tree, &db, false, &what);
             // The build in a second fresh world: it downloads and verifies too.
             let world = verified_world(&proxy.url(), way, &db);
             world.write_tree_main_module(tree);
@@ -1158,7 +1139,7 @@ fn bench_v(tree: &ModTree) -> VResult {
                 &what,
             );
             assert!(build.ok(), "{what}: failed");
-            assert_verified(&world, tree, &db, true, &what);
+            assert_go_sum_from(&world, tree, &db, true, &what);
             if way == Way::ShimRelay {
                 dl_relay.push(dl);
                 build_relay.push(build);

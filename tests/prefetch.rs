@@ -209,11 +209,7 @@ fn private_paths_are_fetched_ahead_only_from_the_users_list() {
 /// proxy sends slowly enough that go asks for it while it is being fetched
 /// ahead; its database.
 fn slow_big_zip() -> (ModTree, Vec<u8>, SumDb) {
-    let (big, zip) = common::modtree::big_module(2_000_000);
-    let m = &big.modules[0];
-    let mut db = SumDb::new(SUMDB_NAME);
-    db.add(&m.path, m.latest(), &zip, &m.go_mod());
-    (big, zip, db)
+    common::sumdb::big_module_with_db(2_000_000)
 }
 
 /// A proxy serving the big module and its database, the zip with `fault`.

@@ -33,7 +33,7 @@ use common::scenario::{
     go_runs, goshim_lines, health_path, log_of, logs, read_health, relay_urls_in, status_json,
     timed_shim, with_logs,
 };
-use common::sumdb::{SUMDB_NAME, SumDb};
+use common::sumdb::{SUMDB_NAME, SumDb, big_module_with_db};
 use common::{
     Fault, ModTree, Running, TestProxy, World, refused_url, run_with_timeout, show, stderr_text,
     stdout_text,
@@ -1011,15 +1011,6 @@ fn a_hung_primary_shows_down_in_status_without_a_probe() {
 // ---------------------------------------------------------------------------
 // Large bodies.
 
-/// The big module's tree and zip, and a checksum database holding that zip.
-fn big_with_db(bytes: usize) -> (ModTree, Vec<u8>, SumDb) {
-    let (tree, zip) = common::modtree::big_module(bytes);
-    let m = &tree.modules[0];
-    let mut db = SumDb::new(SUMDB_NAME);
-    db.add(&m.path, m.latest(), &zip, &m.go_mod());
-    (tree, zip, db)
-}
-
 fn big_proxy(tree: &ModTree, zip: &[u8], db: &SumDb, ranges: bool) -> TestProxy {
     let proxy = TestProxy::builder()
         .tree(tree)
@@ -1036,7 +1027,7 @@ fn big_proxy(tree: &ModTree, zip: &[u8], db: &SumDb, ranges: bool) -> TestProxy 
 /// checksum database and builds.
 #[test]
 fn a_large_zip_passes_intact_straight_and_resumed() {
-    let (tree, zip, db) = big_with_db(8 * 1024 * 1024);
+    let (tree, zip, db) = big_module_with_db(8 * 1024 * 1024);
     let m = &tree.modules[0];
 
     let only = big_proxy(&tree, &zip, &db, false);

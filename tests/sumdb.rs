@@ -16,12 +16,13 @@
 
 mod common;
 
-use std::fs;
 use std::process::Output;
 use std::time::Duration;
 
 use common::programs::PRINT_ENV;
-use common::scenario::{db_proxy, go_lines, go_runs, logs, timed_shim, with_logs};
+use common::scenario::{
+    assert_go_sum_from, db_proxy, go_lines, go_runs, go_sum, logs, timed_shim, with_logs,
+};
 use common::sumdb::{Lie, SUMDB_NAME, SumDb};
 use common::{Fault, ModTree, TestProxy, World, show, stderr_text, stdout_text};
 
@@ -42,25 +43,6 @@ fn verifying_world(goproxy: &str, db: &SumDb, tree: &ModTree) -> World {
     world.verify_with(db);
     world.write_tree_main_module(tree);
     world
-}
-
-/// The world's go.sum (empty if there is none).
-fn go_sum(world: &World) -> String {
-    fs::read_to_string(world.work_dir().join("go.sum")).unwrap_or_default()
-}
-
-/// go.sum holds exactly the database's two lines for every module of `tree`.
-fn assert_go_sum_matches(world: &World, tree: &ModTree, db: &SumDb) {
-    let mut want: Vec<String> = tree
-        .modules
-        .iter()
-        .flat_map(|m| db.go_sum_lines(&m.path, m.latest()))
-        .collect();
-    want.sort();
-    let sum = go_sum(world);
-    let mut have: Vec<&str> = sum.lines().collect();
-    have.sort();
-    assert_eq!(have, want, "go.sum");
 }
 
 /// Paths in `proxy`'s log under `/sumdb/<name>/<kind>`.
@@ -101,7 +83,7 @@ fn verified_download_and_build_through_the_relay() {
     let (build, _) = timed_shim(&world, &["build", "-o", "app", "."], BOUNDED);
     let context = logs(&[("proxy", &proxy)]);
     assert_success("go build", &build, &context);
-    assert_go_sum_matches(&world, &tree, &db);
+    assert_go_sum_from(&world, &tree, &db, true, "");
     let ran = world.run(&mut world.cmd(world.work_dir().join("app"), [""; 0]));
     assert_eq!(stdout_text(&ran), tree.expected_output(), "{}", show(&ran));
 
@@ -140,7 +122,7 @@ fn verified_in_a_log_larger_than_a_tile() {
     let (out, _) = timed_shim(&world, &["build", "-o", "app", "."], BOUNDED);
     let context = logs(&[("proxy", &proxy)]);
     assert_success("go build", &out, &context);
-    assert_go_sum_matches(&world, &tree, &db);
+    assert_go_sum_from(&world, &tree, &db, true, "");
     let tiles = sumdb_paths(&proxy, "tile/");
     for tile in ["tile/8/0/000", "tile/8/0/001.p/24", "tile/8/1/000.p/1"] {
         let path = format!("/sumdb/{SUMDB_NAME}/{tile}");
@@ -195,7 +177,7 @@ impl Pair {
     fn assert_verified_via_secondary(&self, kind: &str) {
         assert_success("go build", &self.out, &self.logs());
         assert_eq!(go_runs(&self.out), 1, "{}", self.logs());
-        assert_go_sum_matches(&self.world, &self.tree, &self.db);
+        assert_go_sum_from(&self.world, &self.tree, &self.db, true, &self.logs());
         let served = self.secondary.requests().into_iter().any(|r| {
             r.path.contains(&format!("/sumdb/{SUMDB_NAME}/{kind}")) && r.status == Some(200)
         });

@@ -266,12 +266,17 @@ pub fn db_proxy(tree: &ModTree, db: &SumDb, fault: Fault) -> TestProxy {
         .start()
 }
 
+/// The world's go.sum (empty if there is none).
+pub fn go_sum(world: &World) -> String {
+    fs::read_to_string(world.work_dir().join("go.sum")).unwrap_or_default()
+}
+
 /// go.sum holds only `db`'s lines, among them the go.mod line of every
 /// module of `tree` and, with `zips` (go built with them), the zip line too:
 /// go verified them against the database. (`go mod download` records the
 /// go.mod lines only.)
 pub fn assert_go_sum_from(world: &World, tree: &ModTree, db: &SumDb, zips: bool, ctx: &str) {
-    let sum = fs::read_to_string(world.work_dir().join("go.sum")).unwrap_or_default();
+    let sum = go_sum(world);
     let have: Vec<&str> = sum.lines().collect();
     for m in &tree.modules {
         let lines = db.go_sum_lines(&m.path, m.latest());

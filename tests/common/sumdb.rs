@@ -64,6 +64,16 @@ pub struct SumDb {
     lie: Option<Lie>,
 }
 
+/// `example.com/big` ([`super::modtree::big_module`]), its zip, and a
+/// database (named [`SUMDB_NAME`]) holding it.
+pub fn big_module_with_db(bytes: usize) -> (ModTree, Vec<u8>, SumDb) {
+    let (tree, zip) = super::modtree::big_module(bytes);
+    let m = &tree.modules[0];
+    let mut db = SumDb::new(SUMDB_NAME);
+    db.add(&m.path, m.latest(), &zip, &m.go_mod());
+    (tree, zip, db)
+}
+
 impl SumDb {
     /// An empty database called `name`.
     pub fn new(name: &str) -> SumDb {
