@@ -15,9 +15,7 @@ pub fn init(process: &Env) {
 
 /// Whether `GOSHIM_LOG` is set to anything but empty/0/off.
 fn wants_log(process: &Env) -> bool {
-    process
-        .non_empty(vars::GOSHIM_LOG)
-        .is_some_and(|v| !matches!(v.as_str(), "0" | "off" | "false" | "no"))
+    process.non_empty(vars::GOSHIM_LOG).is_some() && !process.is_falsy(vars::GOSHIM_LOG)
 }
 
 /// Whether diagnostics are shown.

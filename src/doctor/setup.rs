@@ -620,28 +620,9 @@ fn goflags(env: &GoEnv) -> Check {
 
 /// GOTOOLCHAIN as go sees it: environment, go env file, then $GOROOT/go.env.
 fn gotoolchain_value(process: &Env, env: &GoEnv) -> (String, &'static str) {
-    if let Some(v) = process.non_empty(vars::GOTOOLCHAIN) {
-        return (v, "environment");
-    }
-    let from_file = |path: &Path| {
-        std::fs::read_to_string(path).ok().and_then(|t| {
-            t.lines()
-                .rev()
-                .find_map(|l| l.trim().strip_prefix("GOTOOLCHAIN="))
-                .map(|v| v.trim().to_string())
-        })
-    };
-    if let Some(v) = paths::go_env_file(process).as_deref().and_then(from_file) {
-        return (v, "go env file");
-    }
-    let goroot = env.get("GOROOT");
-    if let Some(v) = (!goroot.is_empty())
-        .then(|| from_file(&Path::new(goroot).join("go.env")))
-        .flatten()
-    {
-        return (v, "GOROOT/go.env");
-    }
-    ("auto".into(), "default")
+    let goroot = Some(env.get("GOROOT")).filter(|g| !g.is_empty());
+    crate::go::toolchain::gotoolchain_setting(process, goroot.map(Path::new))
+        .unwrap_or_else(|| ("auto".into(), "default"))
 }
 
 fn gotoolchain(process: &Env, env: &GoEnv) -> Check {

@@ -106,7 +106,7 @@ pub fn replaced(go_mod: &str) -> Vec<String> {
 
 /// The words of each `verb` directive, one-line and block form alike
 /// (comments dropped, quotes and backquotes removed).
-fn directive(go_mod: &str, verb: &str) -> Vec<Vec<String>> {
+pub(super) fn directive(go_mod: &str, verb: &str) -> Vec<Vec<String>> {
     let mut out = Vec::new();
     let mut in_block = false;
     for line in go_mod.lines() {

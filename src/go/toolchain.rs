@@ -144,12 +144,7 @@ impl Inputs {
         if !asks_newer && !explicit {
             return None; // the common case: the local go is new enough
         }
-        let gotoolchain = env_setting
-            .or_else(|| {
-                crate::settings::paths::go_env_file(process)
-                    .and_then(|f| setting_in(&f, "GOTOOLCHAIN"))
-            })
-            .or_else(|| setting_in(&goroot.join("go.env"), "GOTOOLCHAIN"))?;
+        let (gotoolchain, _) = gotoolchain_setting(process, Some(&goroot))?;
         Some(Inputs {
             gotoolchain,
             go_line,
@@ -164,17 +159,12 @@ fn go_lines(file: &Path) -> (Option<String>, Option<String>) {
     let Ok(text) = fs::read_to_string(file) else {
         return (None, None);
     };
-    let mut found = (None, None);
-    for line in text.lines() {
-        let line = line.split("//").next().unwrap_or("").trim();
-        let mut words = line.split_whitespace();
-        match (words.next(), words.next()) {
-            (Some("go"), Some(v)) => found.0 = Some(v.to_string()),
-            (Some("toolchain"), Some(v)) => found.1 = Some(v.to_string()),
-            _ => {}
-        }
-    }
-    found
+    let last = |verb| {
+        mod_file::directive(&text, verb)
+            .pop()
+            .and_then(|words| words.into_iter().next())
+    };
+    (last("go"), last("toolchain"))
 }
 
 /// `$GOROOT` and the version (`go1.27.3`) of the go binary at `real_go`
@@ -192,6 +182,20 @@ fn local_version(real_go: &Path) -> Option<(PathBuf, String)> {
 }
 
 /// `KEY=value` from a go env file (`go env -w` writes them; go.env ships them).
+/// GOTOOLCHAIN as go reads it, and from where: the environment, else the go
+/// env file (`go env -w`), else `$GOROOT/go.env`.
+pub fn gotoolchain_setting(process: &Env, goroot: Option<&Path>) -> Option<(String, &'static str)> {
+    const KEY: &str = "GOTOOLCHAIN";
+    process
+        .non_empty(vars::GOTOOLCHAIN)
+        .map(|v| (v, "environment"))
+        .or_else(|| {
+            let file = crate::settings::paths::go_env_file(process)?;
+            Some((setting_in(&file, KEY)?, "go env file"))
+        })
+        .or_else(|| Some((setting_in(&goroot?.join("go.env"), KEY)?, "GOROOT/go.env")))
+}
+
 fn setting_in(file: &Path, key: &str) -> Option<String> {
     let text = fs::read_to_string(file).ok()?;
     text.lines()

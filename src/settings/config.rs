@@ -121,10 +121,10 @@ impl Config {
             config.attempts = n.clamp(1, 10) as u32;
         }
         if let Some(v) = process.non_empty(vars::GOSHIM_RELAY) {
-            config.relay = !is_no(&v);
+            config.relay = !vars::means_no(&v);
         }
         if let Some(v) = process.non_empty(vars::GOSHIM_PREFETCH) {
-            config.prefetch = !is_no(&v);
+            config.prefetch = !vars::means_no(&v);
         }
         let d = &mut config.deadlines;
         for (var, slot) in [
@@ -242,10 +242,6 @@ fn number(process: &Env, var: &str) -> Result<Option<u64>, String> {
 }
 
 /// `0`, `off`, `false`, `no`: the switch is off.
-fn is_no(value: &str) -> bool {
-    matches!(value.trim(), "0" | "off" | "false" | "no")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -130,6 +130,11 @@ impl Env {
         self.get(name).filter(|v| !v.is_empty()).map(str::to_string)
     }
 
+    /// True when the variable is set to something that means "no".
+    pub fn is_falsy(&self, name: &str) -> bool {
+        self.get(name).is_some_and(means_no)
+    }
+
     /// True when the variable is set to something that means "yes".
     pub fn is_truthy(&self, name: &str) -> bool {
         matches!(
@@ -149,6 +154,11 @@ impl Env {
     pub fn cwd(&self) -> Option<&Path> {
         self.cwd.as_deref()
     }
+}
+
+/// Whether a setting's value means "no" (`0`, `off`, `false`, `no`).
+pub fn means_no(value: &str) -> bool {
+    matches!(value.trim(), "0" | "off" | "false" | "no")
 }
 
 #[cfg(test)]

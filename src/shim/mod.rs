@@ -52,6 +52,12 @@ pub fn main(process: &Env, args: Vec<OsString>) -> ! {
     if process.is_truthy(vars::GOSHIM_DISABLE) {
         exec(cmd, &real_go, "GOSHIM_DISABLE");
     }
+    if under_a_relay(process) {
+        // A go run by a go that goshim supervises (go generate, go run, tools):
+        // the outer relay already serves it, toolchain downloads included; a
+        // second one would only add a hop.
+        exec(cmd, &real_go, "GOPROXY is already goshim's relay");
+    }
     // go picks its toolchain before it looks at the subcommand: a command
     // that never fetches may still download a toolchain first.
     let switch = match kind {
@@ -62,18 +68,6 @@ pub fn main(process: &Env, args: Vec<OsString>) -> ! {
     if kind == Kind::Passthrough && switch.is_none() {
         exec(cmd, &real_go, "passthrough");
     }
-    if under_a_relay(process) {
-        // A go run by a go that goshim supervises (go generate, go run, tools):
-        // the outer relay already serves it; a second one would only add a hop.
-        exec(cmd, &real_go, "GOPROXY is already goshim's relay");
-    }
-    let config = match Config::load(process) {
-        Ok(c) => c,
-        Err(e) => {
-            warn!("ignoring goshim settings: {e}");
-            exec(cmd, &real_go, "bad goshim settings");
-        }
-    };
     let Some(env) = goenv::load(process, &real_go) else {
         exec(cmd, &real_go, "go env unavailable");
     };
@@ -82,14 +76,17 @@ pub fn main(process: &Env, args: Vec<OsString>) -> ! {
     {
         exec(cmd, &real_go, "the toolchain go switches to is downloaded");
     }
-    let snap = Snapshot::read(process);
-    // A toolchain download is planned like a command that fetches.
-    let plan_kind = if switch.is_some() {
-        Kind::Passthrough
-    } else {
-        kind
+    let config = match Config::load(process) {
+        Ok(c) => c,
+        Err(e) => {
+            warn!("ignoring goshim settings: {e}");
+            exec(cmd, &real_go, "bad goshim settings");
+        }
     };
-    let decide = |relay| plan::decide(plan_kind, &config, &env, snap.as_ref(), relay);
+    let snap = Snapshot::read(process);
+    // From here on a Passthrough is a toolchain download, which the planner
+    // plans like a re-runnable fetch.
+    let decide = |relay| plan::decide(kind, &config, &env, snap.as_ref(), relay);
     let action = decide(config.relay);
     if let Action::Exec(why) = action {
         exec(cmd, &real_go, why);
