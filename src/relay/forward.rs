@@ -51,7 +51,7 @@ const READ_CHUNK: usize = 64 * 1024;
 const TICK: Duration = Duration::from_millis(50);
 
 pub async fn forward(shared: Arc<Shared>, rel: String) -> Response<Body> {
-    let (order, strict) = match route::parse(&rel) {
+    let mut race = match route::parse(&rel) {
         Route::SumdbSupported { .. } => {
             let order = health_order(&shared, |i| shared.serves_sumdb(i) != Some(false));
             return sumdb_supported(Race::new(shared.clone(), rel, order, false)).await;
@@ -63,11 +63,10 @@ pub async fn forward(shared: Arc<Shared>, rel: String) -> Response<Body> {
                 return held_response(&shared, &rel, found);
             }
             Ahead::on_first_request(&shared);
-            candidates(&shared, &rel)
+            Race::for_request(shared, rel)
         }
-        Route::Sumdb { .. } => candidates(&shared, &rel),
+        Route::Sumdb { .. } => Race::for_request(shared, rel),
     };
-    let mut race = Race::new(shared, rel, order, strict);
     let first = match race.step().await {
         Step::Exhausted => return race.last_resort(),
         Step::Data(b) => Some(b),
@@ -75,8 +74,8 @@ pub async fn forward(shared: Arc<Shared>, rel: String) -> Response<Body> {
     };
     Ahead::on_found(&race.shared, &race.rel);
     let mut builder = Response::builder().status(StatusCode::OK);
-    if let Some(ct) = &race.content_type {
-        builder = builder.header(hyper::header::CONTENT_TYPE, ct.clone());
+    if let Some(ct) = race.content_type() {
+        builder = builder.header(hyper::header::CONTENT_TYPE, ct);
     }
     // A small body is usually complete by now: send it whole, with its
     // length, in one write. Otherwise stream it, without a Content-Length:
@@ -102,9 +101,7 @@ pub async fn forward(shared: Arc<Shared>, rel: String) -> Response<Body> {
         let whole = Bytes::from(ready.concat());
         Ahead::on_mod_served(&race.shared, &race.rel, &whole);
         builder = builder.header(hyper::header::CONTENT_LENGTH, whole.len());
-        Full::new(whole)
-            .map_err(|never| match never {})
-            .boxed_unsync()
+        full(whole)
     } else {
         let frames = futures_util::stream::unfold((race, ready.into()), next_frame);
         StreamBody::new(frames).boxed_unsync()
@@ -143,9 +140,7 @@ fn held_response(shared: &Arc<Shared>, rel: &str, found: Found) -> Response<Body
             let body = match &*held {
                 Held::Memory(bytes, _) => {
                     Ahead::on_mod_served(shared, rel, bytes);
-                    Full::new(bytes.clone())
-                        .map_err(|never| match never {})
-                        .boxed_unsync()
+                    full(bytes.clone())
                 }
                 Held::File(..) => StreamBody::new(held_frames(held)).boxed_unsync(),
             };
@@ -154,7 +149,7 @@ fn held_response(shared: &Arc<Shared>, rel: &str, found: Found) -> Response<Body
         // A zip still arriving: what came so far, then the rest as it comes,
         // exactly as if go's own request had been under way all along.
         Found::Partial(head, race) => {
-            let ct = race.content_type.clone();
+            let ct = race.content_type();
             let rest = futures_util::stream::unfold((*race, VecDeque::new()), next_frame);
             let frames = held_frames(Arc::new(head)).chain(rest);
             (ct, StreamBody::new(frames).boxed_unsync())
@@ -662,11 +657,15 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-pub fn plain(status: StatusCode, text: String) -> Response<Body> {
-    let body = Full::new(Bytes::from(text))
+/// A body of bytes all at hand.
+fn full(bytes: Bytes) -> Body {
+    Full::new(bytes)
         .map_err(|never| match never {})
-        .boxed_unsync();
-    let mut resp = Response::new(body);
+        .boxed_unsync()
+}
+
+pub fn plain(status: StatusCode, text: String) -> Response<Body> {
+    let mut resp = Response::new(full(Bytes::from(text)));
     *resp.status_mut() = status;
     resp.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
