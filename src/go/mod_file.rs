@@ -6,7 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::go::args::split_chdir;
-use crate::settings::vars::Env;
+use crate::settings::vars::{self, Env};
 
 /// The directory go starts from: the current one, or the `-C dir` given first.
 pub fn start_dir(process: &Env, args: &[OsString]) -> Option<PathBuf> {
@@ -32,7 +32,7 @@ pub fn find(start: &Path, gowork: Option<&str>) -> Option<PathBuf> {
 pub fn for_command(process: &Env, args: &[OsString]) -> Option<PathBuf> {
     find(
         &start_dir(process, args)?,
-        process.non_empty("GOWORK").as_deref(),
+        process.non_empty(vars::GOWORK).as_deref(),
     )
 }
 

@@ -45,8 +45,11 @@ pub const GOSHIM_FORCE_ARG0: &str = "GOSHIM_FORCE_ARG0";
 pub const PATH: &str = "PATH";
 /// Go variables goshim overrides for the child (only for commands that may fetch).
 pub const GOPROXY: &str = "GOPROXY";
-/// Used for the shim's own `go env` call so that it never downloads a toolchain.
+/// Set to `local` for the shim's own `go env` call, so that it never downloads
+/// a toolchain; read to tell whether go will switch toolchains.
 pub const GOTOOLCHAIN: &str = "GOTOOLCHAIN";
+/// The go.work go reads (`off`: none), as go itself takes it.
+pub const GOWORK: &str = "GOWORK";
 /// Location of the go env file (input of the go env cache key).
 pub const GOENV: &str = "GOENV";
 pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";

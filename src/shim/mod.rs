@@ -1,7 +1,9 @@
 //! The `go` personality: find the real go, decide, run it.
 //!
-//! Hot path order matters: nothing beyond discovery happens for commands that
-//! never fetch; the go env answer comes from the cache; probing never happens
+//! Hot path order matters: for commands that never fetch, nothing beyond
+//! discovery happens but a look at the go.mod/go.work `go` and `toolchain`
+//! lines (go may switch toolchains, and download one, before any
+//! subcommand); the go env answer comes from the cache; probing never happens
 //! here (a stale snapshot starts a detached refresh and is used as it is).
 
 pub mod child;
@@ -108,7 +110,7 @@ pub fn main(process: &Env, args: Vec<OsString>) -> ! {
                 && !command::uses_other_modfile(&args, env.get("GOFLAGS")))
             .then(|| mod_file::start_dir(process, &args))
             .flatten()
-            .map(|dir| (dir, process.non_empty("GOWORK")));
+            .map(|dir| (dir, process.non_empty(vars::GOWORK)));
             let ahead = relay::FetchAhead {
                 prefetch,
                 main_module,

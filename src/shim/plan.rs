@@ -2,9 +2,12 @@
 //! proxies, as a pure function of what is known. `shim::main` carries the plan
 //! out and `goshim status` prints it, so the two cannot drift apart.
 //!
-//! The cheap exits come before it, in `shim::main` (GOSHIM_DISABLE, commands
-//! that never fetch, a go under goshim's relay): they must not pay for the
-//! config file, the go env cache or the snapshot that the planner needs.
+//! The cheap exits come before it, in `shim::main` (GOSHIM_DISABLE, a go under
+//! goshim's relay, commands that never fetch and switch no toolchain): they
+//! must not pay for the config file, the go env cache or the snapshot that
+//! the planner needs. A passthrough that makes go download a toolchain pays
+//! for the go env cache, and for the rest only when the toolchain is not
+//! unpacked yet.
 
 use super::command::Kind;
 use crate::go::goenv::GoEnv;
