@@ -15,7 +15,7 @@ use std::fs;
 use std::process::Output;
 use std::time::Duration;
 
-use common::scenario::{files_under, goshim_lines, status_json};
+use common::scenario::{assert_go_sum_from, files_under, goshim_lines, status_json};
 use common::sumdb::{SUMDB_NAME, SumDb};
 use common::{Fault, ModTree, Running, TestProxy, World, show};
 
@@ -88,6 +88,17 @@ fn resume_and_finish(proxy: &TestProxy, go: Running) {
 
 fn prefetch_of(world: &World) -> serde_json::Value {
     status_json(world)["prefetch"].clone()
+}
+
+/// How often the proxy was asked for each checksum-database lookup, by `module@version`.
+fn lookups(proxy: &TestProxy) -> BTreeMap<String, usize> {
+    let mut asked = BTreeMap::new();
+    for p in proxy.request_paths() {
+        if let Some((_, m)) = p.split_once("/lookup/") {
+            *asked.entry(m.to_string()).or_insert(0) += 1;
+        }
+    }
+    asked
 }
 
 #[test]
@@ -480,4 +491,52 @@ fn what_go_s_download_cache_holds_is_never_fetched_ahead() {
         .filter(|p| p.ends_with(".zip"))
         .count();
     assert_eq!(zips, tree.modules.len(), "the build did not fetch its zips");
+}
+
+#[test]
+fn checksum_lookups_are_fetched_ahead_of_go() {
+    let tree = ModTree::new(6);
+    let db = SumDb::from_tree(SUMDB_NAME, &tree);
+    let proxy = TestProxy::builder().tree(&tree).sumdb(&db).start();
+    // go stops at verifying its first lookup (the proxy holds the tile it
+    // needs); the relay has asked for the lookup of every go.mod on its way.
+    proxy.set_fault_containing("/tile/", Fault::PauseMidBody);
+    let mut w = world(&proxy.url(), &db, &tree);
+    w.set_env("GOMAXPROCS", "1");
+    let mut go = Running::spawn(&mut w.shim_cmd(["mod", "download"]));
+    go.wait_until("asking for the lookups", Duration::from_secs(60), |_| {
+        lookups(&proxy).len() == tree.modules.len()
+    });
+    resume_and_finish(&proxy, go);
+    let asked = lookups(&proxy);
+    assert!(asked.values().all(|&n| n == 1), "{asked:?}");
+    let p = prefetch_of(&w);
+    assert_eq!(p["unused"].as_u64(), Some(0), "{p}");
+    assert_go_sum_from(&w, &tree, &db, false, "lookups fetched ahead");
+}
+
+#[test]
+fn a_lookup_go_would_not_make_is_never_fetched_ahead() {
+    let tree = ModTree::new(4);
+    let db = SumDb::from_tree(SUMDB_NAME, &tree);
+    let proxy = TestProxy::builder().tree(&tree).sumdb(&db).start();
+    let mut w = world(&proxy.url(), &db, &tree);
+    // go.sum has dep1; go fetches dep2 from the proxy but never checks it.
+    let dep1 = &tree.modules[1];
+    let mut sum = db.go_sum_lines(&dep1.path, dep1.latest()).join("\n");
+    sum.push('\n');
+    fs::write(w.work_dir().join("go.sum"), sum).unwrap();
+    w.set_env("GONOSUMDB", "example.com/dep2");
+    run_ok(&w, true, &["mod", "download"]);
+    let asked: Vec<String> = lookups(&proxy).into_keys().collect();
+    let expected: Vec<String> = ["dep0", "dep3"]
+        .iter()
+        .map(|m| format!("example.com/{m}@v1.0.0"))
+        .collect();
+    assert_eq!(asked, expected);
+    assert!(
+        distinct_mods(&proxy) == tree.modules.len(),
+        "{:?}",
+        proxy.request_paths()
+    );
 }

@@ -1,6 +1,7 @@
 //! The go.work or go.mod file go reads for a command, and the directives of a
 //! go.mod file that goshim acts on.
 
+use std::collections::HashSet;
 use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -44,30 +45,43 @@ fn find_up(start: &Path, name: &str) -> Option<PathBuf> {
 }
 
 /// The main module(s) go reads from `file` (a go.mod, or a go.work and the
-/// go.mod of each module it `use`s): what they require, and the paths their
-/// `replace` directives redirect, which hold for the whole module graph.
+/// go.mod of each module it `use`s): what they require, the paths their
+/// `replace` directives redirect, which hold for the whole module graph, and
+/// what their go.sum files hold.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct MainModules {
     /// `(path, version)` of each requirement, without the main modules
     /// themselves and without replaced paths.
     pub requirements: Vec<(String, String)>,
     pub replaced: Vec<String>,
+    /// `"<path> <version>"` of each go.sum line (go.work.sum too), the version
+    /// ending in `/go.mod` for a go.mod's hash: go checks these without
+    /// asking the checksum database.
+    pub summed: HashSet<String>,
 }
 
 pub fn main_modules(file: &Path) -> MainModules {
     let Ok(text) = fs::read_to_string(file) else {
         return MainModules::default();
     };
-    let (go_mods, mut replaced) = if file.file_name().is_some_and(|n| n == "go.work") {
-        let dir = file.parent().unwrap_or(Path::new("."));
-        let go_mods = directive(&text, "use")
+    let dir = file.parent().unwrap_or(Path::new("."));
+    let (go_mods, mut replaced, sum_files) = if file.file_name().is_some_and(|n| n == "go.work") {
+        let used: Vec<PathBuf> = directive(&text, "use")
             .into_iter()
             .filter_map(|words| words.into_iter().next())
-            .filter_map(|used| fs::read_to_string(dir.join(used).join("go.mod")).ok())
+            .map(|used| dir.join(used))
             .collect();
-        (go_mods, self::replaced(&text))
+        let go_mods = used
+            .iter()
+            .filter_map(|d| fs::read_to_string(d.join("go.mod")).ok())
+            .collect();
+        let sums = used.iter().map(|d| d.join("go.sum"));
+        let sums = std::iter::once(dir.join("go.work.sum"))
+            .chain(sums)
+            .collect();
+        (go_mods, self::replaced(&text), sums)
     } else {
-        (vec![text], Vec::new())
+        (vec![text], Vec::new(), vec![dir.join("go.sum")])
     };
     let mut main = Vec::new();
     for go_mod in &go_mods {
@@ -79,10 +93,29 @@ pub fn main_modules(file: &Path) -> MainModules {
         .flat_map(|go_mod| requirements(go_mod))
         .filter(|(path, _)| !main.contains(path) && !replaced.contains(path))
         .collect();
+    let summed = sum_files
+        .iter()
+        .filter_map(|f| fs::read_to_string(f).ok())
+        .flat_map(|text| summed(&text))
+        .collect();
     MainModules {
         requirements,
         replaced,
+        summed,
     }
+}
+
+/// `"<path> <version>"` of each line of a go.sum file.
+fn summed(go_sum: &str) -> Vec<String> {
+    go_sum
+        .lines()
+        .filter_map(
+            |line| match line.split_whitespace().collect::<Vec<_>>()[..] {
+                [path, version, hash] if hash.contains(':') => Some(format!("{path} {version}")),
+                _ => None,
+            },
+        )
+        .collect()
 }
 
 /// `(path, version)` of each `require` in a go.mod file.
@@ -185,7 +218,13 @@ mod tests {
             "module example.com/b\nrequire example.com/y v2.0.0\n",
         )
         .unwrap();
+        fs::write(
+            a.join("go.sum"),
+            "example.com/x v1.0.0 h1:abc=\nexample.com/x v1.0.0/go.mod h1:def=\n\nnot a line\n",
+        )
+        .unwrap();
         let pair = |p: &str, v: &str| (p.to_string(), v.to_string());
+        let set = |keys: &[&str]| keys.iter().map(|k| k.to_string()).collect::<HashSet<_>>();
         assert_eq!(
             main_modules(&a.join("go.mod")),
             MainModules {
@@ -194,6 +233,7 @@ mod tests {
                     pair("example.com/b", "v0.0.0")
                 ],
                 replaced: vec!["example.com/r".into()],
+                summed: set(&["example.com/x v1.0.0", "example.com/x v1.0.0/go.mod"]),
             }
         );
         let work = dir.path().join("go.work");
@@ -202,12 +242,22 @@ mod tests {
             "go 1.22\n\nuse (\n\t./a\n\t./b\n\t./missing\n)\nreplace example.com/y => ../y\n",
         )
         .unwrap();
+        fs::write(
+            dir.path().join("go.work.sum"),
+            "example.com/z v0.1.0/go.mod h1:ghi=\n",
+        )
+        .unwrap();
         // b is a main module of the workspace; y is replaced by the go.work.
         assert_eq!(
             main_modules(&work),
             MainModules {
                 requirements: vec![pair("example.com/x", "v1.0.0")],
                 replaced: vec!["example.com/y".into(), "example.com/r".into()],
+                summed: set(&[
+                    "example.com/x v1.0.0",
+                    "example.com/x v1.0.0/go.mod",
+                    "example.com/z v0.1.0/go.mod"
+                ]),
             }
         );
         assert_eq!(

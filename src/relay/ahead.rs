@@ -12,7 +12,12 @@
 //!   its `require` lines, which go's version selection asks next (one round
 //!   trip per level of the graph instead of one per module); and the graph's
 //!   first level, the main go.mod's requirements, at go's first request
-//!   (go reads that file itself, so the relay never sees it go by).
+//!   (go reads that file itself, so the relay never sees it go by);
+//! - the checksum database's lookup of each module version whose `.mod` is
+//!   on its way to go, once go has found the database behind the relay
+//!   (`supported`): go checks every `.mod` it downloads, and asks the
+//!   database when go.sum does not have it, a round trip right after the
+//!   `.mod`'s.
 //!
 //! A fetch ahead is an ordinary race (same order, failover, hedging,
 //! deadlines, private-path rules); one that fails is forgotten and go's own
@@ -138,6 +143,12 @@ pub struct Ahead {
     /// Module paths the main modules' `replace` lines redirect; set at go's
     /// first request.
     replaced: OnceLock<HashSet<String>>,
+    /// The main modules' go.sum lines (see [`mod_file::MainModules`]); set at
+    /// go's first request. Unknown (`-modfile`): no lookup is fetched ahead.
+    summed: OnceLock<HashSet<String>>,
+    /// The checksum database go reaches through the relay, once go was told
+    /// it is `supported`.
+    sumdb: OnceLock<String>,
     entries: std::sync::Mutex<HashMap<String, Arc<Entry>>>,
     /// Paths go asked for: never fetched ahead again.
     asked: std::sync::Mutex<HashSet<String>>,
@@ -169,6 +180,8 @@ impl Ahead {
             main_module: std::sync::Mutex::new(settings.main_module.clone()),
             requirements: settings.requirements,
             replaced: OnceLock::new(),
+            summed: OnceLock::new(),
+            sumdb: OnceLock::new(),
             entries: Default::default(),
             asked: Default::default(),
             permits: Arc::new(Semaphore::new(CONCURRENCY)),
@@ -221,7 +234,37 @@ impl Ahead {
             for next in siblings(rel, shared.ahead.mode) {
                 schedule(shared, next);
             }
+            if let Some(lookup) = shared.ahead.lookup_of(rel) {
+                schedule(shared, lookup);
+            }
         }
+    }
+
+    /// go was told that the checksum database `name` is served: fetch the
+    /// lookups of the `.mod` files it asked for or that are under way.
+    pub fn on_sumdb_supported(shared: &Arc<Shared>, name: String) {
+        let ahead = &shared.ahead;
+        if ahead.mode == Prefetch::Off || ahead.sumdb.set(name).is_err() {
+            return;
+        }
+        let mods: Vec<String> = {
+            let asked = locked(&ahead.asked);
+            let entries = locked(&ahead.entries);
+            let known = asked.iter().chain(entries.keys());
+            known.filter(|rel| rel.ends_with(".mod")).cloned().collect()
+        };
+        for lookup in mods.iter().filter_map(|rel| ahead.lookup_of(rel)) {
+            schedule(shared, lookup);
+        }
+    }
+
+    /// The checksum-database lookup go makes after the `.mod` `rel`, once the
+    /// database is known.
+    fn lookup_of(&self, rel: &str) -> Option<String> {
+        let name = self.sumdb.get()?;
+        let (base, file) = rel.rsplit_once("/@v/")?;
+        let version = file.strip_suffix(".mod")?;
+        Some(format!("sumdb/{name}/lookup/{base}@{version}"))
     }
 
     /// A `.mod` went to go whole: fetch the `.mod` files it requires.
@@ -249,10 +292,12 @@ impl Ahead {
             return;
         }
         let Some(file) = mod_file::find(&start, gowork.as_deref()) else {
+            let _ = ahead.summed.set(HashSet::new()); // no module, no go.sum
             return;
         };
         let main = mod_file::main_modules(&file);
         let _ = ahead.replaced.set(main.replaced.into_iter().collect());
+        let _ = ahead.summed.set(main.summed);
         if ahead.requirements {
             for (path, version) in main.requirements {
                 schedule(shared, mod_rel(&path, &version));
@@ -266,14 +311,14 @@ impl Ahead {
 fn schedule(shared: &Arc<Shared>, rel: String) {
     let ahead = &shared.ahead;
     let settings = &shared.settings;
-    if locked(&ahead.asked).contains(&rel)
-        || !worth_fetching(
-            &rel,
-            &settings.direct_patterns,
-            ahead.replaced.get(),
-            settings.local_cache.as_deref(),
-        )
-    {
+    let gate = Gate {
+        direct_patterns: &settings.direct_patterns,
+        private_patterns: &settings.private_patterns,
+        replaced: ahead.replaced.get(),
+        summed: ahead.summed.get(),
+        download_cache: settings.local_cache.as_deref(),
+    };
+    if locked(&ahead.asked).contains(&rel) || !worth_fetching(&rel, &gate) {
         return;
     }
     let (tx, rx) = watch::channel(None);
@@ -292,8 +337,11 @@ fn schedule(shared: &Arc<Shared>, rel: String) {
         }
         entries.insert(rel.clone(), entry.clone());
     }
-    let shared = shared.clone();
+    // A `.mod` on its way: its lookup next (queued after it).
+    let lookup = ahead.lookup_of(&rel);
+    let task_shared = shared.clone();
     tokio::spawn(async move {
+        let shared = task_shared;
         let Ok(_permit) = shared.ahead.permits.clone().acquire_owned().await else {
             return;
         };
@@ -315,6 +363,9 @@ fn schedule(shared: &Arc<Shared>, rel: String) {
         }
         let _ = tx.send(Some(fetched));
     });
+    if let Some(lookup) = lookup {
+        schedule(shared, lookup);
+    }
 }
 
 /// Runs the race for `rel` to the end: the body, or Some(None) when it
@@ -412,29 +463,53 @@ impl Collector {
     }
 }
 
-/// Whether go may still ask a proxy for `rel` (`<module>/@v/<version>.<ext>`)
-/// in this run, so that fetching it ahead is safe and not waste: not for a
-/// version in another than canonical form (a branch, `v1.2`: go resolves it
-/// with a query first), a path go fetches directly (GONOPROXY: no proxy may
-/// learn of it from us), a path a main module's `replace` redirects (it holds
-/// for the whole graph), or a file already in go's download cache.
-fn worth_fetching(
-    rel: &str,
-    direct_patterns: &str,
-    replaced: Option<&HashSet<String>>,
-    download_cache: Option<&Path>,
-) -> bool {
-    let Route::Module { path, .. } = route::parse(rel) else {
-        return false;
+/// What decides whether a request is worth fetching ahead.
+struct Gate<'a> {
+    /// GONOPROXY: go fetches these paths directly, never from a proxy.
+    direct_patterns: &'a str,
+    /// GONOSUMDB and GOPRIVATE: go never looks these paths up.
+    private_patterns: &'a str,
+    /// Paths a main module's `replace` redirects (it holds for the whole graph).
+    replaced: Option<&'a HashSet<String>>,
+    /// The main modules' go.sum lines; None when not known.
+    summed: Option<&'a HashSet<String>>,
+    /// go's download cache, which holds checksum-database lookups too.
+    download_cache: Option<&'a Path>,
+}
+
+/// Whether go may still ask a proxy for `rel` in this run, so that fetching
+/// it ahead is safe and not waste. A module file (`<module>/@v/<version>.<ext>`):
+/// not for a version in another than canonical form (a branch, `v1.2`: go
+/// resolves it with a query first), a path go fetches directly (no proxy may
+/// learn of it from us), or a replaced path. A lookup
+/// (`sumdb/<name>/lookup/<module>@<version>`): only for a canonical version of
+/// a path go checks against the database, with no line in go.sum (go asks
+/// the database only then). Neither when go's download cache has it.
+fn worth_fetching(rel: &str, gate: &Gate) -> bool {
+    let (path, version, go_asks) = match route::parse(rel) {
+        Route::Module { path, .. } => {
+            let version = rel
+                .rsplit_once("/@v/")
+                .and_then(|(_, file)| file.rsplit_once('.'))
+                .and_then(|(version, _)| module_path::unescape(version));
+            let direct = module_path::matches_any(gate.direct_patterns, &path);
+            (path, version, !direct)
+        }
+        Route::Sumdb { .. } => {
+            let Some((path, version)) = route::lookup(rel) else {
+                return false;
+            };
+            let unchecked = !module_path::matches_any(gate.private_patterns, &path);
+            let key = format!("{path} {version}/go.mod");
+            let unsummed = gate.summed.is_some_and(|s| !s.contains(&key));
+            (path, Some(version), unchecked && unsummed)
+        }
+        _ => return false,
     };
-    let version = rel
-        .rsplit_once("/@v/")
-        .and_then(|(_, file)| file.rsplit_once('.'))
-        .and_then(|(version, _)| module_path::unescape(version));
-    version.is_some_and(|v| module_path::is_canonical_version(&v))
-        && !module_path::matches_any(direct_patterns, &path)
-        && !replaced.is_some_and(|r| r.contains(&path))
-        && !download_cache.is_some_and(|c| c.join(rel).is_file())
+    go_asks
+        && version.is_some_and(|v| module_path::is_canonical_version(&v))
+        && !gate.replaced.is_some_and(|r| r.contains(&path))
+        && !gate.download_cache.is_some_and(|c| c.join(rel).is_file())
 }
 
 /// The proxy path of `path@version`'s go.mod.
@@ -500,21 +575,37 @@ mod tests {
     #[test]
     fn fetches_ahead_only_what_go_may_still_ask_a_proxy_for() {
         let cache = tempfile::tempdir().unwrap();
-        let cached = cache.path().join("example.com/c/@v/v1.0.0.mod");
-        std::fs::create_dir_all(cached.parent().unwrap()).unwrap();
-        std::fs::write(&cached, "module example.com/c\n").unwrap();
+        for cached in [
+            "example.com/c/@v/v1.0.0.mod",
+            "sumdb/sum.golang.org/lookup/example.com/c@v1.0.0",
+        ] {
+            let cached = cache.path().join(cached);
+            std::fs::create_dir_all(cached.parent().unwrap()).unwrap();
+            std::fs::write(&cached, "cached\n").unwrap();
+        }
         let replaced: HashSet<String> = ["example.com/r".to_string()].into();
-        let worth = |rel: &str| {
-            worth_fetching(
-                rel,
-                "example.com/private/*",
-                Some(&replaced),
-                Some(cache.path()),
-            )
+        let summed: HashSet<String> = ["example.com/s v1.0.0/go.mod".to_string()].into();
+        let gate = Gate {
+            direct_patterns: "example.com/private/*",
+            private_patterns: "example.com/nosum,example.com/private/*",
+            replaced: Some(&replaced),
+            summed: Some(&summed),
+            download_cache: Some(cache.path()),
         };
-        assert!(worth("example.com/x/@v/v1.0.0.mod"));
-        assert!(worth("example.com/!x/@v/v1.0.0-!r!c1.info"));
-        assert!(worth("example.com/c/@v/v1.0.0.zip"));
+        let lookup = |m: &str| format!("sumdb/sum.golang.org/lookup/{m}");
+        let worth = |rel: &str| worth_fetching(rel, &gate);
+        for yes in [
+            "example.com/x/@v/v1.0.0.mod",
+            "example.com/!x/@v/v1.0.0-!r!c1.info",
+            "example.com/c/@v/v1.0.0.zip",
+            "example.com/nosum/@v/v1.0.0.mod",
+            &lookup("example.com/x@v1.0.0"),
+            &lookup("example.com/!x@v1.0.0-!r!c1"),
+            // Only the go.mod's hash spares go the lookup.
+            &lookup("example.com/s@v1.1.0"),
+        ] {
+            assert!(worth(yes), "{yes}");
+        }
         for no in [
             "example.com/x/@v/main.mod",
             "example.com/x/@v/v1.2.info",
@@ -523,16 +614,27 @@ mod tests {
             "example.com/c/@v/v1.0.0.mod",
             "example.com/x/@v/list",
             "example.com/x/@latest",
-            "sumdb/sum.golang.org/lookup/example.com/x@v1.0.0",
+            &lookup("example.com/s@v1.0.0"),
+            &lookup("example.com/nosum@v1.0.0"),
+            &lookup("example.com/private/p@v1.0.0"),
+            &lookup("example.com/r@v1.0.0"),
+            &lookup("example.com/c@v1.0.0"),
+            &lookup("example.com/x@v1.2"),
+            "sumdb/sum.golang.org/tile/8/0/000.p/20",
+            "sumdb/sum.golang.org/latest",
         ] {
             assert!(!worth(no), "{no}");
         }
-        assert!(worth_fetching(
-            "example.com/r/@v/v1.0.0.mod",
-            "",
-            None,
-            None
-        ));
+        let open = Gate {
+            direct_patterns: "",
+            private_patterns: "",
+            replaced: None,
+            summed: None,
+            download_cache: None,
+        };
+        assert!(worth_fetching("example.com/r/@v/v1.0.0.mod", &open));
+        // go.sum not known: no lookup.
+        assert!(!worth_fetching(&lookup("example.com/x@v1.0.0"), &open));
     }
 
     #[test]

@@ -52,12 +52,13 @@ const TICK: Duration = Duration::from_millis(50);
 
 pub async fn forward(shared: Arc<Shared>, rel: String) -> Response<Body> {
     let mut race = match route::parse(&rel) {
-        Route::SumdbSupported { .. } => {
+        Route::SumdbSupported { name } => {
             let order = health_order(&shared, |i| shared.serves_sumdb(i) != Some(false));
-            return sumdb_supported(Race::new(shared.clone(), rel, order, false)).await;
+            let race = Race::new(shared.clone(), rel, order, false);
+            return sumdb_supported(race, name).await;
         }
         Route::Unknown => return plain(StatusCode::NOT_FOUND, "not found\n".into()),
-        Route::Module { .. } => {
+        Route::Module { .. } | Route::Sumdb { .. } => {
             if let Some(found) = Ahead::on_request(&shared, &rel).await {
                 Ahead::on_found(&shared, &rel);
                 return held_response(&shared, &rel, found);
@@ -65,7 +66,6 @@ pub async fn forward(shared: Arc<Shared>, rel: String) -> Response<Body> {
             Ahead::on_first_request(&shared);
             Race::for_request(shared, rel)
         }
-        Route::Sumdb { .. } => Race::for_request(shared, rel),
     };
     let first = match race.step().await {
         Step::Exhausted => return race.last_resort(),
@@ -227,9 +227,9 @@ fn user_order(shared: &Shared) -> Vec<usize> {
 
 /// `sumdb/<name>/supported`: 200 (empty) if an upstream serves the checksum
 /// database, else 404, so that go asks the database directly. Raced and
-/// hedged like any request: go asks this first, before any module. What the
-/// upstreams answered decides where lookups and tiles go.
-async fn sumdb_supported(mut race: Race) -> Response<Body> {
+/// hedged like any request: go asks this once, before its first lookup. What
+/// the upstreams answered decides where lookups and tiles go.
+async fn sumdb_supported(mut race: Race, name: String) -> Response<Body> {
     let supported = loop {
         match race.step().await {
             Step::Data(_) => continue,
@@ -244,6 +244,7 @@ async fn sumdb_supported(mut race: Race) -> Response<Body> {
         race.shared.note_sumdb(i, true);
     }
     if supported {
+        Ahead::on_sumdb_supported(&race.shared, name);
         plain(StatusCode::OK, String::new())
     } else {
         plain(StatusCode::NOT_FOUND, "not found\n".into())

@@ -49,6 +49,17 @@ pub fn parse(rel: &str) -> Route {
     }
 }
 
+/// `(module path, version)` of a checksum-database lookup,
+/// `sumdb/<name>/lookup/<escaped path>@<escaped version>`.
+pub fn lookup(rel: &str) -> Option<(String, String)> {
+    let (_, tail) = rel.strip_prefix("sumdb/")?.split_once("/lookup/")?;
+    let (path, version) = tail.rsplit_once('@')?;
+    Some((
+        module_path::unescape(path)?,
+        module_path::unescape(version)?,
+    ))
+}
+
 /// The length of a checksum-database hash tile, which its path fixes:
 /// `sumdb/<name>/tile/<H>/<L>/<NNN>[.p/<W>]` holds W (else 2^H) hashes of 32
 /// bytes. None for any other path (data tiles vary in length).
@@ -102,6 +113,16 @@ mod tests {
         );
         assert_eq!(parse("favicon.ico"), Route::Unknown);
         assert_eq!(parse("Bad/@v/list"), Route::Unknown);
+    }
+
+    #[test]
+    fn reads_lookups() {
+        assert_eq!(
+            lookup("sumdb/sum.golang.org/lookup/github.com/!burnt!sushi/toml@v1.0.0-!r!c1"),
+            Some(("github.com/BurntSushi/toml".into(), "v1.0.0-RC1".into()))
+        );
+        assert_eq!(lookup("sumdb/sum.golang.org/tile/8/0/001"), None);
+        assert_eq!(lookup("example.com/x/@v/v1.0.0.mod"), None);
     }
 
     #[test]
