@@ -141,7 +141,9 @@ impl TlsProxy {
                             let gate = gate.clone();
                             conns.push(thread::spawn(move || serve(stream, config, &files, &gate)));
                         }
-                        Err(_) => thread::sleep(Duration::from_millis(2)),
+                        Err(_) => {
+                            super::proxy::wait_for_connection(&listener, Duration::from_millis(20))
+                        }
                     }
                 }
                 for c in conns {

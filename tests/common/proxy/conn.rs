@@ -32,15 +32,27 @@ pub(super) fn accept_loop(listener: TcpListener, state: Arc<State>) {
                 let state = state.clone();
                 conns.push(thread::spawn(move || serve(stream, &state)));
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                thread::sleep(Duration::from_millis(2))
-            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait_for_connection(&listener, TICK),
             Err(_) => thread::sleep(TICK),
         }
     }
     for conn in conns {
         let _ = conn.join();
     }
+}
+
+/// Returns as soon as a connection waits on the (non-blocking) `listener`,
+/// or after `wait`: like a real server, the proxy accepts at once (polling
+/// every few milliseconds would cost each new connection that much, and the
+/// relay opens more of them than go does).
+pub(crate) fn wait_for_connection(listener: &TcpListener, wait: Duration) {
+    let mut fd = libc::pollfd {
+        fd: listener.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd for the duration of the call.
+    unsafe { libc::poll(&mut fd, 1, wait.as_millis() as libc::c_int) };
 }
 
 /// A parsed request head.

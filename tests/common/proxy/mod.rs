@@ -25,6 +25,8 @@
 
 mod conn;
 
+pub(crate) use conn::wait_for_connection;
+
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, Ordering};
