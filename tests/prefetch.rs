@@ -285,8 +285,13 @@ fn a_zip_taken_over_midway_is_completed_by_the_next_upstream() {
 /// `n` modules, their database, a proxy that sends every go.mod half and
 /// then waits (until [`resume_and_finish`]), and a world where go fetches
 /// one at a time (`GOMAXPROCS=1`): go is held at its first go.mod while the
-/// relay asks for what it fetches ahead.
+/// relay asks for what it fetches ahead. At most 5 modules: from a proxy next
+/// door the relay fetches 4 ahead at once, and these are held too.
 fn held_at_first_go_mod(n: usize) -> (ModTree, TestProxy, World) {
+    assert!(
+        n <= 5,
+        "the relay holds at most 4 fetches ahead at once here"
+    );
     let tree = ModTree::new(n);
     let db = SumDb::from_tree(SUMDB_NAME, &tree);
     let proxy = TestProxy::builder().tree(&tree).sumdb(&db).start();
@@ -310,7 +315,7 @@ fn download_once_mods_asked(w: &World, proxy: &TestProxy, n: usize) {
 
 #[test]
 fn the_main_module_s_requirements_are_fetched_ahead_at_go_s_first_request() {
-    let (tree, proxy, w) = held_at_first_go_mod(8);
+    let (tree, proxy, w) = held_at_first_go_mod(5);
     download_once_mods_asked(&w, &proxy, tree.modules.len());
     // Each go.mod was fetched once, and nothing went unused.
     assert_eq!(proxy.requests_ending_with(".mod").len(), tree.modules.len());
@@ -354,7 +359,7 @@ fn a_path_go_fetches_directly_is_never_fetched_ahead() {
 
 #[test]
 fn a_workspace_s_requirements_are_fetched_ahead_too() {
-    let (tree, proxy, mut w) = held_at_first_go_mod(6);
+    let (tree, proxy, mut w) = held_at_first_go_mod(5);
     w.set_env("GOFLAGS", ""); // -mod=mod is refused in workspace mode
     // A second module in the workspace, which no proxy is asked for.
     w.write_module(

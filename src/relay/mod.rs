@@ -51,6 +51,8 @@ pub struct Upstream {
     hedge_after: Option<Duration>,
     /// The health snapshot already says "up": a smooth run has nothing to add.
     known_up: bool,
+    /// How long its first bytes took when last seen (health snapshot).
+    known_first_byte_ms: Option<f64>,
 }
 
 impl Upstream {
@@ -66,6 +68,7 @@ impl Upstream {
             sumdb,
             hedge_after: None,
             known_up: false,
+            known_first_byte_ms: None,
         }
     }
 }
@@ -205,6 +208,7 @@ impl Shared {
 
     /// An answer began after `first_byte_ms`.
     fn note_first_byte(&self, i: usize, first_byte_ms: f64) {
+        self.ahead.on_latency(first_byte_ms);
         locked(&self.tally)
             .entry(i)
             .or_default()
@@ -311,6 +315,13 @@ impl Relay {
         let listener = TcpListener::bind(("127.0.0.1", 0))?;
         let port = listener.local_addr()?.port();
         let ahead = Ahead::new(&settings.ahead);
+        if let Some(ms) = settings
+            .upstreams
+            .first()
+            .and_then(|u| u.known_first_byte_ms)
+        {
+            ahead.on_latency(ms);
+        }
         let shared = Arc::new(Shared {
             settings,
             token: random_token()?,
@@ -505,6 +516,7 @@ pub fn upstreams(
             let mut up = Upstream::new(p, slot, known.sumdb, logins);
             up.hedge_after = hedge.delay(known.first_byte_ms);
             up.known_up = known.up;
+            up.known_first_byte_ms = known.first_byte_ms;
             up
         })
         .collect()
