@@ -9,7 +9,9 @@
 //! - 20 flat modules: `go mod download` (the relay's own cost, issue 8);
 //!
 //! each with plain go, the shim's list mode (`GOSHIM_RELAY=0`), the relay
-//! with `GOSHIM_PREFETCH=0`, and the relay fetching ahead: rounds of one run
+//! with `GOSHIM_PREFETCH=0`, and the relay fetching ahead; with no added
+//! latency also plain go through a minimal relay (see [`minimal_relay`]), the
+//! floor of what any relay's loopback hop costs: rounds of one run
 //! of each in a shuffled order, so that drift in the machine's speed hits all
 //! alike (`PREFETCH_BENCH_RUNS` rounds, default 3, medians reported), at 50 ms
 //! and 150 ms (`PREFETCH_BENCH_DELAYS_MS`, comma separated).
@@ -42,13 +44,20 @@ use common::{Fault, ModTree, TestProxy, World, show};
 #[derive(Clone, Copy, PartialEq)]
 enum Way {
     Plain,
+    MinimalRelay,
     ShimList,
     ShimNoPrefetch,
     Shim,
 }
 
 impl Way {
-    const ALL: [Way; 4] = [Way::Plain, Way::ShimList, Way::ShimNoPrefetch, Way::Shim];
+    const ALL: [Way; 5] = [
+        Way::Plain,
+        Way::MinimalRelay,
+        Way::ShimList,
+        Way::ShimNoPrefetch,
+        Way::Shim,
+    ];
 }
 
 struct Cell {
@@ -86,9 +95,8 @@ fn main() {
     let mut md = format!("Worlds in {worlds_in}; {runs} rounds, medians.\n\n");
     let _ = writeln!(
         md,
-        "| project | command | delay | plain go | shim, list mode | shim, prefetch off | shim | shim / plain | shim / list mode | fetched ahead | unused (requests, bytes) |\n|---|---|---|---|---|---|---|---|---|---|---|"
+        "| project | command | delay | plain go | minimal relay | shim, list mode | shim, prefetch off | shim | minimal relay / plain | shim / plain | shim / list mode | fetched ahead | unused (requests, bytes) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     );
-    let mut order = Way::ALL;
     let mut seed = std::process::id() as u64 | 1;
     for &delay in &delays {
         for (project, tree, args) in commands {
@@ -98,6 +106,12 @@ fn main() {
             let db = SumDb::from_tree(SUMDB_NAME, tree);
             let proxy = TestProxy::builder().tree(tree).sumdb(&db).start();
             proxy.set_fault(Fault::Delay(Duration::from_millis(delay)));
+            // The floor only where it matters (and costs seconds elsewhere).
+            let minimal = (delay == 0).then(|| minimal_relay::start(proxy.addr()));
+            let mut order: Vec<Way> = Way::ALL
+                .into_iter()
+                .filter(|w| *w != Way::MinimalRelay || minimal.is_some())
+                .collect();
             let mut cells: Vec<Cell> = Way::ALL
                 .iter()
                 .map(|_| Cell {
@@ -107,31 +121,35 @@ fn main() {
                 .collect();
             for _ in 0..runs {
                 shuffle(&mut order, &mut seed);
-                for way in order {
-                    let k = Way::ALL.iter().position(|w| *w == way).unwrap_or(0);
-                    let (ms, waste) = run(&proxy, &db, tree, args, way);
-                    cells[k].ms.push(ms);
-                    cells[k].waste = waste.or(cells[k].waste);
+                for &way in &order {
+                    let (ms, waste) = run(&proxy, minimal, &db, tree, args, way);
+                    let cell = &mut cells[way as usize];
+                    cell.ms.push(ms);
+                    cell.waste = waste.or(cell.waste);
                 }
             }
-            let med: Vec<f64> = cells.iter().map(|c| median(&c.ms)).collect();
-            let (f, fb, u, ub) = cells[3].waste.unwrap_or_default();
-            let seconds = |ms: f64| {
-                if delay == 0 {
-                    format!("{ms:.1} ms")
-                } else {
-                    format!("{:.2} s", ms / 1000.0)
-                }
+            let med = |way: Way| median(&cells[way as usize].ms);
+            let (f, fb, u, ub) = cells[Way::Shim as usize].waste.unwrap_or_default();
+            let shown = |way: Way| match med(way) {
+                ms if ms.is_nan() => "–".to_string(),
+                ms if delay == 0 => format!("{ms:.1} ms"),
+                ms => format!("{:.2} s", ms / 1000.0),
+            };
+            let ratio = |a: Way, b: Way| match med(a) / med(b) {
+                r if r.is_nan() => "–".to_string(),
+                r => format!("{r:.2}×"),
             };
             let line = format!(
-                "| {project} | `go {}` | {delay} ms | {} | {} | {} | {} | {:.2}× | {:.2}× | {f} ({:.1} KiB) | {u}, {:.1} KiB ({:.1}% of bytes) |",
+                "| {project} | `go {}` | {delay} ms | {} | {} | {} | {} | {} | {} | {} | {} | {f} ({:.1} KiB) | {u}, {:.1} KiB ({:.1}% of bytes) |",
                 args.join(" "),
-                seconds(med[0]),
-                seconds(med[1]),
-                seconds(med[2]),
-                seconds(med[3]),
-                med[3] / med[0],
-                med[3] / med[1],
+                shown(Way::Plain),
+                shown(Way::MinimalRelay),
+                shown(Way::ShimList),
+                shown(Way::ShimNoPrefetch),
+                shown(Way::Shim),
+                ratio(Way::MinimalRelay, Way::Plain),
+                ratio(Way::Shim, Way::Plain),
+                ratio(Way::Shim, Way::ShimList),
                 fb as f64 / 1024.0,
                 ub as f64 / 1024.0,
                 if fb > 0 {
@@ -153,6 +171,7 @@ fn main() {
 /// One cold run (fresh world); the waste counters for the shim.
 fn run(
     proxy: &TestProxy,
+    minimal: Option<u16>,
     db: &SumDb,
     tree: &ModTree,
     args: &[&str],
@@ -160,18 +179,23 @@ fn run(
 ) -> (f64, Option<(u64, u64, u64, u64)>) {
     let mut world = World::new();
     world.set_env("GOPROXY", proxy.url());
+    if let (Way::MinimalRelay, Some(port)) = (way, minimal) {
+        let url = proxy.url();
+        let addr = proxy.addr().to_string();
+        world.set_env("GOPROXY", url.replace(&addr, &format!("127.0.0.1:{port}")));
+    }
     world.set_env("GOSHIM_TTL", "0");
     world.verify_with(db);
     match way {
         Way::ShimList => world.set_env("GOSHIM_RELAY", "0"),
         Way::ShimNoPrefetch => world.set_env("GOSHIM_PREFETCH", "0"),
-        Way::Plain | Way::Shim => {}
+        Way::Plain | Way::MinimalRelay | Way::Shim => {}
     }
     world.write_tree_main_module(tree);
-    if way != Way::Plain {
+    if !matches!(way, Way::Plain | Way::MinimalRelay) {
         let _ = world.run(&mut world.goshim_cmd(["status"])); // go env cache, as on a used machine
     }
-    let mut cmd = if way == Way::Plain {
+    let mut cmd = if matches!(way, Way::Plain | Way::MinimalRelay) {
         world.direct_cmd(args)
     } else {
         world.shim_cmd(args)
@@ -239,8 +263,88 @@ fn shuffle(ways: &mut [Way], seed: &mut u64) {
     }
 }
 
+/// NaN for no runs.
 fn median(v: &[f64]) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
     let mut v = v.to_vec();
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
+}
+
+/// The floor of what any relay's loopback hop costs go: plain blocking
+/// copying, a thread per go connection with one upstream keep-alive
+/// connection of its own; no failover, deadlines, fetching ahead or async
+/// runtime. It understands only what the test proxy sends (Content-Length
+/// bodies): a yardstick, not a relay.
+mod minimal_relay {
+    use std::io::{Read, Write};
+    use std::net::{SocketAddr, TcpListener, TcpStream};
+
+    /// Starts it on 127.0.0.1; its port. It lives as long as the process.
+    pub fn start(upstream: SocketAddr) -> u16 {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        std::thread::spawn(move || {
+            for go in listener.incoming().flatten() {
+                std::thread::spawn(move || relay(go, upstream));
+            }
+        });
+        port
+    }
+
+    /// Request after request from go: forwarded as it is, answered whole.
+    fn relay(mut go: TcpStream, upstream: SocketAddr) -> Option<()> {
+        go.set_nodelay(true).ok()?;
+        let mut up = TcpStream::connect(upstream).ok()?;
+        up.set_nodelay(true).ok()?;
+        let (mut from_go, mut from_up) = (Vec::new(), Vec::new());
+        loop {
+            let head = read_head(&mut go, &mut from_go)?;
+            let path = head.split_whitespace().nth(1)?;
+            let request = format!("GET {path} HTTP/1.1\r\nHost: {upstream}\r\n\r\n");
+            up.write_all(request.as_bytes()).ok()?;
+            let head = read_head(&mut up, &mut from_up)?;
+            let len: usize = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")?
+                        .trim()
+                        .parse()
+                        .ok()
+                })
+                .unwrap_or(0);
+            while from_up.len() < len {
+                fill(&mut up, &mut from_up)?;
+            }
+            let mut answer = format!("{head}\r\n\r\n").into_bytes();
+            answer.extend(from_up.drain(..len));
+            go.write_all(&answer).ok()?;
+        }
+    }
+
+    /// The next message head (without its blank line), taken from `buf`.
+    fn read_head(from: &mut TcpStream, buf: &mut Vec<u8>) -> Option<String> {
+        loop {
+            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+                buf.drain(..end + 4);
+                return Some(head);
+            }
+            fill(from, buf)?;
+        }
+    }
+
+    fn fill(from: &mut TcpStream, buf: &mut Vec<u8>) -> Option<()> {
+        let mut chunk = [0u8; 64 * 1024];
+        match from.read(&mut chunk) {
+            Ok(0) | Err(_) => None,
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                Some(())
+            }
+        }
+    }
 }
