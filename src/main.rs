@@ -1,23 +1,54 @@
-//! goshim's entry point: the personality comes from the name it was started
-//! as (the file stem of argv[0]): `go` is the shim, anything else the CLI.
+//! goshim: a `go` toolchain shim. The personality comes from the name it was
+//! started as (the file stem of argv[0]): `go` is the shim, anything else
+//! (`goshim`) the CLI.
+//!
+//! The folders follow the architecture:
+//! - `shim`: the go personality: finding the real go (`discovery`), what a
+//!   command may do (`command`), running and supervising go (`child`), reading
+//!   go's errors (`failover`), and carrying out the plan.
+//! - `go`: the go command's own settings and vocabulary: `go env` (cached),
+//!   GOPROXY lists, module paths, toolchain switches.
+//! - `health`: the health snapshot, scores, and the choice of proxies (`select`).
+//! - `probe`: measuring proxies, in the foreground or a detached refresh.
+//! - `relay`: the loopback relay that fails over per request.
+//! - `upstream`: one proxy endpoint: URL, credentials (.netrc, Basic auth), TLS.
+//! - `settings`: goshim's config file, environment variables, presets, paths.
+//!   The environment is read once, in `main`, into a `settings::vars::Env`
+//!   that is passed down (only the logger and TLS keep a value of it globally).
+//! - `cli`, `doctor`, `metrics`: the goshim personality.
+//! - `error_class`, `state_file`, `log`: shared vocabulary and plumbing.
 
 use std::ffi::OsString;
 use std::path::Path;
 
-use goshim::settings::vars::{self, Env};
+use settings::vars::{self, Env};
+
+mod cli;
+mod doctor;
+mod error_class;
+mod go;
+mod health;
+mod log;
+mod metrics;
+mod probe;
+mod relay;
+mod settings;
+mod shim;
+mod state_file;
+mod upstream;
 
 fn main() {
     // The only read of the process environment: everything below gets `&Env`.
     let process = Env::capture();
-    goshim::log::init(&process);
-    goshim::upstream::tls::init(&process);
+    crate::log::init(&process);
+    crate::upstream::tls::init(&process);
     let mut args = std::env::args_os();
     let argv0 = args.next().unwrap_or_default();
     let rest: Vec<OsString> = args.collect();
     if started_as_go(&process, &argv0) {
-        goshim::shim::main(&process, rest)
+        crate::shim::main(&process, rest)
     } else {
-        goshim::cli::main(&process, rest)
+        crate::cli::main(&process, rest)
     }
 }
 

@@ -21,7 +21,6 @@ use common::scenario::{logs, relay_urls_in, timed_shim};
 use common::sumdb::{SUMDB_NAME, SumDb};
 use common::zip::store_zip;
 use common::{Fault, ModTree, TestProxy, World, show, stdout_text};
-use goshim::go::toolchain::{goarch, goos};
 
 const LIMIT: Duration = Duration::from_secs(90);
 const TARGET: &str = "go1.99.0";
@@ -30,7 +29,8 @@ const PAYLOAD_BYTES: usize = 3 * 1024 * 1024;
 
 /// `v0.0.1-go1.99.0.linux-amd64`.
 fn toolchain_version() -> String {
-    format!("v0.0.1-{TARGET}.{}-{}", goos(), goarch())
+    let (os, arch) = common::go::go_os_arch();
+    format!("v0.0.1-{TARGET}.{os}-{arch}")
 }
 
 /// The fake toolchain module's zip: the files go checks after unpacking
@@ -47,7 +47,8 @@ fn toolchain_zip() -> Vec<u8> {
             state.to_le_bytes()
         })
         .collect();
-    let tool_dir = format!("pkg/tool/{}_{}", goos(), goarch());
+    let (os, arch) = common::go::go_os_arch();
+    let tool_dir = format!("pkg/tool/{os}_{arch}");
     store_zip(&[
         (
             format!("{prefix}/go.mod"),

@@ -98,6 +98,7 @@ impl Env {
     }
 
     /// An environment with just these variables and no current directory.
+    #[cfg(test)]
     pub fn from_pairs(pairs: &[(&str, &str)]) -> Env {
         Env {
             vars: pairs
@@ -109,6 +110,7 @@ impl Env {
     }
 
     /// The same, in this current directory.
+    #[cfg(test)]
     pub fn with_cwd(mut self, cwd: impl Into<PathBuf>) -> Env {
         self.cwd = Some(cwd.into());
         self

@@ -161,6 +161,15 @@ fn warm_up(cache: &Path) {
 /// Version of what [`warm_up`] compiles (see the marker file).
 const WARM_UP_VERSION: &str = "warm-up 2: build, vet, test";
 
+/// The real go's GOOS and GOARCH (from `go version`), as toolchain module
+/// versions name them.
+pub fn go_os_arch() -> (String, String) {
+    let version = go_version();
+    let platform = version.rsplit(' ').next().unwrap_or_default();
+    let (os, arch) = platform.split_once('/').expect("GOOS/GOARCH in go version");
+    (os.to_string(), arch.to_string())
+}
+
 /// `go version` of the real go, e.g. "go version go1.27.3 linux/amd64".
 pub fn go_version() -> String {
     static VERSION: OnceLock<String> = OnceLock::new();

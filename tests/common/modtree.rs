@@ -219,10 +219,20 @@ impl ModTree {
     }
 }
 
-/// The GOPROXY protocol's module path escaping: goshim's own. The real go
-/// checks it: it escapes its requests itself, so a wrong escape here would
-/// make the test proxies answer 404.
-pub use goshim::go::module_path::escape as escape_module_path;
+/// The GOPROXY protocol's case escaping of module paths and versions (`!`
+/// and the lower case letter for each capital). The real go checks it: it
+/// escapes its requests itself, so a wrong escape here would make the test
+/// proxies answer 404.
+pub fn escape_module_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for c in path.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('!');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
 
 /// `example.com/big` v1.0.0 and its zip, which holds `bytes` of xorshift output
 /// (incompressible, stored uncompressed): for streaming and memory checks.
