@@ -20,13 +20,19 @@ pub fn start_dir(process: &Env, args: &[OsString]) -> Option<PathBuf> {
     Some(dir)
 }
 
-/// The go.work (unless `gowork` is "off") or go.mod go reads from `start`.
+/// The go.work or go.mod go reads from `start`, as GOWORK (`gowork`) says:
+/// "off" (no workspace), unset or "auto" (look for one), or the file.
 pub fn find(start: &Path, gowork: Option<&str>) -> Option<PathBuf> {
     match gowork {
         Some("off") => find_up(start, "go.mod"),
+        None | Some("auto") => find_up(start, "go.work").or_else(|| find_up(start, "go.mod")),
         Some(file) => Some(PathBuf::from(file)),
-        None => find_up(start, "go.work").or_else(|| find_up(start, "go.mod")),
     }
+}
+
+/// A workspace file: go.work, or whatever GOWORK names (ending in `.work`).
+fn is_workspace(file: &Path) -> bool {
+    file.extension().is_some_and(|e| e == "work")
 }
 
 /// The go.work or go.mod go reads for the command `args`.
@@ -45,43 +51,28 @@ fn find_up(start: &Path, name: &str) -> Option<PathBuf> {
 }
 
 /// The main module(s) go reads from `file` (a go.mod, or a go.work and the
-/// go.mod of each module it `use`s): what they require, the paths their
-/// `replace` directives redirect, which hold for the whole module graph, and
-/// what their go.sum files hold.
+/// go.mod of each module it `use`s): what they require, and the paths their
+/// `replace` directives redirect, which hold for the whole module graph.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct MainModules {
     /// `(path, version)` of each requirement, without the main modules
     /// themselves and without replaced paths.
     pub requirements: Vec<(String, String)>,
     pub replaced: Vec<String>,
-    /// `"<path> <version>"` of each go.sum line (go.work.sum too), the version
-    /// ending in `/go.mod` for a go.mod's hash: go checks these without
-    /// asking the checksum database.
-    pub summed: HashSet<String>,
 }
 
 pub fn main_modules(file: &Path) -> MainModules {
     let Ok(text) = fs::read_to_string(file) else {
         return MainModules::default();
     };
-    let dir = file.parent().unwrap_or(Path::new("."));
-    let (go_mods, mut replaced, sum_files) = if file.file_name().is_some_and(|n| n == "go.work") {
-        let used: Vec<PathBuf> = directive(&text, "use")
-            .into_iter()
-            .filter_map(|words| words.into_iter().next())
-            .map(|used| dir.join(used))
-            .collect();
-        let go_mods = used
+    let (go_mods, mut replaced) = if is_workspace(file) {
+        let go_mods = used_dirs(file, &text)
             .iter()
             .filter_map(|d| fs::read_to_string(d.join("go.mod")).ok())
             .collect();
-        let sums = used.iter().map(|d| d.join("go.sum"));
-        let sums = std::iter::once(dir.join("go.work.sum"))
-            .chain(sums)
-            .collect();
-        (go_mods, self::replaced(&text), sums)
+        (go_mods, self::replaced(&text))
     } else {
-        (vec![text], Vec::new(), vec![dir.join("go.sum")])
+        (vec![text], Vec::new())
     };
     let mut main = Vec::new();
     for go_mod in &go_mods {
@@ -93,29 +84,55 @@ pub fn main_modules(file: &Path) -> MainModules {
         .flat_map(|go_mod| requirements(go_mod))
         .filter(|(path, _)| !main.contains(path) && !replaced.contains(path))
         .collect();
-    let summed = sum_files
-        .iter()
-        .filter_map(|f| fs::read_to_string(f).ok())
-        .flat_map(|text| summed(&text))
-        .collect();
     MainModules {
         requirements,
         replaced,
-        summed,
     }
 }
 
-/// `"<path> <version>"` of each line of a go.sum file.
-fn summed(go_sum: &str) -> Vec<String> {
-    go_sum
-        .lines()
-        .filter_map(
-            |line| match line.split_whitespace().collect::<Vec<_>>()[..] {
-                [path, version, hash] if hash.contains(':') => Some(format!("{path} {version}")),
-                _ => None,
-            },
-        )
+/// The folders of the modules a workspace file `use`s.
+fn used_dirs(work: &Path, text: &str) -> Vec<PathBuf> {
+    let dir = work.parent().unwrap_or(Path::new("."));
+    directive(text, "use")
+        .into_iter()
+        .filter_map(|words| words.into_iter().next())
+        .map(|used| dir.join(used))
         .collect()
+}
+
+/// `"<path> <version>/go.mod"` of each module version whose go.mod hash go
+/// finds in the sum files of the main module(s) read from `file` (its go.sum;
+/// for a workspace, `<file>.sum` and each used module's go.sum): go checks
+/// these go.mod files without asking the checksum database. None when
+/// `file` cannot be read.
+pub fn summed_go_mods(file: &Path) -> Option<HashSet<String>> {
+    let text = fs::read_to_string(file).ok()?;
+    let sum_files: Vec<PathBuf> = if is_workspace(file) {
+        let mut work_sum = file.as_os_str().to_owned();
+        work_sum.push(".sum");
+        let used = used_dirs(file, &text).into_iter().map(|d| d.join("go.sum"));
+        std::iter::once(PathBuf::from(work_sum))
+            .chain(used)
+            .collect()
+    } else {
+        vec![file.with_file_name("go.sum")]
+    };
+    let keys = sum_files
+        .iter()
+        .filter_map(|f| fs::read_to_string(f).ok())
+        .flat_map(|go_sum| go_sum.lines().filter_map(go_mod_key).collect::<Vec<_>>())
+        .collect();
+    Some(keys)
+}
+
+/// `"<path> <version>/go.mod"` of a go.sum line holding a go.mod's hash.
+fn go_mod_key(line: &str) -> Option<String> {
+    match line.split_whitespace().collect::<Vec<_>>()[..] {
+        [path, version, hash] if version.ends_with("/go.mod") && hash.contains(':') => {
+            Some(format!("{path} {version}"))
+        }
+        _ => None,
+    }
 }
 
 /// `(path, version)` of each `require` in a go.mod file.
@@ -233,8 +250,12 @@ mod tests {
                     pair("example.com/b", "v0.0.0")
                 ],
                 replaced: vec!["example.com/r".into()],
-                summed: set(&["example.com/x v1.0.0", "example.com/x v1.0.0/go.mod"]),
             }
+        );
+        // Only go.mod hashes count: they spare go the lookup of a go.mod.
+        assert_eq!(
+            summed_go_mods(&a.join("go.mod")),
+            Some(set(&["example.com/x v1.0.0/go.mod"]))
         );
         let work = dir.path().join("go.work");
         fs::write(
@@ -253,13 +274,21 @@ mod tests {
             MainModules {
                 requirements: vec![pair("example.com/x", "v1.0.0")],
                 replaced: vec!["example.com/y".into(), "example.com/r".into()],
-                summed: set(&[
-                    "example.com/x v1.0.0",
-                    "example.com/x v1.0.0/go.mod",
-                    "example.com/z v0.1.0/go.mod"
-                ]),
             }
         );
+        let both = set(&["example.com/x v1.0.0/go.mod", "example.com/z v0.1.0/go.mod"]);
+        assert_eq!(summed_go_mods(&work), Some(both.clone()));
+        // GOWORK may name any *.work file; its sum file is beside it.
+        let other = dir.path().join("other.work");
+        fs::copy(&work, &other).unwrap();
+        fs::copy(
+            dir.path().join("go.work.sum"),
+            dir.path().join("other.work.sum"),
+        )
+        .unwrap();
+        assert_eq!(main_modules(&other), main_modules(&work));
+        assert_eq!(summed_go_mods(&other), Some(both));
+        assert_eq!(summed_go_mods(&dir.path().join("nothing")), None);
         assert_eq!(
             main_modules(&dir.path().join("nothing")),
             MainModules::default()
@@ -284,6 +313,10 @@ mod tests {
             Some(dir.path().join("go.mod"))
         );
         assert_eq!(at(&[("GOWORK", "/w")], &[]), Some(PathBuf::from("/w")));
+        assert_eq!(
+            at(&[("GOWORK", "auto")], &[]),
+            Some(dir.path().join("go.mod"))
+        );
         assert_eq!(for_command(&Env::default(), &[]), None);
     }
 }

@@ -13,11 +13,13 @@
 //!   trip per level of the graph instead of one per module); and the graph's
 //!   first level, the main go.mod's requirements, at go's first request
 //!   (go reads that file itself, so the relay never sees it go by);
-//! - the checksum database's lookup of each module version whose `.mod` is
-//!   on its way to go, once go has found the database behind the relay
-//!   (`supported`): go checks every `.mod` it downloads, and asks the
-//!   database when go.sum does not have it, a round trip right after the
-//!   `.mod`'s.
+//! - the checksum database's lookup of each module version go will check:
+//!   go checks every `.mod` it downloads and asks the database, a round trip
+//!   right after the `.mod`'s, when go.sum does not have it. Fetched for the
+//!   `.mod` files go got and those the main modules require (fetched ahead
+//!   at go's first request, and certain to be loaded), not for the rest of
+//!   the graph, which go may prune; and only once go has been told the
+//!   database is served (`supported`).
 //!
 //! A fetch ahead is an ordinary race (same order, failover, hedging,
 //! deadlines, private-path rules); one that fails is forgotten and go's own
@@ -141,6 +143,14 @@ struct Entry {
     wanted: Notify,
 }
 
+/// The checksum database's name once go was told it is served; until then,
+/// the `.mod` files go will check, whose lookups wait for it.
+#[derive(Default)]
+struct Lookups {
+    sumdb: Option<String>,
+    waiting: Vec<String>,
+}
+
 /// Per-run state of fetching ahead.
 pub struct Ahead {
     mode: Prefetch,
@@ -151,12 +161,14 @@ pub struct Ahead {
     /// Module paths the main modules' `replace` lines redirect; set at go's
     /// first request.
     replaced: OnceLock<HashSet<String>>,
-    /// The main modules' go.sum lines (see [`mod_file::MainModules`]); set at
-    /// go's first request. Unknown (`-modfile`): no lookup is fetched ahead.
+    /// The go.mod or go.work go reads (None: no main module); set at go's
+    /// first request, never with `-modfile`.
+    main_file: OnceLock<Option<PathBuf>>,
+    /// What the main modules' sum files hold (see
+    /// [`mod_file::summed_go_mods`]), read when go is told its checksum
+    /// database is served. Unknown: no lookup is fetched ahead.
     summed: OnceLock<HashSet<String>>,
-    /// The checksum database go reaches through the relay, once go was told
-    /// it is `supported`.
-    sumdb: OnceLock<String>,
+    lookups: std::sync::Mutex<Lookups>,
     entries: std::sync::Mutex<HashMap<String, Arc<Entry>>>,
     /// Paths go asked for: never fetched ahead again.
     asked: std::sync::Mutex<HashSet<String>>,
@@ -190,8 +202,9 @@ impl Ahead {
             main_module: std::sync::Mutex::new(settings.main_module.clone()),
             requirements: settings.requirements,
             replaced: OnceLock::new(),
+            main_file: OnceLock::new(),
             summed: OnceLock::new(),
-            sumdb: OnceLock::new(),
+            lookups: Default::default(),
             entries: Default::default(),
             asked: Default::default(),
             permits: Arc::new(Semaphore::new(NEAR)),
@@ -253,37 +266,37 @@ impl Ahead {
             for next in siblings(rel, shared.ahead.mode) {
                 schedule(shared, next);
             }
-            if let Some(lookup) = shared.ahead.lookup_of(rel) {
-                schedule(shared, lookup);
+            if rel.ends_with(".mod") {
+                will_check(shared, rel);
             }
         }
     }
 
-    /// go was told that the checksum database `name` is served: fetch the
-    /// lookups of the `.mod` files it asked for or that are under way.
+    /// go was told that the checksum database `name` is served: read what
+    /// go.sum holds, and fetch the lookups waiting for it.
     pub fn on_sumdb_supported(shared: &Arc<Shared>, name: String) {
         let ahead = &shared.ahead;
-        if ahead.mode == Prefetch::Off || ahead.sumdb.set(name).is_err() {
-            return;
+        if ahead.mode == Prefetch::Off || locked(&ahead.lookups).sumdb.is_some() {
+            return; // (a nested go asks again)
         }
-        let mods: Vec<String> = {
-            let asked = locked(&ahead.asked);
-            let entries = locked(&ahead.entries);
-            let known = asked.iter().chain(entries.keys());
-            known.filter(|rel| rel.ends_with(".mod")).cloned().collect()
+        let summed = match ahead.main_file.get() {
+            Some(Some(file)) => mod_file::summed_go_mods(file),
+            Some(None) => Some(HashSet::new()), // no module, no go.sum
+            None => None,
         };
-        for lookup in mods.iter().filter_map(|rel| ahead.lookup_of(rel)) {
-            schedule(shared, lookup);
+        if let Some(summed) = summed {
+            let _ = ahead.summed.set(summed);
         }
-    }
-
-    /// The checksum-database lookup go makes after the `.mod` `rel`, once the
-    /// database is known.
-    fn lookup_of(&self, rel: &str) -> Option<String> {
-        let name = self.sumdb.get()?;
-        let (base, file) = rel.rsplit_once("/@v/")?;
-        let version = file.strip_suffix(".mod")?;
-        Some(format!("sumdb/{name}/lookup/{base}@{version}"))
+        let waiting = {
+            let mut lookups = locked(&ahead.lookups);
+            lookups.sumdb = Some(name.clone());
+            std::mem::take(&mut lookups.waiting)
+        };
+        for rel in waiting {
+            if let Some(lookup) = lookup_rel(&name, &rel) {
+                schedule(shared, lookup);
+            }
+        }
     }
 
     /// A `.mod` went to go whole: fetch the `.mod` files it requires.
@@ -310,24 +323,53 @@ impl Ahead {
         if ahead.mode == Prefetch::Off {
             return;
         }
-        let Some(file) = mod_file::find(&start, gowork.as_deref()) else {
-            let _ = ahead.summed.set(HashSet::new()); // no module, no go.sum
+        let file = mod_file::find(&start, gowork.as_deref());
+        let _ = ahead.main_file.set(file.clone());
+        let Some(file) = file else {
             return;
         };
         let main = mod_file::main_modules(&file);
         let _ = ahead.replaced.set(main.replaced.into_iter().collect());
-        let _ = ahead.summed.set(main.summed);
         if ahead.requirements {
             for (path, version) in main.requirements {
-                schedule(shared, mod_rel(&path, &version));
+                let rel = mod_rel(&path, &version);
+                if schedule(shared, rel.clone()) {
+                    will_check(shared, &rel);
+                }
             }
         }
     }
 }
 
+/// go will check the `.mod` `rel` against the checksum database: fetch its
+/// lookup, now or once go has been told the database is served.
+fn will_check(shared: &Arc<Shared>, rel: &str) {
+    let lookup = {
+        let mut lookups = locked(&shared.ahead.lookups);
+        match &lookups.sumdb {
+            Some(name) => lookup_rel(name, rel),
+            None => {
+                lookups.waiting.push(rel.to_string());
+                None
+            }
+        }
+    };
+    if let Some(lookup) = lookup {
+        schedule(shared, lookup);
+    }
+}
+
+/// The checksum database's lookup go makes for the `.mod` `rel`.
+fn lookup_rel(sumdb: &str, rel: &str) -> Option<String> {
+    let (base, file) = rel.rsplit_once("/@v/")?;
+    let version = file.strip_suffix(".mod")?;
+    Some(format!("sumdb/{sumdb}/lookup/{base}@{version}"))
+}
+
 /// Starts fetching `rel` ahead unless go asked for it already, it is under
-/// way, or go will not ask a proxy for it (see [`worth_fetching`]).
-fn schedule(shared: &Arc<Shared>, rel: String) {
+/// way, or go will not ask a proxy for it (see [`worth_fetching`]). Whether
+/// it is (now) fetched ahead.
+fn schedule(shared: &Arc<Shared>, rel: String) -> bool {
     let ahead = &shared.ahead;
     let settings = &shared.settings;
     let gate = Gate {
@@ -338,7 +380,7 @@ fn schedule(shared: &Arc<Shared>, rel: String) {
         download_cache: settings.local_cache.as_deref(),
     };
     if locked(&ahead.asked).contains(&rel) || !worth_fetching(&rel, &gate) {
-        return;
+        return false;
     }
     let (tx, rx) = watch::channel(None);
     let entry = Arc::new(Entry {
@@ -351,16 +393,16 @@ fn schedule(shared: &Arc<Shared>, rel: String) {
         // `asked` again under this lock: go may have asked since (it marks
         // `asked` before it looks for an entry).
         let mut entries = locked(&ahead.entries);
-        if entries.contains_key(&rel) || locked(&ahead.asked).contains(&rel) {
-            return;
+        if entries.contains_key(&rel) {
+            return true;
+        }
+        if locked(&ahead.asked).contains(&rel) {
+            return false;
         }
         entries.insert(rel.clone(), entry.clone());
     }
-    // A `.mod` on its way: its lookup next (queued after it).
-    let lookup = ahead.lookup_of(&rel);
-    let task_shared = shared.clone();
+    let shared = shared.clone();
     tokio::spawn(async move {
-        let shared = task_shared;
         let Ok(_permit) = shared.ahead.permits.clone().acquire_owned().await else {
             return;
         };
@@ -382,9 +424,7 @@ fn schedule(shared: &Arc<Shared>, rel: String) {
         }
         let _ = tx.send(Some(fetched));
     });
-    if let Some(lookup) = lookup {
-        schedule(shared, lookup);
-    }
+    true
 }
 
 /// Runs the race for `rel` to the end: the body, or Some(None) when it
@@ -486,7 +526,8 @@ impl Collector {
 struct Gate<'a> {
     /// GONOPROXY: go fetches these paths directly, never from a proxy.
     direct_patterns: &'a str,
-    /// GONOSUMDB and GOPRIVATE: go never looks these paths up.
+    /// GONOSUMDB and GOPRIVATE: paths not to look up (go does not, for
+    /// GONOSUMDB, which defaults to GOPRIVATE).
     private_patterns: &'a str,
     /// Paths a main module's `replace` redirects (it holds for the whole graph).
     replaced: Option<&'a HashSet<String>>,
