@@ -314,7 +314,9 @@ impl Ahead {
     /// `replace` lines redirect are known to every fetch ahead. In a command
     /// that loads the whole module graph, go will then ask for the `.mod` of
     /// every module they require (a few at a time, a round trip each): fetch
-    /// those ahead. One small file read, on the relay's thread.
+    /// those ahead (and note them as go.mod files go will check). The main
+    /// go.mod, or the go.work and the go.mod files it uses, read on the
+    /// relay's thread; go.sum waits until go asks for the checksum database.
     pub fn on_first_request(shared: &Arc<Shared>) {
         let ahead = &shared.ahead;
         let Some((start, gowork)) = locked(&ahead.main_module).take() else {

@@ -141,9 +141,12 @@ impl TlsProxy {
                             let gate = gate.clone();
                             conns.push(thread::spawn(move || serve(stream, config, &files, &gate)));
                         }
-                        Err(_) => {
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                             super::proxy::wait_for_connection(&listener, Duration::from_millis(20))
                         }
+                        // Out of descriptors, say: a pending connection would
+                        // make poll return at once, so sleep instead.
+                        Err(_) => thread::sleep(Duration::from_millis(20)),
                     }
                 }
                 for c in conns {
