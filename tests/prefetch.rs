@@ -481,7 +481,7 @@ fn a_path_the_main_module_replaces_is_never_fetched_ahead() {
 fn what_go_s_download_cache_holds_is_never_fetched_ahead() {
     let (tree, db, proxy) = graph(Duration::ZERO);
     let w = world(&proxy.url(), &db, &tree);
-    run_ok(&w, false, &["list", "-m", "all"]);
+    run_ok(&w, false, &["mod", "tidy"]);
     let cached = download_cache(&w);
     let before = proxy.request_count();
     run_ok(&w, true, &["build", "-o", "out/prog", "."]);
@@ -548,4 +548,40 @@ fn a_lookup_go_would_not_make_is_never_fetched_ahead() {
     let asked: Vec<String> = lookups(&proxy).into_keys().collect();
     assert_eq!(asked, expected);
     assert_eq!(distinct_mods(&proxy), tree.modules.len());
+}
+
+#[test]
+fn a_go_mod_go_prunes_from_the_graph_is_not_looked_up_ahead() {
+    // main requires a (l0m0) only; a requires b (l1m0). With graph pruning
+    // `go mod download` reads a's go.mod but never b's, so it never checks
+    // b: the relay fetches b's go.mod ahead along the graph (a small waste,
+    // counted), but not b's lookup.
+    let tree = ModTree::layered(2, 1);
+    let db = SumDb::from_tree(SUMDB_NAME, &tree);
+    let proxy = TestProxy::builder().tree(&tree).sumdb(&db).start();
+    let w = world(&proxy.url(), &db, &tree);
+    let a = &tree.modules[0];
+    w.write_file(
+        "work/go.mod",
+        &format!(
+            "module example.com/m\n\ngo 1.24\n\nrequire {} v1.0.0\n",
+            a.path
+        ),
+    );
+    w.write_file(
+        "work/main.go",
+        &format!(
+            "package main\n\nimport \"{}\"\n\nfunc main() {{ println({}.Name()) }}\n",
+            a.path, a.name
+        ),
+    );
+    run_ok(&w, true, &["mod", "download"]);
+    let asked = lookups(&proxy);
+    assert!(asked.contains_key("example.com/l0m0@v1.0.0"), "{asked:?}");
+    assert!(!asked.contains_key("example.com/l1m0@v1.0.0"), "{asked:?}");
+    let paths = proxy.request_paths();
+    assert!(
+        paths.iter().any(|p| p.ends_with("l1m0/@v/v1.0.0.mod")),
+        "{paths:?}"
+    );
 }
