@@ -481,7 +481,7 @@ fn a_path_the_main_module_replaces_is_never_fetched_ahead() {
 fn what_go_s_download_cache_holds_is_never_fetched_ahead() {
     let (tree, db, proxy) = graph(Duration::ZERO);
     let w = world(&proxy.url(), &db, &tree);
-    run_ok(&w, false, &["mod", "tidy"]);
+    run_ok(&w, false, &["list", "-m", "all"]);
     let cached = download_cache(&w);
     let before = proxy.request_count();
     run_ok(&w, true, &["build", "-o", "out/prog", "."]);
@@ -563,14 +563,14 @@ fn a_go_mod_go_prunes_from_the_graph_is_not_looked_up_ahead() {
     let a = &tree.modules[0];
     w.write_file(
         "work/go.mod",
-        &format!(
+        format!(
             "module example.com/m\n\ngo 1.24\n\nrequire {} v1.0.0\n",
             a.path
         ),
     );
     w.write_file(
         "work/main.go",
-        &format!(
+        format!(
             "package main\n\nimport \"{}\"\n\nfunc main() {{ println({}.Name()) }}\n",
             a.path, a.name
         ),
