@@ -559,7 +559,8 @@ fn a_go_mod_go_prunes_from_the_graph_is_not_looked_up_ahead() {
     let tree = ModTree::layered(2, 1);
     let db = SumDb::from_tree(SUMDB_NAME, &tree);
     let proxy = TestProxy::builder().tree(&tree).sumdb(&db).start();
-    let w = world(&proxy.url(), &db, &tree);
+    let mut w = world(&proxy.url(), &db, &tree);
+    w.set_env("GOMAXPROCS", "1");
     let a = &tree.modules[0];
     w.write_file(
         "work/go.mod",
@@ -575,13 +576,39 @@ fn a_go_mod_go_prunes_from_the_graph_is_not_looked_up_ahead() {
             a.path, a.name
         ),
     );
-    run_ok(&w, true, &["mod", "download"]);
+    // go stops at verifying a's lookup (the tile is held) once the relay
+    // has fetched b's go.mod ahead: any lookup of b would be asked by then.
+    proxy.set_fault_containing("/tile/", Fault::PauseMidBody);
+    let mut go = Running::spawn(&mut w.shim_cmd(["mod", "download"]));
+    go.wait_until("fetching b's go.mod ahead", Duration::from_secs(60), |_| {
+        let paths = proxy.request_paths();
+        let seen = |end: &str| paths.iter().any(|p| p.ends_with(end));
+        seen("l1m0/@v/v1.0.0.mod") && seen(".p/2")
+    });
+    resume_and_finish(&proxy, go);
     let asked = lookups(&proxy);
     assert!(asked.contains_key("example.com/l0m0@v1.0.0"), "{asked:?}");
     assert!(!asked.contains_key("example.com/l1m0@v1.0.0"), "{asked:?}");
-    let paths = proxy.request_paths();
-    assert!(
-        paths.iter().any(|p| p.ends_with("l1m0/@v/v1.0.0.mod")),
-        "{paths:?}"
-    );
+}
+
+#[test]
+fn lookups_are_fetched_ahead_when_go_s_cache_has_every_go_mod() {
+    // Everything in go's module cache, but no go.sum: go asks the database
+    // first, before any module, then checks each cached go.mod.
+    let tree = ModTree::new(4);
+    let db = SumDb::from_tree(SUMDB_NAME, &tree);
+    let proxy = TestProxy::builder().tree(&tree).sumdb(&db).start();
+    let mut w = world(&proxy.url(), &db, &tree);
+    run_ok(&w, false, &["mod", "download"]);
+    fs::remove_file(w.work_dir().join("go.sum")).unwrap();
+    fs::remove_dir_all(w.path("gopath/pkg/mod/cache/download/sumdb")).unwrap();
+    proxy.clear_log();
+    proxy.set_fault_containing("/tile/", Fault::PauseMidBody);
+    w.set_env("GOMAXPROCS", "1");
+    let mut go = Running::spawn(&mut w.shim_cmd(["mod", "download"]));
+    go.wait_until("asking for the lookups", Duration::from_secs(60), |_| {
+        lookups(&proxy).len() == tree.modules.len()
+    });
+    resume_and_finish(&proxy, go);
+    assert_go_sum_from(&w, &tree, &db, false, "lookups of cached go.mod files");
 }

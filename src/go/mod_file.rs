@@ -20,23 +20,29 @@ pub fn start_dir(process: &Env, args: &[OsString]) -> Option<PathBuf> {
     Some(dir)
 }
 
+/// The file go reads its main module(s) from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MainFile {
+    pub path: PathBuf,
+    /// A workspace file (a go.work found, or whatever GOWORK names), not a go.mod.
+    pub workspace: bool,
+}
+
 /// The go.work or go.mod go reads from `start`, as GOWORK (`gowork`) says:
 /// "off" (no workspace), unset or "auto" (look for one), or the file.
-pub fn find(start: &Path, gowork: Option<&str>) -> Option<PathBuf> {
+pub fn find(start: &Path, gowork: Option<&str>) -> Option<MainFile> {
+    let file = |path, workspace| MainFile { path, workspace };
     match gowork {
-        Some("off") => find_up(start, "go.mod"),
-        None | Some("auto") => find_up(start, "go.work").or_else(|| find_up(start, "go.mod")),
-        Some(file) => Some(PathBuf::from(file)),
+        Some("off") => find_up(start, "go.mod").map(|p| file(p, false)),
+        None | Some("auto") => find_up(start, "go.work")
+            .map(|p| file(p, true))
+            .or_else(|| find_up(start, "go.mod").map(|p| file(p, false))),
+        Some(path) => Some(file(PathBuf::from(path), true)),
     }
 }
 
-/// A workspace file: go.work, or whatever GOWORK names (ending in `.work`).
-fn is_workspace(file: &Path) -> bool {
-    file.extension().is_some_and(|e| e == "work")
-}
-
 /// The go.work or go.mod go reads for the command `args`.
-pub fn for_command(process: &Env, args: &[OsString]) -> Option<PathBuf> {
+pub fn for_command(process: &Env, args: &[OsString]) -> Option<MainFile> {
     find(
         &start_dir(process, args)?,
         process.non_empty(vars::GOWORK).as_deref(),
@@ -61,12 +67,12 @@ pub struct MainModules {
     pub replaced: Vec<String>,
 }
 
-pub fn main_modules(file: &Path) -> MainModules {
-    let Ok(text) = fs::read_to_string(file) else {
+pub fn main_modules(file: &MainFile) -> MainModules {
+    let Ok(text) = fs::read_to_string(&file.path) else {
         return MainModules::default();
     };
-    let (go_mods, mut replaced) = if is_workspace(file) {
-        let go_mods = used_dirs(file, &text)
+    let (go_mods, mut replaced) = if file.workspace {
+        let go_mods = used_dirs(&file.path, &text)
             .iter()
             .filter_map(|d| fs::read_to_string(d.join("go.mod")).ok())
             .collect();
@@ -102,20 +108,22 @@ fn used_dirs(work: &Path, text: &str) -> Vec<PathBuf> {
 
 /// `"<path> <version>/go.mod"` of each module version whose go.mod hash go
 /// finds in the sum files of the main module(s) read from `file` (its go.sum;
-/// for a workspace, `<file>.sum` and each used module's go.sum): go checks
-/// these go.mod files without asking the checksum database. None when
-/// `file` cannot be read.
-pub fn summed_go_mods(file: &Path) -> Option<HashSet<String>> {
-    let text = fs::read_to_string(file).ok()?;
-    let sum_files: Vec<PathBuf> = if is_workspace(file) {
-        let mut work_sum = file.as_os_str().to_owned();
+/// for a workspace, `<file>.sum` and each used module's go.sum; a missing
+/// one holds nothing): go checks these go.mod files without asking the
+/// checksum database. None when `file` itself cannot be read.
+pub fn summed_go_mods(file: &MainFile) -> Option<HashSet<String>> {
+    let text = fs::read_to_string(&file.path).ok()?;
+    let sum_files: Vec<PathBuf> = if file.workspace {
+        let mut work_sum = file.path.as_os_str().to_owned();
         work_sum.push(".sum");
-        let used = used_dirs(file, &text).into_iter().map(|d| d.join("go.sum"));
+        let used = used_dirs(&file.path, &text)
+            .into_iter()
+            .map(|d| d.join("go.sum"));
         std::iter::once(PathBuf::from(work_sum))
             .chain(used)
             .collect()
     } else {
-        vec![file.with_file_name("go.sum")]
+        vec![file.path.with_file_name("go.sum")]
     };
     let keys = sum_files
         .iter()
@@ -241,9 +249,17 @@ mod tests {
         )
         .unwrap();
         let pair = |p: &str, v: &str| (p.to_string(), v.to_string());
+        let module = |path: PathBuf| MainFile {
+            path,
+            workspace: false,
+        };
+        let workspace = |path: PathBuf| MainFile {
+            path,
+            workspace: true,
+        };
         let set = |keys: &[&str]| keys.iter().map(|k| k.to_string()).collect::<HashSet<_>>();
         assert_eq!(
-            main_modules(&a.join("go.mod")),
+            main_modules(&module(a.join("go.mod"))),
             MainModules {
                 requirements: vec![
                     pair("example.com/x", "v1.0.0"),
@@ -254,7 +270,7 @@ mod tests {
         );
         // Only go.mod hashes count: they spare go the lookup of a go.mod.
         assert_eq!(
-            summed_go_mods(&a.join("go.mod")),
+            summed_go_mods(&module(a.join("go.mod"))),
             Some(set(&["example.com/x v1.0.0/go.mod"]))
         );
         let work = dir.path().join("go.work");
@@ -270,27 +286,26 @@ mod tests {
         .unwrap();
         // b is a main module of the workspace; y is replaced by the go.work.
         assert_eq!(
-            main_modules(&work),
+            main_modules(&workspace(work.clone())),
             MainModules {
                 requirements: vec![pair("example.com/x", "v1.0.0")],
                 replaced: vec!["example.com/y".into(), "example.com/r".into()],
             }
         );
         let both = set(&["example.com/x v1.0.0/go.mod", "example.com/z v0.1.0/go.mod"]);
-        assert_eq!(summed_go_mods(&work), Some(both.clone()));
-        // GOWORK may name any *.work file; its sum file is beside it.
-        let other = dir.path().join("other.work");
+        assert_eq!(summed_go_mods(&workspace(work.clone())), Some(both.clone()));
+        // GOWORK may name any file; its sum file is beside it.
+        let other = dir.path().join("other");
         fs::copy(&work, &other).unwrap();
-        fs::copy(
-            dir.path().join("go.work.sum"),
-            dir.path().join("other.work.sum"),
-        )
-        .unwrap();
-        assert_eq!(main_modules(&other), main_modules(&work));
-        assert_eq!(summed_go_mods(&other), Some(both));
-        assert_eq!(summed_go_mods(&dir.path().join("nothing")), None);
+        fs::copy(dir.path().join("go.work.sum"), dir.path().join("other.sum")).unwrap();
         assert_eq!(
-            main_modules(&dir.path().join("nothing")),
+            main_modules(&workspace(other.clone())),
+            main_modules(&workspace(work))
+        );
+        assert_eq!(summed_go_mods(&workspace(other)), Some(both));
+        assert_eq!(summed_go_mods(&module(dir.path().join("nothing"))), None);
+        assert_eq!(
+            main_modules(&module(dir.path().join("nothing"))),
             MainModules::default()
         );
     }
@@ -306,16 +321,23 @@ mod tests {
             let args: Vec<OsString> = args.iter().map(OsString::from).collect();
             for_command(&Env::from_pairs(pairs).with_cwd(dir.path()), &args)
         };
-        assert_eq!(at(&[], &[]), Some(dir.path().join("go.mod")));
-        assert_eq!(at(&[], &["-C", "a/b"]), Some(dir.path().join("a/go.work")));
+        let file = |path: PathBuf, workspace| Some(MainFile { path, workspace });
+        assert_eq!(at(&[], &[]), file(dir.path().join("go.mod"), false));
+        assert_eq!(
+            at(&[], &["-C", "a/b"]),
+            file(dir.path().join("a/go.work"), true)
+        );
         assert_eq!(
             at(&[("GOWORK", "off")], &["-C=a/b"]),
-            Some(dir.path().join("go.mod"))
+            file(dir.path().join("go.mod"), false)
         );
-        assert_eq!(at(&[("GOWORK", "/w")], &[]), Some(PathBuf::from("/w")));
+        assert_eq!(
+            at(&[("GOWORK", "/w")], &[]),
+            file(PathBuf::from("/w"), true)
+        );
         assert_eq!(
             at(&[("GOWORK", "auto")], &[]),
-            Some(dir.path().join("go.mod"))
+            file(dir.path().join("go.mod"), false)
         );
         assert_eq!(for_command(&Env::default(), &[]), None);
     }

@@ -130,7 +130,7 @@ impl Inputs {
             return None;
         }
         let (go_line, toolchain_line) = mod_file::for_command(process, args)
-            .map(|f| go_lines(&f))
+            .map(|f| go_lines(&f.path))
             .unwrap_or_default();
         let explicit = env_setting.as_deref().is_some_and(|t| t != "auto");
         if go_line.is_none() && toolchain_line.is_none() && !explicit {

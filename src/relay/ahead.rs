@@ -163,7 +163,7 @@ pub struct Ahead {
     replaced: OnceLock<HashSet<String>>,
     /// The go.mod or go.work go reads (None: no main module); set at go's
     /// first request, never with `-modfile`.
-    main_file: OnceLock<Option<PathBuf>>,
+    main_file: OnceLock<Option<mod_file::MainFile>>,
     /// What the main modules' sum files hold (see
     /// [`mod_file::summed_go_mods`]), read when go is told its checksum
     /// database is served. Unknown: no lookup is fetched ahead.
@@ -276,19 +276,24 @@ impl Ahead {
     /// go.sum holds, and fetch the lookups waiting for it.
     pub fn on_sumdb_supported(shared: &Arc<Shared>, name: String) {
         let ahead = &shared.ahead;
-        if ahead.mode == Prefetch::Off || locked(&ahead.lookups).sumdb.is_some() {
-            return; // (a nested go asks again)
+        if ahead.mode == Prefetch::Off {
+            return;
         }
-        let summed = match ahead.main_file.get() {
-            Some(Some(file)) => mod_file::summed_go_mods(file),
-            Some(None) => Some(HashSet::new()), // no module, no go.sum
-            None => None,
-        };
-        if let Some(summed) = summed {
-            let _ = ahead.summed.set(summed);
-        }
+        // go may ask this before any module (all else in its cache).
+        Ahead::on_first_request(shared);
         let waiting = {
             let mut lookups = locked(&ahead.lookups);
+            if lookups.sumdb.is_some() {
+                return; // (a nested go asks again)
+            }
+            let summed = match ahead.main_file.get() {
+                Some(Some(file)) => mod_file::summed_go_mods(file),
+                Some(None) => Some(HashSet::new()), // no module, no go.sum
+                None => None,
+            };
+            if let Some(summed) = summed {
+                let _ = ahead.summed.set(summed);
+            }
             lookups.sumdb = Some(name.clone());
             std::mem::take(&mut lookups.waiting)
         };
@@ -314,7 +319,8 @@ impl Ahead {
     /// `replace` lines redirect are known to every fetch ahead. In a command
     /// that loads the whole module graph, go will then ask for the `.mod` of
     /// every module they require (a few at a time, a round trip each): fetch
-    /// those ahead (and note them as go.mod files go will check). The main
+    /// those ahead, and note them as go.mod files go will check (whether
+    /// fetched or in go's cache, which go checks too). The main
     /// go.mod, or the go.work and the go.mod files it uses, read on the
     /// relay's thread; go.sum waits until go asks for the checksum database.
     pub fn on_first_request(shared: &Arc<Shared>) {
@@ -335,9 +341,8 @@ impl Ahead {
         if ahead.requirements {
             for (path, version) in main.requirements {
                 let rel = mod_rel(&path, &version);
-                if schedule(shared, rel.clone()) {
-                    will_check(shared, &rel);
-                }
+                schedule(shared, rel.clone());
+                will_check(shared, &rel);
             }
         }
     }
@@ -533,7 +538,7 @@ struct Gate<'a> {
     private_patterns: &'a str,
     /// Paths a main module's `replace` redirects (it holds for the whole graph).
     replaced: Option<&'a HashSet<String>>,
-    /// The main modules' go.sum lines; None when not known.
+    /// The go.mod hashes the main modules' sum files hold; None when not known.
     summed: Option<&'a HashSet<String>>,
     /// go's download cache, which holds checksum-database lookups too.
     download_cache: Option<&'a Path>,
