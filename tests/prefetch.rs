@@ -498,21 +498,34 @@ fn what_go_s_download_cache_holds_is_never_fetched_ahead() {
     assert_eq!(zips, tree.modules.len(), "the build did not fetch its zips");
 }
 
+/// `tree`'s database, a proxy serving both that holds every checksum-database
+/// tile until told to go on, and a world where go loads the module graph one
+/// module at a time (`GOMAXPROCS=1`): go stops at verifying its first lookup.
+fn held_at_first_tile(tree: &ModTree) -> (SumDb, TestProxy, World) {
+    let db = SumDb::from_tree(SUMDB_NAME, tree);
+    let proxy = TestProxy::builder().tree(tree).sumdb(&db).start();
+    proxy.set_fault_containing("/tile/", Fault::PauseMidBody);
+    let mut w = world(&proxy.url(), &db, tree);
+    w.set_env("GOMAXPROCS", "1");
+    (db, proxy, w)
+}
+
+/// `go mod download` through the shim, held at the tile until `ready`, then
+/// let on to a quiet success.
+fn download_held_until(w: &World, proxy: &TestProxy, ready: impl Fn(&TestProxy) -> bool) {
+    let mut go = Running::spawn(&mut w.shim_cmd(["mod", "download"]));
+    go.wait_until("the relay's requests", Duration::from_secs(60), |_| {
+        ready(proxy)
+    });
+    resume_and_finish(proxy, go);
+}
+
 #[test]
 fn checksum_lookups_are_fetched_ahead_of_go() {
     let tree = ModTree::new(6);
-    let db = SumDb::from_tree(SUMDB_NAME, &tree);
-    let proxy = TestProxy::builder().tree(&tree).sumdb(&db).start();
-    // go stops at verifying its first lookup (the proxy holds the tile it
-    // needs); the relay has asked for the lookup of every go.mod on its way.
-    proxy.set_fault_containing("/tile/", Fault::PauseMidBody);
-    let mut w = world(&proxy.url(), &db, &tree);
-    w.set_env("GOMAXPROCS", "1");
-    let mut go = Running::spawn(&mut w.shim_cmd(["mod", "download"]));
-    go.wait_until("asking for the lookups", Duration::from_secs(60), |_| {
-        lookups(&proxy).len() == tree.modules.len()
-    });
-    resume_and_finish(&proxy, go);
+    // While go is held, the relay asks for the lookup of every go.mod.
+    let (db, proxy, w) = held_at_first_tile(&tree);
+    download_held_until(&w, &proxy, |p| lookups(p).len() == tree.modules.len());
     let asked = lookups(&proxy);
     assert!(asked.values().all(|&n| n == 1), "{asked:?}");
     let p = prefetch_of(&w);
@@ -523,11 +536,7 @@ fn checksum_lookups_are_fetched_ahead_of_go() {
 #[test]
 fn a_lookup_go_would_not_make_is_never_fetched_ahead() {
     let tree = ModTree::new(4);
-    let db = SumDb::from_tree(SUMDB_NAME, &tree);
-    let proxy = TestProxy::builder().tree(&tree).sumdb(&db).start();
-    proxy.set_fault_containing("/tile/", Fault::PauseMidBody);
-    let mut w = world(&proxy.url(), &db, &tree);
-    w.set_env("GOMAXPROCS", "1");
+    let (db, proxy, mut w) = held_at_first_tile(&tree);
     // go.sum has dep1; go fetches dep2 from the proxy but never checks it.
     let dep1 = &tree.modules[1];
     let mut sum = db.go_sum_lines(&dep1.path, dep1.latest()).join("\n");
@@ -538,13 +547,11 @@ fn a_lookup_go_would_not_make_is_never_fetched_ahead() {
         .iter()
         .map(|m| format!("example.com/{m}@v1.0.0"))
         .collect();
-    // go stops at verifying its first lookup (the tile is held): by then the
-    // relay has asked for the other lookup go needs, and for no other.
-    let mut go = Running::spawn(&mut w.shim_cmd(["mod", "download"]));
-    go.wait_until("asking for the lookups", Duration::from_secs(60), |_| {
-        lookups(&proxy).into_keys().collect::<Vec<_>>() == expected
+    // While go is held, the relay asks for the other lookup go needs, and
+    // for no other.
+    download_held_until(&w, &proxy, |p| {
+        lookups(p).into_keys().collect::<Vec<_>>() == expected
     });
-    resume_and_finish(&proxy, go);
     let asked: Vec<String> = lookups(&proxy).into_keys().collect();
     assert_eq!(asked, expected);
     assert_eq!(distinct_mods(&proxy), tree.modules.len());
@@ -557,10 +564,7 @@ fn a_go_mod_go_prunes_from_the_graph_is_not_looked_up_ahead() {
     // b: the relay fetches b's go.mod ahead along the graph (a small waste,
     // counted), but not b's lookup.
     let tree = ModTree::layered(2, 1);
-    let db = SumDb::from_tree(SUMDB_NAME, &tree);
-    let proxy = TestProxy::builder().tree(&tree).sumdb(&db).start();
-    let mut w = world(&proxy.url(), &db, &tree);
-    w.set_env("GOMAXPROCS", "1");
+    let (_, proxy, w) = held_at_first_tile(&tree);
     let a = &tree.modules[0];
     w.write_file(
         "work/go.mod",
@@ -576,16 +580,13 @@ fn a_go_mod_go_prunes_from_the_graph_is_not_looked_up_ahead() {
             a.path, a.name
         ),
     );
-    // go stops at verifying a's lookup (the tile is held) once the relay
-    // has fetched b's go.mod ahead: any lookup of b would be asked by then.
-    proxy.set_fault_containing("/tile/", Fault::PauseMidBody);
-    let mut go = Running::spawn(&mut w.shim_cmd(["mod", "download"]));
-    go.wait_until("fetching b's go.mod ahead", Duration::from_secs(60), |_| {
-        let paths = proxy.request_paths();
+    // Held at a's lookup once the relay has fetched b's go.mod ahead: any
+    // lookup of b would be asked by then.
+    download_held_until(&w, &proxy, |p| {
+        let paths = p.request_paths();
         let seen = |end: &str| paths.iter().any(|p| p.ends_with(end));
         seen("l1m0/@v/v1.0.0.mod") && seen(".p/2")
     });
-    resume_and_finish(&proxy, go);
     let asked = lookups(&proxy);
     assert!(asked.contains_key("example.com/l0m0@v1.0.0"), "{asked:?}");
     assert!(!asked.contains_key("example.com/l1m0@v1.0.0"), "{asked:?}");
