@@ -90,6 +90,16 @@ fn prefetch_of(world: &World) -> serde_json::Value {
     status_json(world)["prefetch"].clone()
 }
 
+/// The relay fetched something ahead in `world` (else a test of what it
+/// fetches ahead would prove nothing).
+fn assert_fetched_ahead(world: &World) {
+    let p = prefetch_of(world);
+    assert!(
+        p["fetched"].as_u64() > Some(0),
+        "nothing was fetched ahead: {p}"
+    );
+}
+
 /// How often the proxy was asked for each checksum-database lookup, by `module@version`.
 fn lookups(proxy: &TestProxy) -> BTreeMap<String, usize> {
     let mut asked = BTreeMap::new();
@@ -116,11 +126,7 @@ fn what_go_gets_ahead_is_byte_identical_to_plain_go() {
     let (a, b) = (download_cache(&via_shim), download_cache(&plain));
     assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
     assert!(a == b, "the module caches differ");
-    let p = prefetch_of(&via_shim);
-    assert!(
-        p["fetched"].as_u64() > Some(0),
-        "nothing was fetched ahead: {p}"
-    );
+    assert_fetched_ahead(&via_shim);
 }
 
 #[test]
@@ -168,11 +174,7 @@ fn a_failing_primary_during_fetch_ahead_goes_unnoticed() {
         flaky.requests().iter().any(|r| r.status == Some(503)),
         "the primary never failed"
     );
-    let p = prefetch_of(&w);
-    assert!(
-        p["fetched"].as_u64() > Some(0),
-        "nothing was fetched ahead: {p}"
-    );
+    assert_fetched_ahead(&w);
 }
 
 #[test]
@@ -198,11 +200,7 @@ fn private_paths_are_fetched_ahead_only_from_the_users_list() {
         "the public paths never failed over to the extra\n{}",
         show(&out)
     );
-    let p = prefetch_of(&w);
-    assert!(
-        p["fetched"].as_u64() > Some(0),
-        "nothing was fetched ahead: {p}"
-    );
+    assert_fetched_ahead(&w);
     let private = |p: &String| p.contains("example.com/l1") || p.contains("example.com/l2");
     let leaked: Vec<String> = extra.request_paths().into_iter().filter(private).collect();
     assert!(
@@ -329,6 +327,25 @@ fn the_main_module_s_requirements_are_fetched_ahead_at_go_s_first_request() {
         "{:?}",
         proxy.request_paths()
     );
+}
+
+#[test]
+fn a_distant_upstream_gets_more_fetches_ahead_at_once() {
+    // As held_at_first_go_mod, with 8 modules, but dep0's go.mod comes 20 ms
+    // late: the upstream is distant, so the relay fetches more than 4 ahead
+    // at once, and all 8 go.mod files are asked while the others are held.
+    let tree = ModTree::new(8);
+    let db = SumDb::from_tree(SUMDB_NAME, &tree);
+    let proxy = TestProxy::builder().tree(&tree).sumdb(&db).start();
+    proxy.set_fault_for(
+        "dep0/@v/v1.0.0.mod",
+        Fault::Delay(Duration::from_millis(20)),
+    );
+    proxy.add_fault(Some(".mod"), Fault::PauseMidBody);
+    let mut w = world(&proxy.url(), &db, &tree);
+    w.set_env("GOMAXPROCS", "1");
+    download_once_mods_asked(&w, &proxy, tree.modules.len());
+    assert_eq!(proxy.requests_ending_with(".mod").len(), tree.modules.len());
 }
 
 #[test]
@@ -467,11 +484,7 @@ fn a_path_the_main_module_replaces_is_never_fetched_ahead() {
         asked.is_empty(),
         "the replaced path reached the proxy: {asked:?}"
     );
-    let p = prefetch_of(&w);
-    assert!(
-        p["fetched"].as_u64() > Some(0),
-        "nothing was fetched ahead: {p}"
-    );
+    assert_fetched_ahead(&w);
 }
 
 /// A file already in go's download cache is never fetched ahead: go will not
