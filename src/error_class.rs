@@ -58,6 +58,8 @@ pub enum ErrorClass {
     BodyTooLarge,
     /// A proxy URL the probes cannot use (no http(s) scheme, host or port).
     BadUrl,
+    /// The HTTP proxy (HTTPS_PROXY) answered CONNECT with this status, not 200.
+    ProxyTunnel(u16),
     /// 404/410 for a module other proxies serve: a dead mirror (the probes'
     /// circuit breaker).
     Gone,
@@ -68,6 +70,7 @@ impl ErrorClass {
     pub fn name(self) -> String {
         let fixed = match self {
             ErrorClass::Http(code) => return format!("http_{code}"),
+            ErrorClass::ProxyTunnel(code) => return format!("proxy_tunnel_{code}"),
             ErrorClass::Timeout => "timeout",
             ErrorClass::ConnectTimeout => "connect_timeout",
             ErrorClass::Refused => "refused",
@@ -185,6 +188,12 @@ impl ErrorClass {
             ErrorClass::BodyTooLarge => "sent a body too large to read".into(),
             ErrorClass::BadUrl => "has a URL goshim cannot use".into(),
             ErrorClass::Gone => "lacks modules other proxies serve".into(),
+            ErrorClass::ProxyTunnel(code) => {
+                format!(
+                    "could not be reached: the HTTP proxy answered {code} {}",
+                    reason(code)
+                )
+            }
         }
     }
 }

@@ -41,7 +41,7 @@ fn main() {
     // The only read of the process environment: everything below gets `&Env`.
     let process = Env::capture();
     crate::log::init(&process);
-    crate::upstream::tls::init(&process);
+    crate::upstream::init(&process);
     let mut args = std::env::args_os();
     let argv0 = args.next().unwrap_or_default();
     let rest: Vec<OsString> = args.collect();

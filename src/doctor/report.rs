@@ -191,6 +191,14 @@ pub fn describe(
             )
         }
         ErrorClass::Http(code) => format!("HTTP {code} for {first}/@v/list"),
+        ErrorClass::ProxyTunnel(code) => format!(
+            "the HTTP proxy (HTTPS_PROXY) answered {code} to CONNECT{}",
+            if code == 407 {
+                ": it wants credentials (user:password@ in HTTPS_PROXY)"
+            } else {
+                ""
+            }
+        ),
         ErrorClass::Refused => "connection refused".into(),
         ErrorClass::Reset => "connection reset".into(),
         ErrorClass::Eof => "connection closed before an answer".into(),

@@ -22,6 +22,7 @@ use tokio::time::timeout;
 
 use crate::error_class::ErrorClass;
 use crate::health::snapshot::Latency;
+use crate::upstream::http_proxy::ProxyUrl;
 use crate::upstream::{Endpoint, Origin};
 
 /// What to collect besides the status and the stage timings.
@@ -87,8 +88,8 @@ pub async fn get_with(
     let Some(origin) = endpoint.origin() else {
         return Err(fail(ErrorClass::BadUrl, &lat));
     };
-    let tcp = match connect(origin, &mut lat, left).await {
-        Ok(tcp) => tcp,
+    let (conn, forward) = match connect(origin, &mut lat, left).await {
+        Ok(c) => c,
         Err(class) => return Err(fail(class, &lat)),
     };
     let exchanged = if origin.tls {
@@ -96,7 +97,7 @@ pub async fn get_with(
         let Some(config) = tls_config() else {
             return Err(fail(ErrorClass::Tls, &lat));
         };
-        let stream = match handshake(origin, tcp, config, left()).await {
+        let stream = match handshake(&origin.host, conn, config, left()).await {
             Ok(s) => s,
             Err(class) => return Err(fail(class, &lat)),
         };
@@ -106,11 +107,11 @@ pub async fn get_with(
             false => &[],
         }
         .to_vec();
-        exchange(stream, endpoint, rel, left(), extras.body_limit)
+        exchange(stream, endpoint, rel, None, left(), extras.body_limit)
             .await
             .map(|reply| (reply, certs))
     } else {
-        exchange(tcp, endpoint, rel, left(), extras.body_limit)
+        exchange(conn, endpoint, rel, forward, left(), extras.body_limit)
             .await
             .map(|reply| (reply, Vec::new()))
     };
@@ -140,7 +141,7 @@ pub async fn peer_chain(endpoint: &Endpoint, deadline: Duration) -> Vec<Certific
     let start = Instant::now();
     let left = || deadline.saturating_sub(start.elapsed());
     let mut lat = Latency::default();
-    let Ok(tcp) = connect(origin, &mut lat, left).await else {
+    let Ok((conn, _)) = connect(origin, &mut lat, left).await else {
         return Vec::new();
     };
     static READER: OnceLock<Option<Arc<rustls::ClientConfig>>> = OnceLock::new();
@@ -149,7 +150,7 @@ pub async fn peer_chain(endpoint: &Endpoint, deadline: Duration) -> Vec<Certific
     let Some(config) = reader.clone() else {
         return Vec::new();
     };
-    match handshake(origin, tcp, config, left()).await {
+    match handshake(&origin.host, conn, config, left()).await {
         Ok(stream) => stream
             .get_ref()
             .1
@@ -160,19 +161,84 @@ pub async fn peer_chain(endpoint: &Endpoint, deadline: Duration) -> Vec<Certific
     }
 }
 
-/// Resolves the host and connects to its first address, timing both stages.
+/// Any byte stream a request can go over: TCP, TLS to a proxy, a tunnel.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+type Conn = Box<dyn Io>;
+
+/// A connection on which to talk to `origin`, as go would make it: straight
+/// to it, or through the HTTP proxy go's rules pick (HTTPS_PROXY, NO_PROXY):
+/// a CONNECT tunnel for https, the proxy itself for plain http, returned as
+/// the second value (requests then name the whole URL). DNS and connect are
+/// those of the proxy then, as they are for go.
 async fn connect(
     origin: &Origin,
     lat: &mut Latency,
     left: impl Fn() -> Duration,
+) -> Result<(Conn, Option<&'static ProxyUrl>), ErrorClass> {
+    let Some(via) = crate::upstream::proxy_for(origin) else {
+        let tcp = dial(&origin.host, origin.port, lat, &left).await?;
+        return Ok((Box::new(tcp), None));
+    };
+    let tcp = dial(&via.host, via.port, lat, &left).await?;
+    let to_proxy: Conn = if via.scheme == "https" {
+        let config = tls_config().ok_or(ErrorClass::Tls)?;
+        Box::new(handshake(&via.host, tcp, config, left()).await?)
+    } else {
+        Box::new(tcp)
+    };
+    if !origin.tls {
+        return Ok((to_proxy, Some(via)));
+    }
+    match timeout(left(), tunnel(to_proxy, origin, via)).await {
+        Err(_) => Err(ErrorClass::Timeout),
+        Ok(tunnelled) => Ok((tunnelled?, None)),
+    }
+}
+
+/// Asks the proxy for a tunnel to `origin` (CONNECT) and reads its answer.
+async fn tunnel(mut conn: Conn, origin: &Origin, via: &ProxyUrl) -> Result<Conn, ErrorClass> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let target = host_port(origin);
+    let mut request = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n");
+    if let Some(auth) = &via.auth {
+        request.push_str(&format!("Proxy-Authorization: {auth}\r\n"));
+    }
+    request.push_str("\r\n");
+    conn.write_all(request.as_bytes())
+        .await
+        .map_err(|e| io_class(&e))?;
+    // Byte by byte: whatever follows the head belongs to the TLS handshake.
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        if head.len() > MAX_HEAD {
+            return Err(ErrorClass::BadResponse);
+        }
+        match conn.read_u8().await {
+            Ok(b) => head.push(b),
+            Err(e) => return Err(io_class(&e)),
+        }
+    }
+    let status = String::from_utf8_lossy(&head)
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse::<u16>().ok())
+        .ok_or(ErrorClass::BadResponse)?;
+    match status {
+        200..=299 => Ok(conn),
+        code => Err(ErrorClass::ProxyTunnel(code)),
+    }
+}
+
+/// Resolves the host and connects to its first address, timing both stages.
+async fn dial(
+    host: &str,
+    port: u16,
+    lat: &mut Latency,
+    left: &impl Fn() -> Duration,
 ) -> Result<TcpStream, ErrorClass> {
     let t = Instant::now();
-    let addrs = match timeout(
-        left(),
-        tokio::net::lookup_host((origin.host.as_str(), origin.port)),
-    )
-    .await
-    {
+    let addrs = match timeout(left(), tokio::net::lookup_host((host, port))).await {
         Err(_) => return Err(ErrorClass::DnsTimeout),
         Ok(Err(_)) => return Err(ErrorClass::Dns),
         Ok(Ok(a)) => a.collect::<Vec<_>>(),
@@ -193,15 +259,15 @@ async fn connect(
     Ok(tcp)
 }
 
-async fn handshake(
-    origin: &Origin,
-    tcp: TcpStream,
+async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
+    host: &str,
+    stream: S,
     config: Arc<rustls::ClientConfig>,
     left: Duration,
-) -> Result<tokio_rustls::client::TlsStream<TcpStream>, ErrorClass> {
-    let name = ServerName::try_from(origin.host.clone()).map_err(|_| ErrorClass::Tls)?;
+) -> Result<tokio_rustls::client::TlsStream<S>, ErrorClass> {
+    let name = ServerName::try_from(host.to_string()).map_err(|_| ErrorClass::Tls)?;
     let connector = tokio_rustls::TlsConnector::from(config);
-    match timeout(left, connector.connect(name, tcp)).await {
+    match timeout(left, connector.connect(name, stream)).await {
         Err(_) => Err(ErrorClass::TlsTimeout),
         Ok(Err(e)) => Err(tls_class(&e)),
         Ok(Ok(s)) => Ok(s),
@@ -222,10 +288,11 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     endpoint: &Endpoint,
     rel: &str,
+    forward: Option<&ProxyUrl>,
     left: Duration,
     body_limit: Option<usize>,
 ) -> Result<Reply, ErrorClass> {
-    let request = request(endpoint, rel)?;
+    let request = request(endpoint, rel, forward)?;
     let first_byte = Arc::new(OnceLock::new());
     let io = TokioIo::new(Timed {
         inner: stream,
@@ -282,10 +349,19 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     })
 }
 
-/// The GET the relay would send: origin-form target, Host, and Authorization.
-fn request(endpoint: &Endpoint, rel: &str) -> Result<Request<Empty<Bytes>>, ErrorClass> {
+/// The GET the relay would send: origin-form target, Host, and Authorization;
+/// to a forward proxy (`forward`), the whole URL and Proxy-Authorization.
+fn request(
+    endpoint: &Endpoint,
+    rel: &str,
+    forward: Option<&ProxyUrl>,
+) -> Result<Request<Empty<Bytes>>, ErrorClass> {
     let host = endpoint.origin().map(host_header).unwrap_or_default();
-    let mut builder = Request::get(endpoint.target_for(rel))
+    let target = match forward {
+        Some(_) => endpoint.url_for(rel),
+        None => endpoint.target_for(rel),
+    };
+    let mut builder = Request::get(target)
         .header(header::HOST, host)
         .header(
             header::USER_AGENT,
@@ -295,6 +371,9 @@ fn request(endpoint: &Endpoint, rel: &str) -> Result<Request<Empty<Bytes>>, Erro
         .header(header::CONNECTION, "close");
     if let Some(auth) = &endpoint.auth {
         builder = builder.header(header::AUTHORIZATION, auth);
+    }
+    if let Some(auth) = forward.and_then(|p| p.auth.as_ref()) {
+        builder = builder.header(header::PROXY_AUTHORIZATION, auth);
     }
     builder.body(Empty::new()).map_err(|_| ErrorClass::BadUrl)
 }
@@ -411,15 +490,21 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Timed<S> {
 
 fn host_header(o: &Origin) -> String {
     let default = if o.tls { 443 } else { 80 };
-    let host = if o.host.contains(':') {
-        format!("[{}]", o.host)
-    } else {
-        o.host.clone()
-    };
-    if o.port == default {
-        host
-    } else {
-        format!("{host}:{}", o.port)
+    match o.port == default {
+        true => bracketed(&o.host),
+        false => host_port(o),
+    }
+}
+
+/// `host:port`, an IPv6 host in brackets (a CONNECT target).
+fn host_port(o: &Origin) -> String {
+    format!("{}:{}", bracketed(&o.host), o.port)
+}
+
+fn bracketed(host: &str) -> String {
+    match host.contains(':') {
+        true => format!("[{host}]"),
+        false => host.to_string(),
     }
 }
 
@@ -510,6 +595,7 @@ mod tests {
                 client,
                 &endpoint,
                 "m/@v/list",
+                None,
                 Duration::from_secs(5),
                 Some(limit),
             )

@@ -191,6 +191,17 @@ impl Shared {
                 };
                 let built = reqwest::Client::builder()
                     .tls_backend_preconfigured(tls)
+                    // go's proxy rules, not reqwest's own reading of the environment.
+                    .no_proxy()
+                    .proxy(reqwest::Proxy::custom(|url| {
+                        let host = url
+                            .host_str()?
+                            .trim_start_matches('[')
+                            .trim_end_matches(']');
+                        let port = url.port_or_known_default()?;
+                        crate::upstream::proxy_for_url(url.scheme(), host, port)
+                            .map(|p| p.url.as_str())
+                    }))
                     .connect_timeout(self.settings.deadlines.connect)
                     .user_agent(concat!("goshim/", env!("CARGO_PKG_VERSION")))
                     .build();

@@ -73,8 +73,18 @@ pub const GOSHIM_HEDGE_DELAY_MS: &str = "GOSHIM_HEDGE_DELAY_MS";
 /// Test-only fault injection: `relay_start` (the relay cannot bind) or
 /// `runtime` (its async runtime cannot be built).
 pub const GOSHIM_FAULT_INJECT: &str = "GOSHIM_FAULT_INJECT";
-/// Extra PEM CA bundle trusted for https proxies (probes and relay), as elsewhere on Linux.
+/// The PEM file of trusted CAs, replacing the system bundle (as go reads it).
 pub const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
+/// The proxy for https upstreams (then `https_proxy`), as go reads it.
+pub const HTTPS_PROXY: &str = "HTTPS_PROXY";
+/// The proxy for plain-http upstreams (then `http_proxy`), as go reads it.
+pub const HTTP_PROXY: &str = "HTTP_PROXY";
+/// Hosts reached without a proxy (then `no_proxy`), as go reads it.
+pub const NO_PROXY: &str = "NO_PROXY";
+/// Set in a CGI program, where go ignores HTTP_PROXY.
+pub const REQUEST_METHOD: &str = "REQUEST_METHOD";
+/// Folders of PEM files of trusted CAs, replacing the system folders (as go reads them).
+pub const SSL_CERT_DIR: &str = "SSL_CERT_DIR";
 
 /// The process environment and current directory, read once at start-up
 /// (like rustup's `Process`): goshim's decisions take `&Env`, so tests can

@@ -5,12 +5,40 @@
 //! probe does not report down a proxy that go reaches fine.
 
 pub mod basic_auth;
+pub mod http_proxy;
 pub mod netrc;
+pub mod roots;
 pub mod tls;
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use crate::go::proxy_list::{Proxy, UrlParts};
+use crate::settings::vars::Env;
+
+/// HTTP(S)_PROXY and NO_PROXY, read once at start-up ([`init`]); a global
+/// like the TLS roots, for the clients built deep inside relay and probes.
+static PROXY_RULES: OnceLock<http_proxy::Rules> = OnceLock::new();
+
+/// Remembers what every upstream connection needs from the environment: the
+/// roots go trusts and the proxies go uses (first call wins).
+pub fn init(process: &Env) {
+    tls::init(process);
+    let _ = PROXY_RULES.set(http_proxy::Rules::from_env(process));
+}
+
+/// The HTTP proxy go would send a request for `origin` through, if any.
+pub fn proxy_for(origin: &Origin) -> Option<&'static http_proxy::ProxyUrl> {
+    let scheme = if origin.tls { "https" } else { "http" };
+    PROXY_RULES
+        .get()?
+        .proxy_for(scheme, &origin.host, origin.port)
+}
+
+/// The same for a URL's parts (the relay's client asks with reqwest's URL).
+pub fn proxy_for_url(scheme: &str, host: &str, port: u16) -> Option<&'static http_proxy::ProxyUrl> {
+    PROXY_RULES.get()?.proxy_for(scheme, host, port)
+}
 
 /// Where the probes' own HTTP client connects.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,21 +130,8 @@ fn origin(parts: &UrlParts) -> Option<Origin> {
         _ => return None,
     };
     let default = if tls { 443 } else { 80 };
-    let hostport = parts.hostport;
-    let (host, port) = if let Some(rest) = hostport.strip_prefix('[') {
-        let (host, after) = rest.split_once(']')?;
-        match after.strip_prefix(':') {
-            Some(p) => (host, p.parse().ok()?),
-            None if after.is_empty() => (host, default),
-            None => return None,
-        }
-    } else {
-        match hostport.rsplit_once(':') {
-            Some((h, p)) => (h, p.parse().ok()?),
-            None => (hostport, default),
-        }
-    };
-    (!host.is_empty()).then(|| Origin {
+    let (host, port) = http_proxy::split_host_port(parts.hostport, default)?;
+    Some(Origin {
         tls,
         host: host.to_string(),
         port,

@@ -1,35 +1,39 @@
-//! The one TLS client setup used to reach proxies (probes and relay):
-//! rustls with ring, web PKI roots plus the PEM bundle in SSL_CERT_FILE.
+//! The one TLS client setup used to reach proxies (probes, relay, doctor):
+//! rustls with ring, trusting the web PKI roots and every root go trusts
+//! (see [`roots`](super::roots)).
 
-use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
 
+use super::roots::{self, Store};
 use crate::settings::vars::{self, Env};
 
-/// SSL_CERT_FILE, taken from the environment once at start-up ([`init`]).
-/// A global like the logger's switch: the TLS setup is built deep inside
-/// the probes and the relay, which have no `Env` to hand.
-static CERT_FILE: OnceLock<Option<PathBuf>> = OnceLock::new();
+/// Where go's roots are, decided from the environment once at start-up
+/// ([`init`]); nothing is read from disk until a chain needs it. A global
+/// like the logger's switch: the TLS setup is built deep inside the probes
+/// and the relay, which have no `Env` to hand.
+static STORE: OnceLock<Store> = OnceLock::new();
 
-/// Remembers SSL_CERT_FILE for every TLS client config built later (first call wins).
+/// Remembers SSL_CERT_FILE and SSL_CERT_DIR for every TLS client config built later (first call wins).
 pub fn init(process: &Env) {
-    let file = process.get_os(vars::SSL_CERT_FILE).map(PathBuf::from);
-    let _ = CERT_FILE.set(file);
+    let store = roots::go_store(
+        process.get_os(vars::SSL_CERT_FILE),
+        process.get_os(vars::SSL_CERT_DIR),
+    );
+    let _ = STORE.set(store);
 }
 
 /// A client config offering the given ALPN protocols (None only if ring
 /// cannot do the default TLS versions, which it always can).
 pub fn client_config(alpn: &[&[u8]]) -> Option<rustls::ClientConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = WebRootsThenBundle {
+    let verifier = WebRootsThenGo {
         web: verifier(web_roots(), &provider)?,
-        with_bundle: OnceLock::new(),
+        go: OnceLock::new(),
         provider: provider.clone(),
     };
     with_verifier(provider, Arc::new(verifier), alpn)
@@ -66,37 +70,45 @@ fn verifier(
         .ok()
 }
 
-/// Verifies against the web PKI roots first; the PEM bundle in SSL_CERT_FILE
-/// (a company CA, a mirror's private CA) is read only when a chain leads to
-/// none of them. Parsing a system bundle (~140 certificates) costs about 4 ms,
-/// which the relay would otherwise add to every go call that fetches.
+/// Verifies against the web PKI roots first, then against the roots go
+/// trusts (the system store, SSL_CERT_FILE, SSL_CERT_DIR; the keychain or
+/// CryptoAPI on macOS and Windows), read only when a chain leads to none of
+/// the web roots: parsing a system store (~140 certificates, twice on Debian:
+/// the bundle and the folder) costs milliseconds, which the relay would
+/// otherwise add to every go call that fetches. Where there is no store at
+/// all (a scratch image), the web roots still work.
 #[derive(Debug)]
-struct WebRootsThenBundle {
+struct WebRootsThenGo {
     web: Arc<WebPkiServerVerifier>,
-    with_bundle: OnceLock<Option<Arc<WebPkiServerVerifier>>>,
+    go: OnceLock<Option<Arc<dyn ServerCertVerifier>>>,
     provider: Arc<CryptoProvider>,
 }
 
-impl WebRootsThenBundle {
-    /// Web roots plus the bundle; None when SSL_CERT_FILE adds nothing.
-    fn with_bundle(&self) -> Option<&Arc<WebPkiServerVerifier>> {
-        self.with_bundle
-            .get_or_init(|| {
-                let file = CERT_FILE.get()?.as_ref()?;
-                let mut roots = web_roots();
-                let before = roots.len();
-                for cert in CertificateDer::pem_file_iter(file).ok()?.flatten() {
-                    let _ = roots.add(cert);
+impl WebRootsThenGo {
+    /// The verifier with go's roots; None when they add nothing to the web roots.
+    fn go(&self) -> Option<&Arc<dyn ServerCertVerifier>> {
+        self.go
+            .get_or_init(|| match STORE.get()? {
+                Store::Platform => {
+                    let v = rustls_platform_verifier::Verifier::new(self.provider.clone()).ok()?;
+                    Some(Arc::new(v) as Arc<dyn ServerCertVerifier>)
                 }
-                (roots.len() > before)
-                    .then(|| verifier(roots, &self.provider))
-                    .flatten()
+                Store::OnDisk(on_disk) => {
+                    let mut roots = web_roots();
+                    let before = roots.len();
+                    let (_added, _ignored) =
+                        roots.add_parsable_certificates(on_disk.certificates());
+                    (roots.len() > before)
+                        .then(|| verifier(roots, &self.provider))
+                        .flatten()
+                        .map(|v| v as Arc<dyn ServerCertVerifier>)
+                }
             })
             .as_ref()
     }
 }
 
-impl ServerCertVerifier for WebRootsThenBundle {
+impl ServerCertVerifier for WebRootsThenGo {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -105,15 +117,17 @@ impl ServerCertVerifier for WebRootsThenBundle {
         ocsp_response: &[u8],
         now: rustls::pki_types::UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let verify = |v: &WebPkiServerVerifier| {
-            v.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-        };
-        // Any certificate error may be one the bundle resolves (an expired
-        // old root next to a renewed one in the bundle); the bundle verifier
-        // is a complete web PKI verifier, so nothing is accepted it would not.
-        match verify(&self.web) {
-            Err(e @ rustls::Error::InvalidCertificate(_)) => match self.with_bundle() {
-                Some(v) => verify(v),
+        // Any certificate error may be one go's roots resolve (an expired
+        // old root next to a renewed one in the store); the second verifier is
+        // a complete verifier, so nothing is accepted it would not.
+        let web =
+            self.web
+                .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now);
+        match web {
+            Err(e @ rustls::Error::InvalidCertificate(_)) => match self.go() {
+                Some(v) => {
+                    v.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+                }
                 None => Err(e),
             },
             other => other,
