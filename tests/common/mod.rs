@@ -18,6 +18,8 @@
 //!   switchable fault modes ([`proxy::Fault`]) and a request log.
 //! - [`sumdb::SumDb`]: a checksum database (signed tree head, lookups, tiles)
 //!   built from a `ModTree`, served by `TestProxy` under `/sumdb/<name>/`.
+//! - [`http_proxy::HttpProxy`]: a company's HTTP proxy (CONNECT and
+//!   forwarding, optional Proxy-Authorization) that resolves names of its own.
 //! - [`tls`]: an HTTPS GOPROXY with certificates the test makes (rcgen): a
 //!   test CA for SSL_CERT_FILE, valid, expired and self-signed leaves.
 //! - [`terminal::Pty`]: a pseudo-terminal, to press Ctrl-C at a foreground
@@ -30,6 +32,7 @@
 
 pub mod assert;
 pub mod go;
+pub mod http_proxy;
 pub mod modtree;
 pub mod process;
 pub mod programs;

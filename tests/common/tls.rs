@@ -50,8 +50,21 @@ impl TestCa {
 
     /// A leaf for 127.0.0.1 valid from `not_before` to `not_after` (year, month, day).
     pub fn leaf(&self, not_before: (i32, u8, u8), not_after: (i32, u8, u8)) -> ServerCert {
+        self.leaf_with(leaf_params(not_before, not_after))
+    }
+
+    /// A leaf valid now for 127.0.0.1 and these host names too.
+    pub fn leaf_for(&self, names: &[&str]) -> ServerCert {
+        let mut params = leaf_params((2020, 1, 1), (2040, 1, 1));
+        for name in names {
+            let name = rcgen::string::Ia5String::try_from(*name).expect("DNS name");
+            params.subject_alt_names.push(rcgen::SanType::DnsName(name));
+        }
+        self.leaf_with(params)
+    }
+
+    fn leaf_with(&self, params: CertificateParams) -> ServerCert {
         let key = KeyPair::generate().expect("leaf key");
-        let params = leaf_params(not_before, not_after);
         let issuer = Issuer::from_params(&self.params, &self.key);
         let cert = params.signed_by(&key, &issuer).expect("sign leaf");
         ServerCert {
