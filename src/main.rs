@@ -39,16 +39,18 @@ mod upstream;
 
 fn main() {
     // The only read of the process environment: everything below gets `&Env`.
-    let process = Env::capture();
-    crate::log::init(&process);
-    crate::upstream::init(&process);
+    // Leaked (it lives as long as the process anyway) so that the upstream
+    // clients can keep a reference instead of copying settings at every start.
+    let process: &'static Env = Box::leak(Box::new(Env::capture()));
+    crate::log::init(process);
+    crate::upstream::init(process);
     let mut args = std::env::args_os();
     let argv0 = args.next().unwrap_or_default();
     let rest: Vec<OsString> = args.collect();
-    if started_as_go(&process, &argv0) {
-        crate::shim::main(&process, rest)
+    if started_as_go(process, &argv0) {
+        crate::shim::main(process, rest)
     } else {
-        crate::cli::main(&process, rest)
+        crate::cli::main(process, rest)
     }
 }
 

@@ -16,28 +16,47 @@ use std::sync::OnceLock;
 use crate::go::proxy_list::{Proxy, UrlParts};
 use crate::settings::vars::Env;
 
-/// HTTP(S)_PROXY and NO_PROXY, read once at start-up ([`init`]); a global
-/// like the TLS roots, for the clients built deep inside relay and probes.
-static PROXY_RULES: OnceLock<http_proxy::Rules> = OnceLock::new();
+/// The process environment, for the settings every upstream connection
+/// needs: the roots go trusts and the proxies go uses. Only the reference is
+/// kept at start-up; they are read when goshim first connects upstream, which
+/// most go commands never do. A global like the logger's switch: the clients
+/// are built deep inside the probes and the relay, which have no `Env` to hand.
+static PROCESS: OnceLock<&'static Env> = OnceLock::new();
 
-/// Remembers what every upstream connection needs from the environment: the
-/// roots go trusts and the proxies go uses (first call wins).
-pub fn init(process: &Env) {
-    tls::init(process);
-    let _ = PROXY_RULES.set(http_proxy::Rules::from_env(process));
+/// Remembers the environment for [`proxy_rules`] and [`tls`] (first call wins).
+pub fn init(process: &'static Env) {
+    let _ = PROCESS.set(process);
+}
+
+/// HTTP(S)_PROXY and NO_PROXY as go reads them, parsed on first use.
+fn proxy_rules() -> &'static http_proxy::Rules {
+    static RULES: OnceLock<http_proxy::Rules> = OnceLock::new();
+    RULES.get_or_init(|| {
+        PROCESS
+            .get()
+            .map(|p| http_proxy::Rules::from_env(p))
+            .unwrap_or_default()
+    })
+}
+
+/// Where go's roots are (SSL_CERT_FILE, SSL_CERT_DIR, the system store).
+fn root_store() -> roots::Store {
+    let var = |name| PROCESS.get().and_then(|p| p.get_os(name));
+    roots::go_store(
+        var(crate::settings::vars::SSL_CERT_FILE),
+        var(crate::settings::vars::SSL_CERT_DIR),
+    )
 }
 
 /// The HTTP proxy go would send a request for `origin` through, if any.
 pub fn proxy_for(origin: &Origin) -> Option<&'static http_proxy::ProxyUrl> {
     let scheme = if origin.tls { "https" } else { "http" };
-    PROXY_RULES
-        .get()?
-        .proxy_for(scheme, &origin.host, origin.port)
+    proxy_rules().proxy_for(scheme, &origin.host, origin.port)
 }
 
 /// The same for a URL's parts (the relay's client asks with reqwest's URL).
 pub fn proxy_for_url(scheme: &str, host: &str, port: u16) -> Option<&'static http_proxy::ProxyUrl> {
-    PROXY_RULES.get()?.proxy_for(scheme, host, port)
+    proxy_rules().proxy_for(scheme, host, port)
 }
 
 /// Where the probes' own HTTP client connects.

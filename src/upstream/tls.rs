@@ -9,23 +9,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::CertificateDer;
 
-use super::roots::{self, Store};
-use crate::settings::vars::{self, Env};
-
-/// Where go's roots are, decided from the environment once at start-up
-/// ([`init`]); nothing is read from disk until a chain needs it. A global
-/// like the logger's switch: the TLS setup is built deep inside the probes
-/// and the relay, which have no `Env` to hand.
-static STORE: OnceLock<Store> = OnceLock::new();
-
-/// Remembers SSL_CERT_FILE and SSL_CERT_DIR for every TLS client config built later (first call wins).
-pub fn init(process: &Env) {
-    let store = roots::go_store(
-        process.get_os(vars::SSL_CERT_FILE),
-        process.get_os(vars::SSL_CERT_DIR),
-    );
-    let _ = STORE.set(store);
-}
+use super::roots::Store;
 
 /// A client config offering the given ALPN protocols (None only if ring
 /// cannot do the default TLS versions, which it always can).
@@ -88,7 +72,7 @@ impl WebRootsThenGo {
     /// The verifier with go's roots; None when they add nothing to the web roots.
     fn go(&self) -> Option<&Arc<dyn ServerCertVerifier>> {
         self.go
-            .get_or_init(|| match STORE.get()? {
+            .get_or_init(|| match super::root_store() {
                 Store::Platform => {
                     let v = rustls_platform_verifier::Verifier::new(self.provider.clone()).ok()?;
                     Some(Arc::new(v) as Arc<dyn ServerCertVerifier>)
