@@ -198,11 +198,11 @@ fn tls_reason(
             format!("certificate issued by {issuer} is not valid yet")
         }
         ErrorClass::TlsCertUntrusted if leaf.is_some_and(|l| l.self_signed) => {
-            "self-signed certificate, not trusted (add it to SSL_CERT_FILE only if it is your own)"
+            "self-signed certificate, not trusted (only if it is your own: add it to the system store, or SSL_CERT_FILE / SSL_CERT_DIR, as for go)"
                 .into()
         }
         ErrorClass::TlsCertUntrusted => format!(
-            "certificate issued by {issuer}, which is not a trusted CA (a company CA belongs in SSL_CERT_FILE)"
+            "certificate issued by {issuer}, which is not a trusted CA (a company CA belongs in the system store, e.g. update-ca-certificates, or in SSL_CERT_FILE / SSL_CERT_DIR: goshim trusts what go trusts)"
         ),
         ErrorClass::TlsCertName => {
             let host = crate::go::proxy_list::redact(&proxy.url);
