@@ -975,6 +975,7 @@ fn private_paths_stay_with_the_users_list(private: &[(&str, &str)]) {
         name: "mod".to_string(),
         versions: vec!["v1.0.0".to_string()],
         requires: Vec::new(),
+        padding: 0,
     });
     let a = db_proxy(&tree, &db, Fault::Status(502));
     let b = db_proxy(&tree, &db, Fault::Healthy);

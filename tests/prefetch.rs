@@ -626,3 +626,77 @@ fn lookups_are_fetched_ahead_when_go_s_cache_has_every_go_mod() {
     resume_and_finish(&proxy, go);
     assert_go_sum_from(&w, &tree, &db, false, "lookups of cached go.mod files");
 }
+
+/// Distinct zips the proxy was asked for.
+fn distinct_zips(proxy: &TestProxy) -> usize {
+    let mut paths: Vec<String> = proxy
+        .request_paths()
+        .into_iter()
+        .filter(|p| p.ends_with(".zip"))
+        .collect();
+    paths.sort();
+    paths.dedup();
+    paths.len()
+}
+
+/// When go falls behind, zips fetched ahead wait for go to take one of
+/// those held: `go mod download` of 80 modules, held in its `.info` phase
+/// (one module's `.info` pauses), so that go takes no zip; the relay fetches
+/// at most 32 zips ahead meanwhile (it fetched all 79 it knew of before),
+/// and the download then succeeds, verified, with nothing unused.
+#[test]
+fn zips_fetched_ahead_wait_for_go_to_take_them() {
+    let tree = ModTree::new(80);
+    let db = SumDb::from_tree(SUMDB_NAME, &tree);
+    let proxy = TestProxy::builder().tree(&tree).sumdb(&db).start();
+    let last = &tree.modules[79].path;
+    proxy.set_fault_for(&format!("{last}/@v/v1.0.0.info"), Fault::PauseMidBody);
+    let w = world(&proxy.url(), &db, &tree);
+    let mut go = Running::spawn(&mut w.shim_cmd(["mod", "download"]));
+    go.wait_until("fetching zips ahead", Duration::from_secs(60), |_| {
+        distinct_zips(&proxy) >= 32
+    });
+    // Long enough for the rest to go out, were they not held back.
+    std::thread::sleep(Duration::from_millis(500));
+    let before_go_took_any = distinct_zips(&proxy);
+    resume_and_finish(&proxy, go);
+    assert_eq!(before_go_took_any, 32);
+    assert_go_sum_from(&w, &tree, &db, false, "go mod download");
+    let p = prefetch_of(&w);
+    assert_eq!(p["unused"], 0, "{p}");
+}
+
+/// 600 modules of 64 KiB (more than the relay holds in memory) under an
+/// open-file limit of 256: fetching ahead spills to files only within its
+/// bounds, and the download succeeds, verified, as it does with go alone.
+#[test]
+fn many_modules_under_a_small_open_file_limit() {
+    let tree = ModTree::padded(600, 64 * 1024);
+    let db = SumDb::from_tree(SUMDB_NAME, &tree);
+    let proxy = TestProxy::builder().tree(&tree).sumdb(&db).start();
+    let w = world(&proxy.url(), &db, &tree);
+    let mut cmd = w.shim_cmd(["mod", "download"]);
+    limit_open_files(&mut cmd, 256);
+    let out = w.run(&mut cmd);
+    assert_quiet_success(&out, &["mod", "download"]);
+    assert_go_sum_from(&w, &tree, &db, false, "go mod download");
+    let p = prefetch_of(&w);
+    assert!(p["fetched"].as_u64() > Some(600), "{p}");
+    assert_eq!(p["unused"], 0, "{p}");
+}
+
+/// `ulimit -n limit` for the command (and go under it).
+fn limit_open_files(cmd: &mut std::process::Command, limit: u64) {
+    use std::os::unix::process::CommandExt;
+    let rlim = libc::rlimit {
+        rlim_cur: limit,
+        rlim_max: limit,
+    };
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || match libc::setrlimit(libc::RLIMIT_NOFILE, &rlim) {
+            0 => Ok(()),
+            _ => Err(std::io::Error::last_os_error()),
+        });
+    }
+}

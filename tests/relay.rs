@@ -644,6 +644,7 @@ fn public_and_private() -> (ModTree, Module, Module, SumDb) {
         name: "p1".into(),
         versions: vec!["v1.0.0".into()],
         requires: Vec::new(),
+        padding: 0,
     };
     let tree = ModTree {
         modules: vec![public.clone(), private.clone()],

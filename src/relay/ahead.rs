@@ -41,7 +41,7 @@ use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use hyper::header::HeaderValue;
-use tokio::sync::{Notify, Semaphore, oneshot, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, oneshot, watch};
 
 use super::FetchAhead;
 use super::forward::{Race, Step};
@@ -62,6 +62,16 @@ const DISTANT_MS: f64 = 5.0;
 const MEMORY_BUDGET: usize = 32 * 1024 * 1024;
 /// A body larger than this is held in a file.
 const IN_MEMORY_UP_TO: usize = 1024 * 1024;
+/// Zips fetched ahead and not yet taken by go (or under way), all together.
+/// When go falls behind (it downloads a few at a time), the next zip waits
+/// for go to take one: fetching ahead of 2,000 modules must not hold 2,000
+/// zips (each spilled zip is an open file). Enough to keep [`FAR`] fetches
+/// busy on a distant proxy while go works through what is held.
+const ZIPS_HELD: usize = 2 * FAR;
+/// Bytes of all bodies held or arriving (memory and files): a fetch ahead
+/// that would go over is dropped, and go fetches that file itself. Bounds a
+/// tmpfs `/tmp` (memory) however large the zips.
+const HELD_BYTES: u64 = 256 * 1024 * 1024;
 
 /// What the relay fetches ahead for this command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,18 +85,49 @@ pub enum Prefetch {
     WithZips,
 }
 
-/// A body fetched ahead.
+/// A body fetched ahead, with what it counts against (kept for its `Drop`).
 pub enum Held {
-    /// In memory, counted against the run's budget (when given) until dropped.
-    Memory(Bytes, Option<Arc<AtomicUsize>>),
+    /// In memory.
+    Memory(Bytes, #[allow(dead_code)] Hold),
     /// In an unlinked temporary file of this length.
-    File(Arc<File>, u64),
+    File(Arc<File>, u64, #[allow(dead_code)] Hold),
 }
 
-impl Drop for Held {
+/// What a body fetched ahead counts against while it is held or arriving:
+/// given back when it is dropped (go took it, the fetch failed, the run ended).
+#[derive(Default)]
+pub struct Hold {
+    /// Its bytes, in the run's count of everything held ([`HELD_BYTES`]).
+    bytes: u64,
+    held: Option<Arc<AtomicU64>>,
+    /// Its bytes in the run's in-memory budget ([`MEMORY_BUDGET`]), once whole.
+    in_memory: Option<(usize, Arc<AtomicUsize>)>,
+    /// A zip's place among [`ZIPS_HELD`].
+    _zip_slot: Option<OwnedSemaphorePermit>,
+}
+
+impl Hold {
+    /// Counts `n` more bytes; false (nothing counted) when that would go over [`HELD_BYTES`].
+    fn add(&mut self, n: u64) -> bool {
+        let Some(held) = &self.held else {
+            return true;
+        };
+        if held.fetch_add(n, Ordering::Relaxed) + n > HELD_BYTES {
+            held.fetch_sub(n, Ordering::Relaxed);
+            return false;
+        }
+        self.bytes += n;
+        true
+    }
+}
+
+impl Drop for Hold {
     fn drop(&mut self) {
-        if let Held::Memory(bytes, Some(in_memory)) = self {
-            in_memory.fetch_sub(bytes.len(), Ordering::Relaxed);
+        if let Some(held) = &self.held {
+            held.fetch_sub(self.bytes, Ordering::Relaxed);
+        }
+        if let Some((n, in_memory)) = &self.in_memory {
+            in_memory.fetch_sub(*n, Ordering::Relaxed);
         }
     }
 }
@@ -95,7 +136,7 @@ impl Held {
     pub fn len(&self) -> u64 {
         match self {
             Held::Memory(b, _) => b.len() as u64,
-            Held::File(_, len) => *len,
+            Held::File(_, len, _) => *len,
         }
     }
 
@@ -106,7 +147,7 @@ impl Held {
                 let start = (offset as usize).min(b.len());
                 Ok(b.slice(start..(start + max).min(b.len())))
             }
-            Held::File(f, len) => {
+            Held::File(f, len, _) => {
                 let n = max.min(len.saturating_sub(offset) as usize);
                 let mut buf = vec![0u8; n];
                 f.read_exact_at(&mut buf, offset)?;
@@ -176,6 +217,10 @@ pub struct Ahead {
     /// Whether the upstream was seen to be distant (and [`FAR`] permits given).
     far: AtomicBool,
     in_memory: Arc<AtomicUsize>,
+    /// Places for zips held or under way ([`ZIPS_HELD`]).
+    zip_slots: Arc<Semaphore>,
+    /// Bytes of every body held or arriving ([`HELD_BYTES`]).
+    held_bytes: Arc<AtomicU64>,
     pub stats: Stats,
 }
 
@@ -210,6 +255,8 @@ impl Ahead {
             permits: Arc::new(Semaphore::new(NEAR)),
             far: AtomicBool::new(false),
             in_memory: Arc::default(),
+            zip_slots: Arc::new(Semaphore::new(ZIPS_HELD)),
+            held_bytes: Arc::default(),
             stats: Stats::default(),
         }
     }
@@ -410,6 +457,15 @@ fn schedule(shared: &Arc<Shared>, rel: String) -> bool {
     }
     let shared = shared.clone();
     tokio::spawn(async move {
+        // A zip first waits for go to take one of those held, if need be
+        // (without holding up the small files meanwhile).
+        let zip_slot = match rel.ends_with(".zip") {
+            true => match shared.ahead.zip_slots.clone().acquire_owned().await {
+                Ok(slot) => Some(slot),
+                Err(_) => return,
+            },
+            false => None,
+        };
         let Ok(_permit) = shared.ahead.permits.clone().acquire_owned().await else {
             return;
         };
@@ -423,7 +479,13 @@ fn schedule(shared: &Arc<Shared>, rel: String) -> bool {
             }
             entry.started.store(true, Ordering::Release);
         }
-        let Some(fetched) = fetch(&shared, rel, &entry).await else {
+        let hold = Hold {
+            bytes: 0,
+            held: Some(shared.ahead.held_bytes.clone()),
+            in_memory: None,
+            _zip_slot: zip_slot,
+        };
+        let Some(fetched) = fetch(&shared, rel, &entry, hold).await else {
             return; // go took it over
         };
         if let Some((held, _)) = &fetched {
@@ -436,9 +498,9 @@ fn schedule(shared: &Arc<Shared>, rel: String) -> bool {
 
 /// Runs the race for `rel` to the end: the body, or Some(None) when it
 /// failed; None when go took the race over on the way.
-async fn fetch(shared: &Arc<Shared>, rel: String, entry: &Entry) -> Option<Fetched> {
+async fn fetch(shared: &Arc<Shared>, rel: String, entry: &Entry, hold: Hold) -> Option<Fetched> {
     let mut race = Race::for_request(shared.clone(), rel);
-    let mut body = Collector::default();
+    let mut body = Collector::new(hold);
     loop {
         // go may ask while the body has stopped for a while: hand it over
         // then, not after the next bytes. A race can be left between
@@ -472,19 +534,30 @@ async fn fetch(shared: &Arc<Shared>, rel: String, entry: &Entry) -> Option<Fetch
 }
 
 /// A body being fetched ahead: in memory, in a file once it is large.
-#[derive(Default)]
 struct Collector {
     memory: Vec<u8>,
     file: Option<(File, u64)>,
+    hold: Hold,
 }
 
 impl Collector {
+    fn new(hold: Hold) -> Collector {
+        Collector {
+            memory: Vec::new(),
+            file: None,
+            hold,
+        }
+    }
+
     fn has_data(&self) -> bool {
         !self.memory.is_empty() || self.file.is_some()
     }
 
     /// Takes a chunk; false if it cannot be kept (the fetch is then dropped).
     fn push(&mut self, chunk: &[u8]) -> bool {
+        if !self.hold.add(chunk.len() as u64) {
+            return false;
+        }
         if let Some((file, len)) = &mut self.file {
             *len += chunk.len() as u64;
             return file.write_all(chunk).is_ok();
@@ -506,26 +579,26 @@ impl Collector {
     /// What arrived so far, for go to take over (not counted against the
     /// memory budget: go's connection sends it at once).
     fn into_head(self) -> Held {
-        self.into_held(None)
-    }
-
-    fn into_held(self, in_memory: Option<Arc<AtomicUsize>>) -> Held {
         match self.file {
-            Some((file, len)) => Held::File(Arc::new(file), len),
-            None => Held::Memory(self.memory.into(), in_memory),
+            Some((file, len)) => Held::File(Arc::new(file), len, self.hold),
+            None => Held::Memory(self.memory.into(), self.hold),
         }
     }
 
     /// The whole body, counted against the memory budget while in memory.
     fn finish(mut self, in_memory: &Arc<AtomicUsize>) -> Option<Held> {
         let n = self.memory.len();
-        if self.file.is_none() && in_memory.fetch_add(n, Ordering::Relaxed) + n > MEMORY_BUDGET {
-            in_memory.fetch_sub(n, Ordering::Relaxed);
-            if !self.spill() {
-                return None;
+        if self.file.is_none() {
+            if in_memory.fetch_add(n, Ordering::Relaxed) + n <= MEMORY_BUDGET {
+                self.hold.in_memory = Some((n, in_memory.clone()));
+            } else {
+                in_memory.fetch_sub(n, Ordering::Relaxed);
+                if !self.spill() {
+                    return None;
+                }
             }
         }
-        Some(self.into_held(Some(in_memory.clone())))
+        Some(self.into_head())
     }
 }
 
@@ -748,7 +821,7 @@ mod tests {
     fn memory_held_is_given_back_when_the_body_is_dropped() {
         let in_memory = Arc::new(AtomicUsize::new(0));
         let body = |n: usize| {
-            let mut c = Collector::default();
+            let mut c = Collector::new(Hold::default());
             assert!(c.push(&vec![7u8; n]));
             c.finish(&in_memory).unwrap()
         };
@@ -765,10 +838,35 @@ mod tests {
     }
 
     #[test]
+    fn held_bytes_are_bounded_and_given_back() {
+        let held = Arc::new(AtomicU64::new(HELD_BYTES - 100));
+        let hold = || Hold {
+            bytes: 0,
+            held: Some(held.clone()),
+            in_memory: None,
+            _zip_slot: None,
+        };
+        let mut c = Collector::new(hold());
+        assert!(c.push(&[1u8; 60]));
+        // Over the bound: refused, and nothing counted for it.
+        assert!(!c.push(&[1u8; 60]));
+        assert_eq!(held.load(Ordering::Relaxed), HELD_BYTES - 40);
+        let whole = c.finish(&Arc::default()).unwrap();
+        assert_eq!(held.load(Ordering::Relaxed), HELD_BYTES - 40);
+        drop(whole);
+        assert_eq!(held.load(Ordering::Relaxed), HELD_BYTES - 100);
+        // A failed fetch gives its bytes back too.
+        let mut c = Collector::new(hold());
+        assert!(c.push(&[1u8; 10]));
+        drop(c);
+        assert_eq!(held.load(Ordering::Relaxed), HELD_BYTES - 100);
+    }
+
+    #[test]
     fn spilled_bodies_read_back_and_leave_no_file() {
         let mut f = spill_file().unwrap();
         f.write_all(b"hello world").unwrap();
-        let held = Held::File(Arc::new(f), 11);
+        let held = Held::File(Arc::new(f), 11, Hold::default());
         assert_eq!(&held.read_at(6, 64).unwrap()[..], b"world");
         assert_eq!(held.read_at(11, 64).unwrap().len(), 0);
         let left = std::fs::read_dir(std::env::temp_dir())

@@ -25,6 +25,8 @@ pub struct Module {
     pub versions: Vec<String>,
     /// `require` lines of its go.mod (path, version): a module graph.
     pub requires: Vec<(String, String)>,
+    /// Bytes of incompressible data in its zip (`data.bin`), besides the source.
+    pub padding: usize,
 }
 
 impl Module {
@@ -74,10 +76,14 @@ impl Module {
 
     fn zip_with_source(&self, version: &str, source: String) -> Vec<u8> {
         let prefix = format!("{}@{version}", self.path);
-        store_zip(&[
+        let mut entries = vec![
             (format!("{prefix}/go.mod"), self.go_mod().into_bytes()),
             (format!("{prefix}/{}.go", self.name), source.into_bytes()),
-        ])
+        ];
+        if self.padding > 0 {
+            entries.push((format!("{prefix}/data.bin"), noise(self.padding)));
+        }
+        store_zip(&entries)
     }
 
     /// The `.info` JSON of `version` (a fixed, per-version time).
@@ -108,9 +114,20 @@ impl ModTree {
                 name: format!("dep{i}"),
                 versions: versions.iter().map(|v| v.to_string()).collect(),
                 requires: Vec::new(),
+                padding: 0,
             })
             .collect();
         ModTree { modules }
+    }
+
+    /// `n` modules at v1.0.0 whose zips are about `bytes` each: a project
+    /// whose module downloads add up (fetching ahead must stay bounded).
+    pub fn padded(n: usize, bytes: usize) -> ModTree {
+        let mut tree = ModTree::new(n);
+        for m in &mut tree.modules {
+            m.padding = bytes;
+        }
+        tree
     }
 
     /// A module graph `levels` deep and `width` wide: `example.com/l<L>m<i>`
@@ -127,6 +144,7 @@ impl ModTree {
                     .filter(|_| l + 1 < levels)
                     .map(|j| (format!("example.com/{}", name(l + 1, j)), "v1.0.0".into()))
                     .collect(),
+                padding: 0,
             })
             .collect();
         ModTree { modules }
@@ -242,7 +260,19 @@ pub fn big_module(bytes: usize) -> (ModTree, Vec<u8>) {
         name: "big".into(),
         versions: vec!["v1.0.0".into()],
         requires: Vec::new(),
+        padding: bytes,
     };
+    let zip = module.zip("v1.0.0");
+    (
+        ModTree {
+            modules: vec![module],
+        },
+        zip,
+    )
+}
+
+/// `bytes` of xorshift output: incompressible, so stored zips are that large.
+fn noise(bytes: usize) -> Vec<u8> {
     let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut data = Vec::with_capacity(bytes + 8);
     while data.len() < bytes {
@@ -252,19 +282,5 @@ pub fn big_module(bytes: usize) -> (ModTree, Vec<u8>) {
         data.extend_from_slice(&state.to_le_bytes());
     }
     data.truncate(bytes);
-    let prefix = "example.com/big@v1.0.0";
-    let zip = store_zip(&[
-        (format!("{prefix}/go.mod"), module.go_mod().into_bytes()),
-        (
-            format!("{prefix}/big.go"),
-            module.source("v1.0.0").into_bytes(),
-        ),
-        (format!("{prefix}/data.bin"), data),
-    ]);
-    (
-        ModTree {
-            modules: vec![module],
-        },
-        zip,
-    )
+    data
 }
