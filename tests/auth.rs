@@ -176,10 +176,12 @@ fn a_refused_request_runs_the_helper_again_and_is_retried() {
 #[test]
 fn goauth_off_sends_nothing_even_with_a_matching_netrc() {
     let mut s = setup(BASIC);
+    // Matching by host:port (go) and by host alone (goshim before GOAUTH).
+    let login = format!("login {USER} password {PASSWORD}");
     let netrc = s.world.write_file(
         "netrc",
         format!(
-            "machine {} login {USER} password {PASSWORD}\n",
+            "machine {} {login}\nmachine 127.0.0.1 {login}\n",
             s.proxy.addr()
         ),
     );
