@@ -11,7 +11,7 @@
 //! - `health`: the health snapshot, scores, and the choice of proxies (`select`).
 //! - `probe`: measuring proxies, in the foreground or a detached refresh.
 //! - `relay`: the loopback relay that fails over per request.
-//! - `upstream`: one proxy endpoint: URL, credentials (.netrc, Basic auth), TLS.
+//! - `upstream`: one proxy endpoint: URL, credentials (GOAUTH, .netrc, Basic auth), TLS.
 //! - `settings`: goshim's config file, environment variables, presets, paths.
 //!   The environment is read once, in `main`, into a `settings::vars::Env`
 //!   that is passed down (only the logger and TLS keep a value of it globally).

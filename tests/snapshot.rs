@@ -482,10 +482,16 @@ fn probe_sends_basic_credentials(from: CredsFrom) {
     let mut world = list_world(&format!("{goproxy}|{}", plain.url()));
     let bundle = world.write_file("ca.pem", &ca.pem);
     world.set_env("SSL_CERT_FILE", &bundle);
-    // Same host (127.0.0.1) for both proxies: only the https one may get the login.
+    // A login for each proxy's host:port (go matches the port too): only the
+    // https one may get it.
+    let login = format!("login {USER} password {PASSWORD}");
     let netrc = world.write_file(
         "netrc",
-        format!("machine 127.0.0.1 login {USER} password {PASSWORD}\n"),
+        format!(
+            "machine {} {login}\nmachine {} {login}\n",
+            gated.addr(),
+            plain.addr()
+        ),
     );
     if matches!(from, CredsFrom::Netrc) {
         world.set_env("NETRC", &netrc);

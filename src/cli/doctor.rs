@@ -15,6 +15,7 @@ use crate::probe::background;
 use crate::settings::config::Config;
 use crate::settings::vars::Env;
 use crate::shim::discovery::{self, Seen};
+use crate::upstream::goauth::Auth;
 use crate::{go::goenv, health::select, settings::presets};
 
 pub fn run(process: &Env, flags: &[String]) -> i32 {
@@ -41,12 +42,14 @@ pub fn run(process: &Env, flags: &[String]) -> i32 {
     let (modules, bad_modules) = sample_modules(&settings);
     let sumdb = env.as_ref().and_then(sumdb_name);
     let before = Snapshot::read(process);
+    let goenv_of = |key| env.as_ref().map_or("", |e| e.get(key));
     // One probe at a time (a background refresh waits or gives up).
     let _lock = background::lock(process, true);
     let probed = doctor::probe(
         &candidates,
         &doctor::Settings {
             process,
+            credentials: &Auth::for_go(goenv_of("GOVERSION"), goenv_of("GOAUTH"), process),
             modules: &modules,
             sumdb: sumdb.as_deref(),
             deadline: settings.probe_timeout,

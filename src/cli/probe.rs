@@ -6,7 +6,7 @@ use crate::health::{self, State};
 use crate::log::warn;
 use crate::probe::{self, background};
 use crate::settings::vars::Env;
-use crate::upstream::netrc;
+use crate::upstream::goauth::Auth;
 
 /// Exit 0 when at least one candidate is usable, 1 when none is.
 pub fn run(process: &Env, flags: &[String]) -> i32 {
@@ -31,7 +31,7 @@ pub fn run(process: &Env, flags: &[String]) -> i32 {
         module: &ctx.config.probe_module,
         sumdb: sumdb.as_deref(),
         deadline: ctx.config.probe_timeout,
-        logins: &netrc::load(process),
+        credentials: &Auth::for_go(ctx.env.get("GOVERSION"), ctx.env.get("GOAUTH"), process),
     });
     crate::metrics::count_probes(process, &observations);
     let snap = match health::snapshot::record(process, &observations, true) {

@@ -22,7 +22,7 @@ use crate::health;
 use crate::health::snapshot::now_secs;
 use crate::probe::{cert, freshness, measure as probe};
 use crate::settings::vars::Env;
-use crate::upstream::netrc;
+use crate::upstream::goauth::Auth;
 use report::{Freshness, ProxyReport, Source, TlsReport};
 use setup::Check;
 
@@ -59,8 +59,10 @@ pub struct Candidate {
 }
 
 pub struct Settings<'a> {
-    /// Where the snapshot and metrics are, and the netrc file.
+    /// Where the snapshot and metrics are.
     pub process: &'a Env,
+    /// The credentials go would send.
+    pub credentials: &'a std::sync::Arc<Auth>,
     pub modules: &'a [String],
     pub sumdb: Option<&'a str>,
     pub deadline: Duration,
@@ -86,7 +88,7 @@ pub fn probe(candidates: &[Candidate], settings: &Settings) -> Probed {
             sumdb: settings.sumdb,
             deadline: settings.deadline,
             progress: settings.progress,
-            logins: &netrc::load(settings.process),
+            credentials: settings.credentials,
         },
     );
     let listings: Vec<_> = measured.iter().map(|m| m.listings.clone()).collect();

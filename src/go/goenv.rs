@@ -21,8 +21,11 @@ use crate::state_file::{self, Durability};
 
 /// The variables goshim asks go for. (Not GOTOOLCHAIN: the query itself must
 /// run with GOTOOLCHAIN=local, so go would only echo that back.)
-const KEYS: [&str; 8] = [
+const KEYS: [&str; 10] = [
     "GOPROXY",
+    // How go authenticates to proxies (see upstream::goauth).
+    "GOAUTH",
+    "GOVERSION",
     "GOSUMDB",
     "GOPRIVATE",
     "GONOPROXY",
@@ -32,7 +35,7 @@ const KEYS: [&str; 8] = [
     "GOROOT",
 ];
 
-const CACHE_VERSION: u32 = 1;
+const CACHE_VERSION: u32 = 2;
 const CACHE_FILE: &str = "goenv.json";
 
 /// Effective values of [`KEYS`] (missing key = empty).
@@ -98,7 +101,8 @@ fn read_cache(process: &Env, path: &Path, key: &str) -> Option<BTreeMap<String, 
 
 /// Environment values win over cached ones, as they do for go itself.
 fn with_environment(process: &Env, mut values: BTreeMap<String, String>) -> GoEnv {
-    for key in KEYS {
+    // go reports its own version whatever the environment says.
+    for key in KEYS.into_iter().filter(|k| *k != "GOVERSION") {
         if let Some(v) = process.non_empty(key) {
             values.insert(key.to_string(), v);
         }
@@ -113,9 +117,16 @@ fn write_cache(process: &Env, path: &Path, key: &str, fresh: &BTreeMap<String, S
         debug!("not caching go env: GOPROXY from the go env file carries credentials");
         return;
     }
+    // A helper's command line may carry a token.
+    let helper_from_file = process.non_empty("GOAUTH").is_none()
+        && fresh.get("GOAUTH").is_some_and(|v| names_a_helper(v));
+    if helper_from_file {
+        debug!("not caching go env: GOAUTH from the go env file names a helper command");
+        return;
+    }
     let values: BTreeMap<String, String> = fresh
         .iter()
-        .filter(|(k, _)| process.non_empty(k).is_none())
+        .filter(|(k, _)| *k == "GOVERSION" || process.non_empty(k).is_none())
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let goroot = fresh.get("GOROOT").map_or("", String::as_str);
@@ -130,6 +141,14 @@ fn write_cache(process: &Env, path: &Path, key: &str, fresh: &BTreeMap<String, S
     {
         debug!("cannot write {}: {e}", path.display());
     }
+}
+
+/// Whether a GOAUTH value has an entry other than off, netrc and git.
+fn names_a_helper(goauth: &str) -> bool {
+    goauth.split(';').any(|entry| {
+        let first = entry.split_whitespace().next().unwrap_or("");
+        !matches!(first, "" | "off" | "netrc" | "git")
+    })
 }
 
 /// Runs `go env -json KEYS...` with GOTOOLCHAIN=local, so it never downloads a toolchain.
@@ -231,5 +250,19 @@ mod tests {
         let env = with_environment(&process, cached);
         assert_eq!(env.get("GOPROXY"), "https://env");
         assert_eq!(env.get("GOSUMDB"), "sum.golang.org");
+    }
+
+    #[test]
+    fn a_goauth_helper_from_the_go_env_file_is_not_cached() {
+        for (v, helper) in [
+            ("netrc", false),
+            ("off", false),
+            ("netrc; git /repo", false),
+            ("", false),
+            ("/bin/helper --token t", true),
+            ("netrc;helper", true),
+        ] {
+            assert_eq!(names_a_helper(v), helper, "{v}");
+        }
     }
 }

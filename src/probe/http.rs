@@ -62,12 +62,8 @@ fn ms(d: Duration) -> f64 {
 const MAX_HEAD: usize = 16 * 1024;
 
 /// GETs `rel` (proxy-relative, no leading slash) within `deadline`, timing
-/// each stage; with the endpoint's query and `Authorization`, as the relay sends them.
-pub async fn get(endpoint: &Endpoint, rel: &str, deadline: Duration) -> Result<Answer, Failure> {
-    get_with(endpoint, rel, deadline, Extras::default()).await
-}
-
-/// [`get`], also collecting what `extras` asks for.
+/// each stage; with the endpoint's query and credentials, as the relay sends
+/// them; also collecting what `extras` asks for.
 pub async fn get_with(
     endpoint: &Endpoint,
     rel: &str,
@@ -369,8 +365,8 @@ fn request(
         )
         .header(header::ACCEPT, "*/*")
         .header(header::CONNECTION, "close");
-    if let Some(auth) = &endpoint.auth {
-        builder = builder.header(header::AUTHORIZATION, auth);
+    for (name, value) in endpoint.headers_for(rel) {
+        builder = builder.header(name, value);
     }
     if let Some(auth) = forward.and_then(|p| p.auth.as_ref()) {
         builder = builder.header(header::PROXY_AUTHORIZATION, auth);
@@ -575,7 +571,7 @@ mod tests {
         let proxy = Proxy {
             url: "https://u:p@127.0.0.1:8080/base?q=1".into(),
         };
-        let endpoint = Endpoint::new(&proxy, &[]);
+        let endpoint = Endpoint::new(&proxy, &crate::upstream::goauth::Auth::none());
         rt.block_on(async {
             let (client, mut server) = tokio::io::duplex(64 * 1024);
             let serve = tokio::spawn(async move {

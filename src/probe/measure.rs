@@ -3,15 +3,17 @@
 //! checksum database, and the certificate chain of an https proxy.
 
 use std::io::Write;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::http::{self, Extras};
 use crate::error_class::ErrorClass;
+use crate::go::module_path;
 use crate::go::proxy_list::Proxy;
 use crate::health::Observation;
 use crate::health::snapshot::Latency;
 use crate::upstream::Endpoint;
-use crate::{go::module_path, upstream::netrc};
+use crate::upstream::goauth::{self, Auth};
 
 use super::cert::{self, CertInfo};
 use super::freshness::{self, Listing, ModuleFreshness};
@@ -29,9 +31,9 @@ pub struct Plan<'a> {
     pub deadline: Duration,
     /// Show progress on stderr.
     pub progress: bool,
-    /// The same credentials the relay sends (userinfo or .netrc, https
-    /// only): without them a proxy that needs them would look down.
-    pub logins: &'a [(String, netrc::Login)],
+    /// The same credentials the relay sends (userinfo, .netrc or GOAUTH,
+    /// https only): without them a proxy that needs them would look down.
+    pub credentials: &'a Arc<Auth>,
 }
 
 /// Everything measured about one proxy.
@@ -69,7 +71,7 @@ pub fn measure_all(proxies: &[Proxy], plan: &Plan) -> Vec<Measured> {
     runtime.block_on(async {
         let mut set = tokio::task::JoinSet::new();
         for (i, proxy) in proxies.iter().enumerate() {
-            let endpoint = Endpoint::new(proxy, plan.logins);
+            let endpoint = Endpoint::new(proxy, plan.credentials);
             let proxy = proxy.clone();
             let modules = plan.modules.to_vec();
             let sumdb = plan.sumdb.map(str::to_string);
@@ -134,10 +136,12 @@ async fn measure(
         return m;
     };
     let first_path = list_path(first);
-    let health = http::get_with(endpoint, &first_path, deadline, extras);
+    let health = get_authed(endpoint, &first_path, deadline, extras);
     let sumdb_check = async {
         let path = format!("sumdb/{}/supported", sumdb?);
-        let answer = http::get(endpoint, &path, deadline).await.ok()?;
+        let answer = get_authed(endpoint, &path, deadline, Extras::default())
+            .await
+            .ok()?;
         Some(answer.status == 200)
     };
     let (health, sumdb) = tokio::join!(health, sumdb_check);
@@ -182,7 +186,7 @@ async fn measure(
                     body_limit: Some(LIST_LIMIT),
                     peer_certs: false,
                 };
-                let l = match http::get_with(&endpoint, &path, deadline, extras).await {
+                let l = match get_authed(&endpoint, &path, deadline, extras).await {
                     Ok(a) => listing(a.status, a.body.as_deref()),
                     Err(_) => Listing::Unknown,
                 };
@@ -196,6 +200,38 @@ async fn measure(
         }
     }
     m
+}
+
+/// One GET with the credentials go would send, and go's second try: after
+/// a 4xx over https, the GOAUTH helpers run again with the URL (here with
+/// the status line alone on stdin: the prober keeps no response headers),
+/// and the request goes out again when that changed its credentials.
+async fn get_authed(
+    endpoint: &Endpoint,
+    rel: &str,
+    deadline: Duration,
+    extras: Extras,
+) -> Result<http::Answer, http::Failure> {
+    let Some(url) = endpoint.credential_url(rel) else {
+        return http::get_with(endpoint, rel, deadline, extras).await;
+    };
+    goauth::ensure_loaded(endpoint.credentials()).await;
+    let sent = endpoint.headers_for(rel);
+    let first = http::get_with(endpoint, rel, deadline, extras).await;
+    let status = match &first {
+        Ok(a) if (400..500).contains(&a.status) && endpoint.credentials().refreshes() => a.status,
+        _ => return first,
+    };
+    let reason = hyper::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or_default();
+    let response = goauth::helper::response_text("HTTP/1.1", status, reason, &[]);
+    goauth::refresh(endpoint.credentials(), url, response).await;
+    if endpoint.headers_for(rel) == sent {
+        return first;
+    }
+    http::get_with(endpoint, rel, deadline, extras).await
 }
 
 fn listing(status: u16, body: Option<&[u8]>) -> Listing {

@@ -6,11 +6,12 @@ pub mod freshness;
 pub mod http;
 pub mod measure;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::go::proxy_list::Proxy;
 use crate::health::Observation;
-use crate::upstream::netrc;
+use crate::upstream::goauth::Auth;
 
 /// What to probe and how long to wait.
 pub struct Request<'a> {
@@ -19,8 +20,8 @@ pub struct Request<'a> {
     /// Name of the checksum database (e.g. sum.golang.org); None when GOSUMDB=off.
     pub sumdb: Option<&'a str>,
     pub deadline: Duration,
-    /// Credentials for the proxies (see [`netrc::load`]).
-    pub logins: &'a [(String, netrc::Login)],
+    /// Credentials for the proxies, as go would send them.
+    pub credentials: &'a Arc<Auth>,
 }
 
 /// Probes every proxy at once: `<proxy>/<module>/@v/list` for health and
@@ -36,7 +37,7 @@ pub fn probe_all(req: &Request) -> Vec<Observation> {
             sumdb: req.sumdb,
             deadline: req.deadline,
             progress: false,
-            logins: req.logins,
+            credentials: req.credentials,
         },
     );
     let listings: Vec<_> = measured.iter().map(|m| m.listings.clone()).collect();

@@ -33,7 +33,7 @@ use crate::health::Observation;
 use crate::health::snapshot::Latency;
 use crate::log::debug;
 use crate::upstream::Endpoint;
-use crate::upstream::netrc;
+use crate::upstream::goauth::Auth;
 use ahead::Ahead;
 pub use ahead::Prefetch;
 
@@ -60,10 +60,10 @@ impl Upstream {
         proxy: &Proxy,
         user_slot: Option<(usize, bool)>,
         sumdb: Option<bool>,
-        logins: &[(String, netrc::Login)],
+        credentials: &Arc<Auth>,
     ) -> Upstream {
         Upstream {
-            endpoint: Endpoint::new(proxy, logins),
+            endpoint: Endpoint::new(proxy, credentials),
             user_slot,
             sumdb,
             hedge_after: None,
@@ -507,13 +507,13 @@ pub struct KnownHealth {
 }
 
 /// The upstreams for the relay: the plan's order, each knowing its place in
-/// the user's list and its hedge delay. `logins`: see [`netrc::load`].
+/// the user's list and its hedge delay, sharing `credentials`.
 pub fn upstreams(
     order: &[Proxy],
     user: &ProxyList,
     hedge: Hedge,
     health_of: impl Fn(&str) -> Option<KnownHealth>,
-    logins: &[(String, netrc::Login)],
+    credentials: &Arc<Auth>,
 ) -> Vec<Upstream> {
     order
         .iter()
@@ -524,7 +524,7 @@ pub fn upstreams(
                 .position(|u| u.key() == p.key())
                 .map(|i| (i, user.fallback[i]));
             let known = health_of(&p.key()).unwrap_or_default();
-            let mut up = Upstream::new(p, slot, known.sumdb, logins);
+            let mut up = Upstream::new(p, slot, known.sumdb, credentials);
             up.hedge_after = hedge.delay(known.first_byte_ms);
             up.known_up = known.up;
             up.known_first_byte_ms = known.first_byte_ms;

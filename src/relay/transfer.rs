@@ -16,6 +16,7 @@ use tokio::time::{Sleep, sleep, timeout};
 
 use super::Shared;
 use crate::error_class::ErrorClass;
+use crate::upstream::goauth;
 
 /// How an upstream answered a request, before its body.
 enum Answer {
@@ -186,19 +187,47 @@ async fn attempt(shared: &Shared, up: usize, rel: &str, range_from: u64) -> Answ
     let Some(client) = shared.client() else {
         return Answer::Failed(ErrorClass::Io);
     };
-    let upstream = shared.upstream(up);
-    let mut req = client.get(upstream.endpoint.url_for(rel));
-    if let Some(auth) = &upstream.endpoint.auth {
-        req = req.header(reqwest::header::AUTHORIZATION, auth);
+    let endpoint = &shared.upstream(up).endpoint;
+    let credential_url = endpoint.credential_url(rel);
+    if credential_url.is_some() {
+        // Credentials load at the first https request (a helper may run):
+        // outside the response deadline, which is the upstream's.
+        goauth::ensure_loaded(endpoint.credentials()).await;
     }
-    if range_from > 0 {
-        req = req.header(reqwest::header::RANGE, format!("bytes={range_from}-"));
-    }
-    let resp = match timeout(shared.settings.deadlines.response, req.send()).await {
+    let send = |headers: &[(String, String)]| {
+        let mut req = client.get(endpoint.url_for(rel));
+        for (name, value) in headers {
+            req = req.header(name, value);
+        }
+        if range_from > 0 {
+            req = req.header(reqwest::header::RANGE, format!("bytes={range_from}-"));
+        }
+        timeout(shared.settings.deadlines.response, req.send())
+    };
+    let sent = endpoint.headers_for(rel);
+    let mut resp = match send(&sent).await {
         Err(_) => return Answer::Failed(ErrorClass::Timeout),
         Ok(Err(e)) => return Answer::Failed(request_error_class(&e)),
         Ok(Ok(r)) => r,
     };
+    // go's second try: after any 4xx over https it runs the GOAUTH helpers
+    // again with the URL and the response, then repeats the request. Here
+    // only when that changed the credentials: the same request again would
+    // get the same answer.
+    if let Some(url) = credential_url
+        && resp.status().is_client_error()
+        && endpoint.credentials().refreshes()
+    {
+        goauth::refresh(endpoint.credentials(), url, refused_text(&resp)).await;
+        let again = endpoint.headers_for(rel);
+        if again != sent {
+            resp = match send(&again).await {
+                Err(_) => return Answer::Failed(ErrorClass::Timeout),
+                Ok(Err(e)) => return Answer::Failed(request_error_class(&e)),
+                Ok(Ok(r)) => r,
+            };
+        }
+    }
     let status = resp.status();
     match status.as_u16() {
         // Ignoring Range (a full 200) is legal HTTP: the body starts at 0.
@@ -211,6 +240,28 @@ async fn attempt(shared: &Shared, up: usize, rel: &str, range_from: u64) -> Answ
         code @ (429 | 500..=599) => Answer::Failed(ErrorClass::Http(code)),
         _ => Answer::Refused(status),
     }
+}
+
+/// The refused response as go hands it to a GOAUTH helper.
+fn refused_text(resp: &reqwest::Response) -> String {
+    let proto = match resp.version() {
+        reqwest::Version::HTTP_2 => "HTTP/2.0",
+        reqwest::Version::HTTP_10 => "HTTP/1.0",
+        _ => "HTTP/1.1",
+    };
+    let headers: Vec<(String, String)> = resp
+        .headers()
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let status = resp.status();
+    let reason = status.canonical_reason().unwrap_or_default();
+    goauth::helper::response_text(proto, status.as_u16(), reason, &headers)
 }
 
 fn request_error_class(e: &reqwest::Error) -> ErrorClass {

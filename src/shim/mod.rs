@@ -27,7 +27,7 @@ use crate::log::{debug, warn};
 use crate::relay::{self, Relay};
 use crate::settings::config::Config;
 use crate::settings::vars::Env;
-use crate::upstream::netrc;
+use crate::upstream::goauth::{self, Auth};
 use crate::{go::mod_file, go::toolchain, probe, settings::vars};
 use command::Kind;
 use discovery::Seen;
@@ -206,6 +206,11 @@ fn start_relay(
     snap: Option<&Snapshot>,
     ahead: relay::FetchAhead,
 ) -> std::io::Result<Relay> {
+    // A GOAUTH go refuses: go alone, so that it says so itself (through the
+    // relay, go would fetch nothing over https and never look at GOAUTH).
+    let auth = goauth::setting(env.get("GOVERSION"), env.get("GOAUTH"))
+        .and_then(|s| s.check_dirs().map(|()| s))
+        .map_err(|e| std::io::Error::other(format!("{e}; go reports it")))?;
     let user = ProxyList::parse(env.get("GOPROXY"));
     let health_of = |key: &str| {
         let h = snap?.get(key)?;
@@ -221,7 +226,7 @@ fn start_relay(
             &user,
             config.hedge,
             health_of,
-            &netrc::load(process),
+            &Auth::new(auth, process),
         ),
         private_patterns: format!("{},{}", env.get("GONOSUMDB"), env.get("GOPRIVATE")),
         direct_patterns: Some(env.get("GONOPROXY"))

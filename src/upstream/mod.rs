@@ -1,17 +1,20 @@
 //! One upstream proxy as goshim reaches it, parsed once from a GOPROXY entry:
-//! where requests go and which `Authorization` header they carry. The relay
-//! and the probes both build their requests from it, so a proxy that needs
-//! credentials (from the URL or `.netrc`) gets the same ones from both, and a
-//! probe does not report down a proxy that go reaches fine.
+//! where requests go and which credentials they carry. The relay and the
+//! probes both build their requests from it, so a proxy that needs
+//! credentials (from the URL, `.netrc` or a GOAUTH helper) gets the same ones
+//! from both, and a probe does not report down a proxy that go reaches fine.
 
 pub mod basic_auth;
+pub mod goauth;
 pub mod http_proxy;
 pub mod netrc;
 pub mod roots;
 pub mod tls;
 
 use std::fmt;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
+
+use goauth::Auth;
 
 use crate::go::proxy_list::{Proxy, UrlParts};
 use crate::settings::vars::Env;
@@ -78,36 +81,62 @@ pub struct Endpoint {
     path: String,
     /// Repeated on every request (it may hold a token), without '?'.
     query: Option<String>,
-    /// `Authorization` header value, from userinfo or netrc.
-    pub auth: Option<String>,
+    /// Basic credentials from the URL's userinfo (https only).
+    userinfo_basic: Option<String>,
+    /// `https://[userinfo@]host[:port]`: the start of the URL go looks
+    /// credentials up with (None unless https: go sends none over http).
+    credential_base: Option<String>,
+    /// GOAUTH / .netrc credentials, shared by every endpoint of the process.
+    credentials: Arc<Auth>,
     /// None when the URL is not http(s) with a host and a valid port.
     origin: Option<Origin>,
 }
 
 impl Endpoint {
-    /// `logins`: the netrc entries (see [`netrc::load`]), used when the URL has no userinfo.
-    pub fn new(proxy: &Proxy, logins: &[(String, netrc::Login)]) -> Endpoint {
+    pub fn new(proxy: &Proxy, credentials: &Arc<Auth>) -> Endpoint {
         let parts = UrlParts::parse(&proxy.url);
         let scheme = parts.scheme.unwrap_or("https");
         let hostport = parts.hostport;
-        let host = hostport.rsplit_once(':').map_or(hostport, |(h, _)| h);
         // Like go: credentials only over https.
-        let auth = (scheme == "https")
-            .then(|| {
-                parts.userinfo.map(basic_auth::from_userinfo).or_else(|| {
-                    netrc::find(logins, host).map(|l| basic_auth::from_login(&l.user, &l.password))
-                })
-            })
-            .flatten()
-            .map(|v| format!("Basic {v}"));
+        let https = scheme == "https";
+        let userinfo_basic = parts
+            .userinfo
+            .filter(|_| https)
+            .map(basic_auth::from_userinfo);
+        let credential_base = https.then(|| match parts.userinfo {
+            Some(u) => format!("https://{u}@{hostport}"),
+            None => format!("https://{hostport}"),
+        });
         Endpoint {
             key: proxy.key(),
             authority: format!("{scheme}://{hostport}"),
             path: parts.path.to_string(),
             query: parts.query.map(str::to_string),
-            auth,
+            userinfo_basic,
+            credential_base,
+            credentials: credentials.clone(),
             origin: origin(&parts),
         }
+    }
+
+    /// The URL go would look credentials up with for `rel` (userinfo and
+    /// all, as go's `req.URL.String()`); None when go sends none (http).
+    pub fn credential_url(&self, rel: &str) -> Option<String> {
+        let base = self.credential_base.as_ref()?;
+        Some(format!("{base}{}", self.target_for(rel)))
+    }
+
+    /// The credential headers for `rel`, from what is loaded (see
+    /// [`goauth::ensure_loaded`]): GOAUTH's, then the URL's userinfo.
+    pub fn headers_for(&self, rel: &str) -> goauth::store::Headers {
+        let found = self
+            .credential_url(rel)
+            .map(|url| self.credentials.lookup(&url));
+        goauth::merge(found.as_ref(), self.userinfo_basic.as_deref())
+    }
+
+    pub fn credentials(&self) -> &Arc<Auth> {
+        &self.credentials
     }
 
     /// The full URL of `rel` (a proxy-relative path without leading slash).
@@ -134,7 +163,10 @@ impl fmt::Debug for Endpoint {
         f.debug_struct("Endpoint")
             .field("key", &self.key)
             .field("query", &self.query.as_ref().map(|_| "<redacted>"))
-            .field("auth", &self.auth.as_ref().map(|_| "<redacted>"))
+            .field(
+                "userinfo",
+                &self.userinfo_basic.as_ref().map(|_| "<redacted>"),
+            )
             .field("origin", &self.origin)
             .finish()
     }
@@ -160,29 +192,49 @@ fn origin(parts: &UrlParts) -> Option<Origin> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::vars::Env;
 
-    fn endpoint(url: &str, logins: &[(String, netrc::Login)]) -> Endpoint {
-        Endpoint::new(&Proxy { url: url.into() }, logins)
+    fn endpoint(url: &str, auth: &Arc<Auth>) -> Endpoint {
+        Endpoint::new(&Proxy { url: url.into() }, auth)
     }
 
-    fn login(machine: &str, user: &str, password: &str) -> (String, netrc::Login) {
-        let login = netrc::Login {
-            user: user.into(),
-            password: password.into(),
-        };
-        (machine.into(), login)
+    /// Credentials of go 1.24+ with a netrc file holding `text`, loaded.
+    fn netrc_auth(text: &str) -> (tempfile::TempDir, Arc<Auth>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("netrc");
+        std::fs::write(&path, text).unwrap();
+        let process = Env::from_pairs(&[("NETRC", path.to_str().unwrap())]);
+        let setting = goauth::setting("go1.24.0", "netrc").unwrap();
+        let auth = Auth::new(setting, &process);
+        auth.load();
+        (dir, auth)
+    }
+
+    fn authorization(e: &Endpoint, rel: &str) -> Option<String> {
+        e.headers_for(rel)
+            .into_iter()
+            .find(|(n, _)| n == "Authorization")
+            .map(|(_, v)| v)
     }
 
     #[test]
     fn userinfo_query_and_redacted_key() {
-        let logins = [login("mirror.example", "other", "pw")];
+        let (_dir, auth) = netrc_auth("machine mirror.example:8443 login other password pw\n");
         let e = endpoint(
             "https://us%40r:p%3Ass@mirror.example:8443/goproxy/?token=x",
-            &logins,
+            &auth,
         );
         assert_eq!(e.key, "https://mirror.example:8443/goproxy");
-        // Userinfo wins over netrc.
-        assert_eq!(e.auth.as_deref(), Some("Basic dXNAcjpwOnNz"));
+        // go 1.24+ looks credentials up with the userinfo in the URL: the
+        // netrc machine does not match, and the userinfo is sent.
+        assert_eq!(
+            authorization(&e, "m/@v/list").as_deref(),
+            Some("Basic dXNAcjpwOnNz")
+        );
+        assert_eq!(
+            e.credential_url("m/@v/list").as_deref(),
+            Some("https://us%40r:p%3Ass@mirror.example:8443/goproxy/m/@v/list?token=x")
+        );
         assert_eq!(
             e.url_for("m/@v/list"),
             "https://mirror.example:8443/goproxy/m/@v/list?token=x"
@@ -198,29 +250,46 @@ mod tests {
     }
 
     #[test]
-    fn netrc_login_for_the_host_over_https_only() {
-        let logins = [login("mirror.example", "u", "p")];
-        let e = endpoint("https://mirror.example:8443", &logins);
-        assert_eq!(e.auth.as_deref(), Some("Basic dTpw"));
+    fn netrc_login_for_the_host_and_port_over_https_only() {
+        let (_dir, auth) = netrc_auth(
+            "machine mirror.example:8443 login u password p\nmachine 127.0.0.1 login u password p\n",
+        );
+        let e = endpoint("https://mirror.example:8443", &auth);
+        assert_eq!(authorization(&e, "x").as_deref(), Some("Basic dTpw"));
         assert_eq!(e.url_for("x"), "https://mirror.example:8443/x");
         assert_eq!(e.target_for("x"), "/x");
-        assert_eq!(endpoint("https://other.example", &logins).auth, None);
+        assert_eq!(
+            authorization(&endpoint("https://mirror.example", &auth), "x"),
+            None
+        );
+        assert_eq!(
+            authorization(&endpoint("https://other.example", &auth), "x"),
+            None
+        );
 
-        let logins = [login("127.0.0.1", "u", "p")];
-        let e = endpoint("http://u:p@127.0.0.1:9/", &logins);
-        assert_eq!(e.auth, None);
+        let e = endpoint("http://u:p@127.0.0.1:9/", &auth);
+        assert_eq!(e.headers_for("x"), Vec::new());
+        assert_eq!(e.credential_url("x"), None);
         assert_eq!(e.key, "http://127.0.0.1:9");
-        assert_eq!(endpoint("http://127.0.0.1:9", &logins).auth, None);
+        assert!(
+            endpoint("http://127.0.0.1", &auth)
+                .headers_for("x")
+                .is_empty()
+        );
         let origin = e.origin().unwrap();
         assert_eq!((origin.tls, origin.port), (false, 9));
     }
 
     #[test]
     fn origins_only_for_http_urls() {
-        let e = endpoint("https://[::1]:8443/x", &[]);
+        let none = Auth::none();
+        let e = endpoint("https://[::1]:8443/x", &none);
         assert_eq!(e.origin().unwrap().host, "::1");
-        assert_eq!(endpoint("https://[::1]", &[]).origin().unwrap().port, 443);
-        assert_eq!(endpoint("http://a.example", &[]).origin().unwrap().port, 80);
+        assert_eq!(endpoint("https://[::1]", &none).origin().unwrap().port, 443);
+        assert_eq!(
+            endpoint("http://a.example", &none).origin().unwrap().port,
+            80
+        );
         for bad in [
             "ftp://x",
             "localhost",
@@ -228,11 +297,11 @@ mod tests {
             "https://",
             "https://[::1",
         ] {
-            assert_eq!(endpoint(bad, &[]).origin(), None, "{bad}");
+            assert_eq!(endpoint(bad, &none).origin(), None, "{bad}");
         }
         // The relay still tries a URL without a scheme over https, as before.
         assert_eq!(
-            endpoint("localhost", &[]).url_for("x"),
+            endpoint("localhost", &none).url_for("x"),
             "https://localhost/x"
         );
     }

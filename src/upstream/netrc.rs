@@ -1,26 +1,27 @@
-//! Credentials from `.netrc` (`$NETRC`, else `~/.netrc`) for upstream proxies,
-//! as go's GOAUTH=netrc default uses them. Never logged.
+//! `.netrc` (`$NETRC`, else `~/.netrc`) as go reads it for upstream proxies
+//! (GOAUTH=netrc, go's default; the only source before go 1.24). Never logged.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::settings::vars::{self, Env};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Login {
-    pub user: String,
+/// One complete `machine` entry.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Line {
+    pub machine: String,
+    pub login: String,
     pub password: String,
 }
 
-/// All `machine` entries of the netrc file (empty when there is none).
-pub fn load(process: &Env) -> Vec<(String, Login)> {
-    path(process)
-        .and_then(|p| std::fs::read_to_string(p).ok())
-        .map(|text| parse(&text))
-        .unwrap_or_default()
+/// Never shows the password.
+impl std::fmt::Debug for Line {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "netrc::Line({})", self.machine)
+    }
 }
 
-/// `$NETRC`, else `~/.netrc`.
-fn path(process: &Env) -> Option<PathBuf> {
+/// `$NETRC`, else `~/.netrc` (no file system access).
+pub fn path(process: &Env) -> Option<PathBuf> {
     process
         .non_empty(vars::NETRC)
         .map(PathBuf::from)
@@ -31,48 +32,52 @@ fn path(process: &Env) -> Option<PathBuf> {
         })
 }
 
-/// The login for a host (port ignored).
-pub fn find<'a>(entries: &'a [(String, Login)], host: &str) -> Option<&'a Login> {
-    entries.iter().find(|(m, _)| m == host).map(|(_, l)| l)
+/// The file's entries; none when it does not exist (as for go).
+pub fn read(path: &Path) -> std::io::Result<Vec<Line>> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(parse(&String::from_utf8_lossy(&bytes))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
 }
 
-fn parse(text: &str) -> Vec<(String, Login)> {
+/// go's parser (cmd/go/internal/auth/netrc.go), quirks included: tokens pair
+/// up within a line, an entry counts once it has a machine, a login and a
+/// password, `macdef` skips to the next empty line, and a line ending in
+/// `default` ends the file.
+pub fn parse(text: &str) -> Vec<Line> {
     let mut out = Vec::new();
-    let mut tokens = text.split_whitespace();
-    let mut current: Option<(String, Login)> = None;
-    while let Some(tok) = tokens.next() {
-        match tok {
-            "machine" | "default" => {
-                out.extend(current.take());
-                let name = if tok == "machine" {
-                    tokens.next().unwrap_or("").to_string()
-                } else {
-                    String::new() // "default" is not used for proxies
-                };
-                current = Some((
-                    name,
-                    Login {
-                        user: String::new(),
-                        password: String::new(),
-                    },
-                ));
-            }
-            "login" => {
-                if let (Some((_, l)), Some(v)) = (current.as_mut(), tokens.next()) {
-                    l.user = v.to_string();
+    let mut l = Line::default();
+    let mut in_macro = false;
+    for line in text.split('\n') {
+        if in_macro {
+            in_macro = !line.is_empty();
+            continue;
+        }
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let mut i = 0;
+        while i + 1 < f.len() {
+            match f[i] {
+                "machine" => {
+                    l = Line {
+                        machine: f[i + 1].to_string(),
+                        ..Line::default()
+                    }
                 }
+                "login" => l.login = f[i + 1].to_string(),
+                "password" => l.password = f[i + 1].to_string(),
+                "macdef" => in_macro = true,
+                _ => {}
             }
-            "password" => {
-                if let (Some((_, l)), Some(v)) = (current.as_mut(), tokens.next()) {
-                    l.password = v.to_string();
-                }
+            if !l.machine.is_empty() && !l.login.is_empty() && !l.password.is_empty() {
+                out.push(std::mem::take(&mut l));
             }
-            "macdef" => break, // macros end the useful part
-            _ => {}
+            i += 2;
+        }
+        if f.get(i) == Some(&"default") {
+            break;
         }
     }
-    out.extend(current);
-    out.retain(|(m, _)| !m.is_empty());
     out
 }
 
@@ -80,14 +85,52 @@ fn parse(text: &str) -> Vec<(String, Login)> {
 mod tests {
     use super::*;
 
+    fn machines(text: &str) -> Vec<(String, String, String)> {
+        parse(text)
+            .into_iter()
+            .map(|l| (l.machine, l.login, l.password))
+            .collect()
+    }
+
+    fn entry(m: &str, l: &str, p: &str) -> (String, String, String) {
+        (m.into(), l.into(), p.into())
+    }
+
     #[test]
-    fn parses_entries() {
-        let entries = parse(
-            "machine a.example login u password p\ndefault login x password y\nmachine b.example\n login v\n password q\n",
-        );
-        assert_eq!(find(&entries, "a.example").unwrap().password, "p");
-        assert_eq!(find(&entries, "b.example").unwrap().user, "v");
-        assert!(find(&entries, "c.example").is_none());
+    fn parses_like_go() {
+        type Entry<'a> = (&'a str, &'a str, &'a str);
+        let cases: &[(&str, &[Entry])] = &[
+            (
+                "machine a.example login u password p\nmachine b:8443\n login v\n password q\n",
+                &[("a.example", "u", "p"), ("b:8443", "v", "q")],
+            ),
+            // Incomplete entries are dropped; a later machine resets.
+            (
+                "machine a login u\nmachine b login v password w\n",
+                &[("b", "v", "w")],
+            ),
+            // Macros run to the next empty line.
+            (
+                "macdef init\nmachine x login y password z\n\nmachine a login u password p\n",
+                &[("a", "u", "p")],
+            ),
+            // A line ending in `default` ends the file.
+            (
+                "machine a login u password p\ndefault\nmachine b login v password w\n",
+                &[("a", "u", "p")],
+            ),
+            // Tokens pair within a line: here `default login` is one pair.
+            (
+                "default login x password y\nmachine b login v password w\n",
+                &[("b", "v", "w")],
+            ),
+            ("", &[]),
+            ("machine", &[]),
+        ];
+        for (text, want) in cases {
+            let want: Vec<_> = want.iter().map(|(m, l, p)| entry(m, l, p)).collect();
+            assert_eq!(machines(text), want, "{text:?}");
+        }
     }
 
     #[test]
@@ -97,5 +140,16 @@ mod tests {
         let home = Env::from_pairs(&[("NETRC", ""), ("HOME", "/h")]);
         assert_eq!(path(&home), Some(PathBuf::from("/h/.netrc")));
         assert_eq!(path(&Env::default()), None);
+    }
+
+    #[test]
+    fn a_missing_file_has_no_entries() {
+        assert_eq!(read(Path::new("/nonexistent/netrc")).unwrap(), Vec::new());
+    }
+
+    #[test]
+    fn debug_hides_the_password() {
+        let l = &parse("machine m login u password s3cret")[0];
+        assert!(!format!("{l:?}").contains("s3cret"));
     }
 }
