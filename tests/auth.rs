@@ -13,10 +13,12 @@ use std::time::Duration;
 
 use common::process::run_with_timeout;
 use common::scenario::{
-    PASSWORD, TOKEN, assert_cache_has_no_secret, assert_no_secret, entry, go_lines, status_json,
+    PASSWORD, TOKEN, assert_cache_has_no_secret, assert_no_secret, db_proxy, entry, go_lines,
+    status_json,
 };
+use common::sumdb::{SUMDB_NAME, SumDb};
 use common::tls::{TestCa, TlsProxy};
-use common::{ModTree, World, show};
+use common::{Fault, ModTree, TestProxy, World, show};
 use serde_json::Value;
 
 const USER: &str = "gopher";
@@ -30,18 +32,34 @@ fn bearer() -> String {
 const BASIC: &str = "Basic Z29waGVyOnMzY3IzdFBBU1M=";
 
 /// An https proxy with a test CA that go and goshim trust, refusing (401)
-/// any request without `authorization`, and a world whose GOPROXY is it.
+/// any request without `authorization`, and a world whose GOPROXY is it;
+/// checksums verified against the test database, served at its own URL.
 struct Setup {
     tree: ModTree,
     proxy: TlsProxy,
     world: World,
+    _db_server: TestProxy,
 }
 
 fn setup(authorization: &str) -> Setup {
     let tree = ModTree::new(2);
     let ca = TestCa::new("goshim auth test CA");
     let proxy = TlsProxy::requiring(&ca.leaf((2020, 1, 1), (2040, 1, 1)), &tree, authorization);
+    let db = SumDb::from_tree(SUMDB_NAME, &tree);
+    let db_server = db_proxy(&tree, &db, Fault::Healthy);
     let mut world = World::new();
+    world.set_env(
+        "GOSUMDB",
+        format!(
+            "{} {}/sumdb/{}",
+            db.verifier_key(),
+            db_server.url(),
+            db.name()
+        ),
+    );
+    for key in ["GONOSUMDB", "GOPRIVATE"] {
+        world.remove_env(key);
+    }
     world.set_env("GOPROXY", proxy.url());
     world.set_env("GOSHIM_TTL", "0");
     world.set_env("GOSHIM_LOG", "debug");
@@ -50,7 +68,12 @@ fn setup(authorization: &str) -> Setup {
     let bundle = world.write_file("ca.pem", &ca.pem);
     world.set_env("SSL_CERT_FILE", &bundle);
     world.write_tree_main_module(&tree);
-    Setup { tree, proxy, world }
+    Setup {
+        tree,
+        proxy,
+        world,
+        _db_server: db_server,
+    }
 }
 
 /// A GOAUTH helper printing `authorization` for the proxy when run without
