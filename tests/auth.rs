@@ -143,6 +143,17 @@ fn download_both(s: &Setup) -> (Output, Output) {
     (direct, shim)
 }
 
+/// A NETRC file with the login for the proxy's `host:port`, as go matches it.
+fn netrc_for_the_proxy(s: &mut Setup) -> std::path::PathBuf {
+    let machine = s.proxy.addr();
+    let netrc = s.world.write_file(
+        "netrc",
+        format!("machine {machine} login {USER} password {PASSWORD}\n"),
+    );
+    s.world.set_env("NETRC", &netrc);
+    netrc
+}
+
 #[test]
 fn a_goauth_helper_token_reaches_the_proxy() {
     let mut s = setup(&bearer());
@@ -156,14 +167,7 @@ fn a_goauth_helper_token_reaches_the_proxy() {
 #[test]
 fn netrc_machine_with_the_port_is_used_and_without_it_is_not() {
     let mut s = setup(BASIC);
-    let netrc = s.world.write_file(
-        "netrc",
-        format!(
-            "machine {} login {USER} password {PASSWORD}\n",
-            s.proxy.addr()
-        ),
-    );
-    s.world.set_env("NETRC", &netrc);
+    let netrc = netrc_for_the_proxy(&mut s);
     let (direct, _) = download_both(&s);
     assert!(direct.status.success(), "{}", show(&direct));
 
@@ -220,14 +224,7 @@ fn goauth_off_sends_nothing_even_with_a_matching_netrc() {
 #[test]
 fn a_goauth_go_refuses_fails_through_goshim_too() {
     let mut s = setup(BASIC);
-    let netrc = s.world.write_file(
-        "netrc",
-        format!(
-            "machine {} login {USER} password {PASSWORD}\n",
-            s.proxy.addr()
-        ),
-    );
-    s.world.set_env("NETRC", &netrc);
+    netrc_for_the_proxy(&mut s);
     s.world.set_env("GOAUTH", "netrc;");
     let w = &s.world;
     let _ = w.run_direct(&["clean", "-modcache"]);

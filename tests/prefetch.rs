@@ -70,10 +70,15 @@ fn assert_quiet_success(out: &Output, args: &[&str]) {
 
 /// How many different go.mod files the proxy was asked for.
 fn distinct_mods(proxy: &TestProxy) -> usize {
+    distinct_asked(proxy, ".mod")
+}
+
+/// How many different paths ending in `suffix` the proxy was asked for.
+fn distinct_asked(proxy: &TestProxy, suffix: &str) -> usize {
     let mut paths: Vec<String> = proxy
         .request_paths()
         .into_iter()
-        .filter(|p| p.ends_with(".mod"))
+        .filter(|p| p.ends_with(suffix))
         .collect();
     paths.sort();
     paths.dedup();
@@ -627,18 +632,6 @@ fn lookups_are_fetched_ahead_when_go_s_cache_has_every_go_mod() {
     assert_go_sum_from(&w, &tree, &db, false, "lookups of cached go.mod files");
 }
 
-/// Distinct zips the proxy was asked for.
-fn distinct_zips(proxy: &TestProxy) -> usize {
-    let mut paths: Vec<String> = proxy
-        .request_paths()
-        .into_iter()
-        .filter(|p| p.ends_with(".zip"))
-        .collect();
-    paths.sort();
-    paths.dedup();
-    paths.len()
-}
-
 /// When go falls behind, zips fetched ahead wait for go to take one of
 /// those held: `go mod download` of 80 modules, held in its `.info` phase
 /// (one module's `.info` pauses), so that go takes no zip; the relay fetches
@@ -654,11 +647,11 @@ fn zips_fetched_ahead_wait_for_go_to_take_them() {
     let w = world(&proxy.url(), &db, &tree);
     let mut go = Running::spawn(&mut w.shim_cmd(["mod", "download"]));
     go.wait_until("fetching zips ahead", Duration::from_secs(60), |_| {
-        distinct_zips(&proxy) >= 32
+        distinct_asked(&proxy, ".zip") >= 32
     });
     // Long enough for the rest to go out, were they not held back.
     std::thread::sleep(Duration::from_millis(500));
-    let before_go_took_any = distinct_zips(&proxy);
+    let before_go_took_any = distinct_asked(&proxy, ".zip");
     resume_and_finish(&proxy, go);
     assert_eq!(before_go_took_any, 32);
     assert_go_sum_from(&w, &tree, &db, false, "go mod download");
