@@ -10,8 +10,9 @@
 //! GOSHIM_TEST_GO=/path/to/go/bin/go cargo bench --bench scale
 //! SCALE_BENCH_MODULES=200,500 SCALE_BENCH_PLAIN=0 cargo bench --bench scale
 //! ```
-//! `SCALE_BENCH_PLAIN=0` skips plain go (221 s at 2,000 modules). Markdown to
-//! stdout and `target/bench/scale.md`.
+//! `SCALE_BENCH_PLAIN=0` skips plain go (about 110 s at 2,000 modules);
+//! `SCALE_BENCH_ZIP_KIB` sets the zip size (default 64). Markdown to stdout
+//! and `target/bench/scale.md`.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -25,7 +26,6 @@ use std::time::{Duration, Instant};
 use common::sumdb::{SUMDB_NAME, SumDb};
 use common::{Fault, ModTree, TestProxy, World};
 
-const ZIP_BYTES: usize = 64 * 1024;
 const DELAY: Duration = Duration::from_millis(20);
 
 /// The most seen of each at any sample.
@@ -47,13 +47,17 @@ fn main() {
         .filter_map(|n| n.trim().parse().ok())
         .collect();
     let plain = std::env::var("SCALE_BENCH_PLAIN").map_or(true, |v| v != "0");
+    let zip_kib: usize = std::env::var("SCALE_BENCH_ZIP_KIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64);
     let mut md = format!(
-        "Worlds in {worlds_in}; 64 KiB zips, every answer 20 ms late, one run each.\n\n\
+        "Worlds in {worlds_in}; {zip_kib} KiB zips, every answer 20 ms late, one run each.\n\n\
          | modules | plain go | goshim | goshim / plain | peak open files | peak resident memory | peak held temporary bytes |\n\
          |---|---|---|---|---|---|---|\n"
     );
     for n in sizes {
-        let tree = ModTree::padded(n, ZIP_BYTES);
+        let tree = ModTree::padded(n, zip_kib * 1024);
         let db = SumDb::from_tree(SUMDB_NAME, &tree);
         let proxy = TestProxy::builder().tree(&tree).sumdb(&db).start();
         proxy.set_fault(Fault::Delay(DELAY));
