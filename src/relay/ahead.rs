@@ -65,9 +65,9 @@ const IN_MEMORY_UP_TO: usize = 1024 * 1024;
 /// Zips fetched ahead and not yet taken by go (or under way), all together.
 /// When go falls behind (it downloads a few at a time), the next zip waits
 /// for go to take one: fetching ahead of 2,000 modules must not hold 2,000
-/// zips (each spilled zip is an open file). Enough to keep [`FAR`] fetches
+/// zips (each spilled zip is an open file). Enough to keep every fetch ahead
 /// busy on a distant proxy while go works through what is held.
-const ZIPS_HELD: usize = 2 * FAR;
+const ZIPS_HELD: usize = 32;
 /// Bytes of all bodies held or arriving (memory and files): a fetch ahead
 /// that would go over is dropped, and go fetches that file itself. Bounds a
 /// tmpfs `/tmp` (memory) however large the zips.
