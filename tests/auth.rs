@@ -276,3 +276,24 @@ fn probe_and_doctor_measure_a_mirror_behind_a_goauth_helper() {
     assert!(helper_log(w).contains("retry "), "{}", helper_log(w));
     assert_cache_has_no_secret(&w.path("goshim-cache"));
 }
+
+/// `GOAUTH="git <dir>"`: after the proxy's 401, go (and goshim in its place)
+/// asks `git credential fill` in that folder, whose credential helper
+/// answers, and retries with that Basic login.
+#[test]
+fn goauth_git_fills_the_login_after_a_refusal() {
+    let mut s = setup(BASIC);
+    let repo = s.world.path("creds-repo");
+    fs::create_dir_all(&repo).unwrap();
+    let git = |args: &[&str]| {
+        let out = s.world.run(s.world.cmd("git", args).current_dir(&repo));
+        assert!(out.status.success(), "git {args:?}\n{}", show(&out));
+    };
+    git(&["init", "-q"]);
+    let helper = format!("!f() {{ echo username={USER}; echo password={PASSWORD}; }}; f");
+    git(&["config", "credential.helper", &helper]);
+    s.world.set_env("GOAUTH", format!("git {}", repo.display()));
+    let (direct, _) = download_both(&s);
+    assert!(direct.status.success(), "{}", show(&direct));
+    assert!(s.proxy.rejected() > 0 && s.proxy.served() > 0);
+}

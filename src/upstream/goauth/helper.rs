@@ -190,13 +190,23 @@ fn canonical_name(name: &str) -> String {
 /// (the refused response) or nothing on stdin. Its stderr is dropped: go
 /// shows it only under -x, and it may hold secrets.
 pub fn run(command: &str, url: Option<&str>, stdin: Option<&str>) -> Result<String, HelperError> {
-    let words = split_command(command)?;
-    let Some((program, args)) = words.split_first() else {
+    let mut words = split_command(command)?;
+    words.extend(url.map(str::to_string));
+    run_argv(&words, None, stdin)
+}
+
+/// Runs `argv` (in `dir`, if given) with `stdin` or nothing on stdin, within
+/// [`DEADLINE`]: its stdout when it exits 0. Stderr is dropped.
+pub fn run_argv(
+    argv: &[String],
+    dir: Option<&std::path::Path>,
+    stdin: Option<&str>,
+) -> Result<String, HelperError> {
+    let Some((program, args)) = argv.split_first() else {
         return Err(HelperError::Spawn(std::io::ErrorKind::NotFound));
     };
     let mut cmd = Command::new(program);
     cmd.args(args)
-        .args(url)
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {
@@ -204,6 +214,9 @@ pub fn run(command: &str, url: Option<&str>, stdin: Option<&str>) -> Result<Stri
         })
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
+    if let Some(dir) = dir {
+        cmd.current_dir(dir);
+    }
     let mut child = cmd.spawn().map_err(|e| HelperError::Spawn(e.kind()))?;
     if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
         let text = text.to_string();

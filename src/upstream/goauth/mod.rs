@@ -10,6 +10,7 @@
 //! for credentials ([`Auth::load`]); helpers are blocking processes, so the
 //! async callers go through [`ensure_loaded`] and [`refresh`].
 
+mod git;
 pub mod helper;
 pub mod store;
 
@@ -303,11 +304,14 @@ impl Auth {
                         updates.push((l.machine.clone(), h));
                     }
                 }
-                Method::Git(_) => {
-                    // Not supported yet: go asks `git credential fill` only
-                    // after a refusal; goshim sends nothing from git.
-                    if refused.is_some() {
-                        debug!("GOAUTH git: not supported by goshim; no credentials from git");
+                // go asks git only about a refused URL (not before the first request).
+                Method::Git(dir) => {
+                    if let Some((url, _)) = refused {
+                        match git::fill(dir, url) {
+                            Ok(found) => updates.push(found),
+                            // go too goes on without them (it says why only under -x).
+                            Err(e) => debug!("GOAUTH git: {e}"),
+                        }
                     }
                 }
                 Method::Command(command) => {
