@@ -28,7 +28,7 @@ commands:
                     writes preset = <name> to the config file; 'goshim use none' removes it
   probe [--json]    probe every candidate proxy now, save the snapshot, print the ranking
   which             print the real go that the shim runs
-  --version         print goshim's version
+  --version         print goshim's version and the commit it was built from
   --help            print this help
 
 The shim itself is the same binary started as `go` (install.sh links both
@@ -53,7 +53,7 @@ pub fn main(process: &Env, args: Vec<OsString>) -> ! {
         }
         "-V" | "--version" | "version" => {
             no_flags(cmd, flags);
-            println!("goshim {}", env!("CARGO_PKG_VERSION"));
+            println!("{VERSION_LINE}");
             0
         }
         "which" => {
@@ -74,6 +74,14 @@ pub fn main(process: &Env, args: Vec<OsString>) -> ! {
     };
     std::process::exit(code)
 }
+
+/// `goshim 0.1.0 (1a2b3c4)`: the version and the commit it was built from
+/// (build.rs), or the version alone when built without git. One constant.
+const VERSION_LINE: &str = concat!(
+    "goshim ",
+    env!("CARGO_PKG_VERSION"),
+    env!("GOSHIM_COMMIT_SUFFIX")
+);
 
 /// Flags given, each one checked against those the command knows.
 fn parse_flags(cmd: &str, flags: &[String], known: &[&str]) -> Vec<String> {
