@@ -4,6 +4,7 @@ mod context;
 mod doctor;
 mod probe;
 mod prometheus;
+mod self_cmd;
 mod status;
 mod use_preset;
 
@@ -28,6 +29,8 @@ commands:
                     writes preset = <name> to the config file; 'goshim use none' removes it
   probe [--json]    probe every candidate proxy now, save the snapshot, print the ranking
   which             print the real go that the shim runs
+  self uninstall    remove this installation (binary, go link, cache, the installer's
+                    PATH lines); keeps the config file. 'goshim self --help' for more
   --version         print goshim's version and the commit it was built from
   --help            print this help
 
@@ -70,6 +73,7 @@ pub fn main(process: &Env, args: Vec<OsString>) -> ! {
         ),
         "doctor" => doctor::run(process, &parse_flags(cmd, flags, &["--all", "--json"])),
         "use" => use_preset::run(process, flags),
+        "self" => self_cmd::run(process, flags),
         other => usage_error(&format!("unknown command '{other}'")),
     };
     std::process::exit(code)
