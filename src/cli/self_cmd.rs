@@ -202,14 +202,16 @@ fn remove_path_lines(process: &Env, out: &mut Outcome) {
             .chain(ZSH_PROFILES.iter().map(|p| zsh_home.join(p)));
         let sh_lines = source_lines(&env_sh, home);
         for profile in profiles {
-            edit_profile(&profile, &sh_lines, false, out);
+            edit_profile(&profile, &sh_lines, out);
         }
-        edit_profile(
-            &home.join(FISH_CONF),
-            &source_lines(&env_fish, home),
-            true,
-            out,
-        );
+        let fish_conf = home.join(FISH_CONF);
+        edit_profile(&fish_conf, &source_lines(&env_fish, home), out);
+        // The installer made these folders for that file; gone when left empty.
+        for d in fish_conf.ancestors().skip(1).take(2) {
+            if fs::remove_dir(d).is_ok() {
+                println!("removed empty {}/", d.display());
+            }
+        }
     }
     for name in INSTALLER_FILES {
         out.remove_file(&installer_dir.join(name), "the installer's ");
@@ -259,17 +261,18 @@ fn without_lines(text: &str, lines: &[String]) -> Option<String> {
 }
 
 /// Removes the installer's lines from one profile, writing it in place (a
-/// profile may be a symlink into a dotfiles folder). A fish conf file of ours
-/// left blank is deleted.
-fn edit_profile(profile: &Path, lines: &[String], delete_if_blank: bool, out: &mut Outcome) {
+/// profile may be a symlink into a dotfiles folder). A file left blank is
+/// deleted: the installer created it (`.zshrc` when there was none, the fish
+/// conf file).
+fn edit_profile(profile: &Path, lines: &[String], out: &mut Outcome) {
     let Ok(text) = fs::read_to_string(profile) else {
         return;
     };
     let Some(new) = without_lines(&text, lines) else {
         return;
     };
-    if delete_if_blank && new.trim().is_empty() {
-        out.remove_file(profile, "the installer's ");
+    if new.trim().is_empty() {
+        out.remove_file(profile, "");
         return;
     }
     match fs::write(profile, new) {
