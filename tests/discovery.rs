@@ -239,10 +239,13 @@ fn goshim_version() {
     let world = World::new();
     let out = world.run(&mut world.goshim_cmd(["--version"]));
     assert_clean_success("goshim --version", &out);
-    assert_eq!(
-        stdout_text(&out),
-        format!("goshim {}\n", env!("CARGO_PKG_VERSION"))
-    );
+    // The commit comes from build.rs (git rev-parse --short HEAD), when built
+    // from a checkout with git.
+    let expected = match env!("GOSHIM_COMMIT") {
+        "" => format!("goshim {}\n", env!("CARGO_PKG_VERSION")),
+        commit => format!("goshim {} ({commit})\n", env!("CARGO_PKG_VERSION")),
+    };
+    assert_eq!(stdout_text(&out), expected);
 }
 
 #[test]

@@ -125,3 +125,125 @@ fn uninstall_leaves_links_it_did_not_make() {
         show(&out)
     );
 }
+
+/// Every file and symlink under `dir`, relative to it, sorted.
+fn files_under(dir: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            if e.file_type().unwrap().is_dir() {
+                walk(root, &path, out);
+            } else {
+                out.push(path.strip_prefix(root).unwrap().display().to_string());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// `goshim self uninstall` without a checkout: install.sh's layout under a
+/// temporary HOME (every goshim path at its default), used for real, then the
+/// installed goshim removes itself, its links, its cache and the PATH lines
+/// the release installer writes (as cargo-dist 0.34 writes them; tests/release.rs
+/// runs the real installer when `dist` is installed). Only the config is left.
+#[test]
+fn self_uninstall_leaves_only_the_config() {
+    let mut w = world();
+    for var in ["GOSHIM_CACHE_DIR", "XDG_CACHE_HOME", "XDG_CONFIG_HOME"] {
+        w.remove_env(var);
+    }
+    let home = w.path("home");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("install.sh");
+    let out = w.run(&mut w.cmd(script, ["--no-static"]));
+    assert!(out.status.success(), "{}", show(&out));
+    let shims = home.join(".goshim/shims");
+    w.set_path(&[shims.clone(), w.real_go_dir().to_path_buf()]);
+    let out = w.run(&mut w.cmd("sh", ["-c", "go version && goshim status"]));
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(home.join(".cache/goshim/goenv.json").is_file());
+    let config = w.write_file("home/.config/goshim/config.toml", "attempts = 2\n");
+
+    // What the release installer adds for PATH: env files, a receipt, and a
+    // line sourcing the env file in the profiles (after a blank line).
+    let line = ". \"$HOME/.config/goshim/env.sh\"";
+    w.write_file("home/.config/goshim/env.sh", "export PATH=x\n");
+    w.write_file("home/.config/goshim/env.fish", "set -x PATH x\n");
+    w.write_file("home/.config/goshim/goshim-receipt.json", "{}\n");
+    w.write_file("home/.profile", format!("umask 022\n\n{line}\n"));
+    w.write_file(
+        "home/.bashrc",
+        format!("alias ll='ls -l'\n\n{line}\nexport EDITOR=vi\n"),
+    );
+    w.write_file(
+        "home/.config/fish/conf.d/goshim.env.fish",
+        "\nsource \"$HOME/.config/goshim/env.fish\"\n",
+    );
+
+    let out = w.run(&mut w.cmd("goshim", ["self", "uninstall"]));
+    assert!(out.status.success(), "{}", show(&out));
+    let text = stdout_text(&out);
+    assert!(
+        text.contains(&format!("kept your config file {}", config.display())),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "removed the PATH line from {}",
+            home.join(".bashrc").display()
+        )),
+        "{text}"
+    );
+    assert_eq!(
+        fs::read_to_string(home.join(".bashrc")).unwrap(),
+        "alias ll='ls -l'\nexport EDITOR=vi\n"
+    );
+    assert_eq!(
+        fs::read_to_string(home.join(".profile")).unwrap(),
+        "umask 022\n"
+    );
+    let left: Vec<String> = files_under(&home)
+        .into_iter()
+        .filter(|f| !f.starts_with(".config/go/")) // go's telemetry folder
+        .collect();
+    assert_eq!(
+        left,
+        [".bashrc", ".config/goshim/config.toml", ".profile"],
+        "{}",
+        show(&out)
+    );
+    assert!(!home.join(".goshim").exists(), "{}", show(&out));
+
+    // Nothing left to remove: the binary is gone, so is the command.
+    let out = w.run(&mut w.cmd("sh", ["-c", "command -v goshim"]));
+    assert!(!out.status.success(), "{}", show(&out));
+}
+
+/// A goshim that no installer placed (no `go` link to it) is not removed.
+#[test]
+fn self_uninstall_refuses_a_binary_that_is_not_installed() {
+    let w = World::new();
+    let copy = w.path("tools/goshim");
+    fs::create_dir_all(copy.parent().unwrap()).unwrap();
+    fs::copy(common::go::goshim_bin(), &copy).unwrap();
+    let out = w.run(&mut w.cmd(&copy, ["self", "uninstall"]));
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(
+        common::stderr_text(&out).contains("does not look installed"),
+        "{}",
+        show(&out)
+    );
+    assert!(copy.is_file());
+    let out = w.run(&mut w.cmd(&copy, ["self"]));
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(
+        common::stderr_text(&out).contains("goshim self <command>"),
+        "{}",
+        show(&out)
+    );
+}

@@ -4,6 +4,7 @@ mod context;
 mod doctor;
 mod probe;
 mod prometheus;
+mod self_cmd;
 mod status;
 mod use_preset;
 
@@ -28,7 +29,9 @@ commands:
                     writes preset = <name> to the config file; 'goshim use none' removes it
   probe [--json]    probe every candidate proxy now, save the snapshot, print the ranking
   which             print the real go that the shim runs
-  --version         print goshim's version
+  self uninstall    remove this installation (binary, go link, cache, the installer's
+                    PATH lines); keeps the config file. 'goshim self --help' for more
+  --version         print goshim's version and the commit it was built from
   --help            print this help
 
 The shim itself is the same binary started as `go` (install.sh links both
@@ -53,7 +56,7 @@ pub fn main(process: &Env, args: Vec<OsString>) -> ! {
         }
         "-V" | "--version" | "version" => {
             no_flags(cmd, flags);
-            println!("goshim {}", env!("CARGO_PKG_VERSION"));
+            println!("{VERSION_LINE}");
             0
         }
         "which" => {
@@ -70,10 +73,19 @@ pub fn main(process: &Env, args: Vec<OsString>) -> ! {
         ),
         "doctor" => doctor::run(process, &parse_flags(cmd, flags, &["--all", "--json"])),
         "use" => use_preset::run(process, flags),
+        "self" => self_cmd::run(process, flags),
         other => usage_error(&format!("unknown command '{other}'")),
     };
     std::process::exit(code)
 }
+
+/// `goshim 0.1.0 (1a2b3c4)`: the version and the commit it was built from
+/// (build.rs), or the version alone when built without git. One constant.
+const VERSION_LINE: &str = concat!(
+    "goshim ",
+    env!("CARGO_PKG_VERSION"),
+    env!("GOSHIM_COMMIT_SUFFIX")
+);
 
 /// Flags given, each one checked against those the command knows.
 fn parse_flags(cmd: &str, flags: &[String], known: &[&str]) -> Vec<String> {

@@ -32,7 +32,8 @@ pub fn go_env_file(process: &Env) -> Option<PathBuf> {
     }
 }
 
-fn config_home(process: &Env) -> Option<PathBuf> {
+/// `$XDG_CONFIG_HOME`, else `~/.config`.
+pub fn config_home(process: &Env) -> Option<PathBuf> {
     process
         .non_empty(vars::XDG_CONFIG_HOME)
         .map(PathBuf::from)

@@ -55,6 +55,8 @@ pub const GOENV: &str = "GOENV";
 pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
 pub const XDG_CONFIG_HOME: &str = "XDG_CONFIG_HOME";
 pub const HOME: &str = "HOME";
+/// Where zsh reads .zshrc/.zshenv from, instead of HOME (goshim self uninstall).
+pub const ZDOTDIR: &str = "ZDOTDIR";
 /// Location of the netrc file with credentials for upstream proxies (as go reads it).
 pub const NETRC: &str = "NETRC";
 /// `0`/`off`: no loopback relay; go gets the health-ordered GOPROXY list instead.

@@ -1,0 +1,321 @@
+//! The release installer, offline: the archive and `goshim-installer.sh` for
+//! this machine built as the release workflow builds them (cargo-dist, with
+//! the static glibc flags of .github/build-setup.yml), served from a loopback
+//! HTTP server, installed with `curl ... | sh` (dash) into a temporary HOME.
+//! A login shell then finds `go` as the shim, ahead of a Go folder the profile
+//! already put on PATH, and `go version` runs through it. A tampered archive
+//! and a server that is gone install nothing; installing twice leaves one PATH
+//! line; `goshim self uninstall` leaves only the config.
+//!
+//! Needs `dist` (cargo install cargo-dist --locked): without it the test says
+//! so and passes without checking anything (CI never builds cargo-dist).
+
+mod common;
+
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use common::{World, show, stderr_text, stdout_text};
+
+const TARGET: &str = "x86_64-unknown-linux-gnu";
+const ARCHIVE: &str = "goshim-x86_64-unknown-linux-gnu.tar.xz";
+
+fn dist() -> Option<PathBuf> {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    let on_path = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default();
+    on_path
+        .into_iter()
+        .chain(home.map(|h| h.join("bin")))
+        .map(|d| d.join("dist"))
+        .find(|p| p.is_file())
+}
+
+/// `dist build` for this machine's archive, then the installer, as the
+/// release workflow runs them: the local job's JSON manifest (with the
+/// archive's checksum) is in target/distrib when the global job writes the
+/// installer, which embeds that checksum. Returns target/distrib.
+fn build_release(dist: &Path) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let distrib = root.join("target/distrib");
+    let _ = fs::remove_dir_all(&distrib); // no manifests of other runs
+    for artifacts in ["--artifacts=local", "--artifacts=global"] {
+        let out = common::process::run_with_timeout(
+            Command::new(dist)
+                .args([
+                    "build",
+                    artifacts,
+                    "--target",
+                    TARGET,
+                    "--output-format=json",
+                ])
+                .current_dir(root)
+                // As .github/build-setup.yml sets it for the Linux build jobs.
+                .env("RUSTFLAGS", "-C target-feature=+crt-static"),
+            Duration::from_secs(1200),
+        );
+        assert!(
+            out.status.success(),
+            "dist build {artifacts}: {}",
+            show(&out)
+        );
+        if artifacts == "--artifacts=local" {
+            // The workflow's BUILD_MANIFEST_NAME.
+            let manifest = distrib.join(format!("{TARGET}-dist-manifest.json"));
+            fs::write(manifest, &out.stdout).unwrap();
+        }
+    }
+    for f in [ARCHIVE, "goshim-installer.sh"] {
+        assert!(distrib.join(f).is_file(), "dist build made no {f}");
+    }
+    let installer = fs::read_to_string(distrib.join("goshim-installer.sh")).unwrap();
+    assert!(
+        installer.contains("_checksum_style=\"sha256\""),
+        "the installer embeds no checksum for the archive"
+    );
+    distrib
+}
+
+/// A file server on 127.0.0.1: GET /<name> serves `dir/<name>`, else 404.
+/// Runs until the process ends; returns its port.
+fn serve(dir: PathBuf) -> (u16, std::thread::JoinHandle<()>, TcpListener) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let l = listener.try_clone().unwrap();
+    let handle = std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(conn) = conn else { return };
+            let dir = dir.clone();
+            std::thread::spawn(move || answer(conn, &dir));
+        }
+    });
+    (port, handle, listener)
+}
+
+fn answer(mut conn: TcpStream, dir: &Path) {
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let mut request = String::new();
+    if reader.read_line(&mut request).is_err() {
+        return;
+    }
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            break;
+        }
+    }
+    let path = request.split_whitespace().nth(1).unwrap_or("/");
+    let file = dir.join(path.trim_start_matches('/'));
+    let _ = match fs::read(&file) {
+        Ok(body) if !path.contains("..") => {
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            conn.write_all(head.as_bytes())
+                .and_then(|_| conn.write_all(&body))
+        }
+        _ => conn
+            .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
+    };
+}
+
+/// `curl -LsSf <base>/goshim-installer.sh | sh` with the archives taken from
+/// `downloads` (GOSHIM_DOWNLOAD_URL), under `sh` (dash on Debian).
+fn curl_pipe_sh(w: &World, installer_url: &str, downloads: &str) -> Output {
+    let mut cmd = w.cmd("sh", ["-c", &format!("curl -LsSf {installer_url} | sh")]);
+    cmd.env("GOSHIM_DOWNLOAD_URL", downloads);
+    w.run(&mut cmd)
+}
+
+/// Everything under `dir`, relative, sorted (files and symlinks).
+fn files_under(dir: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        for e in fs::read_dir(dir).into_iter().flatten().flatten() {
+            if e.file_type().unwrap().is_dir() {
+                walk(root, &e.path(), out);
+            } else {
+                out.push(e.path().strip_prefix(root).unwrap().display().to_string());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// No PT_INTERP program header and no DT_NEEDED entry: a static executable
+/// (static-pie keeps a PT_DYNAMIC for its own relocations, with no NEEDED).
+fn assert_static_elf(bytes: &[u8]) {
+    let u16_at = |o: usize| u16::from_le_bytes(bytes[o..o + 2].try_into().unwrap()) as usize;
+    let u64_at = |o: usize| u64::from_le_bytes(bytes[o..o + 8].try_into().unwrap()) as usize;
+    assert_eq!(&bytes[..4], b"\x7fELF", "not an ELF file");
+    assert_eq!(bytes[4], 2, "not a 64-bit ELF");
+    assert_eq!(bytes[5], 1, "not little-endian");
+    let (phoff, phentsize, phnum) = (u64_at(0x20), u16_at(0x36), u16_at(0x38));
+    for i in 0..phnum {
+        let ph = phoff + i * phentsize;
+        let kind = u32::from_le_bytes(bytes[ph..ph + 4].try_into().unwrap());
+        assert_ne!(kind, 3, "PT_INTERP: the binary needs a dynamic loader");
+        if kind == 2 {
+            let (off, size) = (u64_at(ph + 8), u64_at(ph + 32));
+            for entry in bytes[off..off + size].chunks_exact(16) {
+                let tag = u64::from_le_bytes(entry[..8].try_into().unwrap());
+                assert_ne!(tag, 1, "DT_NEEDED: the binary needs a shared library");
+                if tag == 0 {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn release_installer_offline() {
+    if !cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+        eprintln!("SKIPPED: the release test builds the x86_64 Linux archive only");
+        return;
+    }
+    let Some(dist) = dist() else {
+        eprintln!(
+            "SKIPPED: cargo-dist is not installed (cargo install cargo-dist --locked); \
+             the release archive and installer are NOT tested"
+        );
+        return;
+    };
+    let distrib = build_release(&dist);
+
+    // The files a release serves, and a copy with one byte of the archive changed.
+    let good = tempfile::tempdir().unwrap();
+    let bad = tempfile::tempdir().unwrap();
+    for f in [ARCHIVE, "goshim-installer.sh"] {
+        fs::copy(distrib.join(f), good.path().join(f)).unwrap();
+        fs::copy(distrib.join(f), bad.path().join(f)).unwrap();
+    }
+    let mut tampered = fs::read(bad.path().join(ARCHIVE)).unwrap();
+    let mid = tampered.len() / 2;
+    tampered[mid] ^= 0xff;
+    fs::write(bad.path().join(ARCHIVE), tampered).unwrap();
+    let (port, _good_server, _keep) = serve(good.path().to_path_buf());
+    let (bad_port, _bad_server, _keep_bad) = serve(bad.path().to_path_buf());
+    let base = format!("http://127.0.0.1:{port}");
+    let installer_url = format!("{base}/goshim-installer.sh");
+
+    let mut w = World::new();
+    for var in ["GOSHIM_CACHE_DIR", "XDG_CACHE_HOME", "XDG_CONFIG_HOME"] {
+        w.remove_env(var);
+    }
+    let home = w.path("home");
+    // A Go already on PATH from the user's profile (a login shell as root
+    // resets PATH in /etc/profile, so the profile is where it comes from).
+    let go_dir = w.real_go_dir().display().to_string();
+    let profile_before = format!("export PATH=\"$PATH:{go_dir}\"\n");
+    w.write_file("home/.profile", &profile_before);
+    w.set_path(&[
+        PathBuf::from("/usr/local/bin"),
+        PathBuf::from("/usr/bin"),
+        PathBuf::from("/bin"),
+        w.real_go_dir().to_path_buf(),
+    ]);
+
+    // A tampered archive: refused, nothing installed.
+    let out = curl_pipe_sh(&w, &installer_url, &format!("http://127.0.0.1:{bad_port}"));
+    assert!(!out.status.success(), "{}", show(&out));
+    assert!(
+        stderr_text(&out).contains("checksum mismatch"),
+        "{}",
+        show(&out)
+    );
+    assert_eq!(files_under(&home), [".profile"], "{}", show(&out));
+
+    // The server gone: a clear error within seconds, nothing installed.
+    let gone = TcpListener::bind("127.0.0.1:0").unwrap();
+    let gone_url = format!("http://127.0.0.1:{}", gone.local_addr().unwrap().port());
+    drop(gone);
+    let started = Instant::now();
+    let out = curl_pipe_sh(&w, &installer_url, &gone_url);
+    let took = started.elapsed();
+    assert!(!out.status.success(), "{}", show(&out));
+    assert!(
+        took < Duration::from_secs(10),
+        "took {took:?}: {}",
+        show(&out)
+    );
+    assert!(
+        stderr_text(&out).contains(&format!("failed to download {gone_url}/{ARCHIVE}")),
+        "{}",
+        show(&out)
+    );
+    assert_eq!(files_under(&home), [".profile"], "{}", show(&out));
+
+    // The real thing, twice: one PATH line.
+    let started = Instant::now();
+    let out = curl_pipe_sh(&w, &installer_url, &base);
+    assert!(out.status.success(), "{}", show(&out));
+    eprintln!(
+        "installed from the loopback server in {:?}",
+        started.elapsed()
+    );
+    let out = curl_pipe_sh(&w, &installer_url, &base);
+    assert!(out.status.success(), "{}", show(&out));
+    let bin = home.join(".goshim/bin");
+    assert_eq!(
+        fs::canonicalize(bin.join("go")).unwrap(),
+        bin.join("goshim"),
+        "go is a link to goshim beside it"
+    );
+    assert_static_elf(&fs::read(bin.join("goshim")).unwrap());
+    let profile = fs::read_to_string(home.join(".profile")).unwrap();
+    let line = ". \"$HOME/.config/goshim/env.sh\"";
+    assert_eq!(profile.matches(line).count(), 1, "{profile}");
+    assert!(profile.starts_with(&profile_before), "{profile}");
+
+    // Login shells (bash and dash) find the shim first, and go runs through it.
+    for shell in ["bash", "sh"] {
+        let out = w.run(&mut w.cmd(
+            shell,
+            ["-l", "-c", "command -v go && go version && goshim which"],
+        ));
+        assert!(out.status.success(), "{shell} -l: {}", show(&out));
+        let text = stdout_text(&out);
+        let mut lines = text.lines();
+        assert_eq!(
+            lines.next(),
+            Some(bin.join("go").to_str().unwrap()),
+            "{shell}: {text}"
+        );
+        assert!(
+            lines.next().unwrap_or("").starts_with("go version go1."),
+            "{text}"
+        );
+        assert_eq!(lines.next(), Some(w.real_go().to_str().unwrap()), "{text}");
+    }
+
+    // And away again: only the user's own files are left.
+    let config = w.write_file("home/.config/goshim/config.toml", "attempts = 2\n");
+    let out = w.run(&mut w.cmd("bash", ["-l", "-c", "goshim self uninstall"]));
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(config.is_file());
+    assert_eq!(
+        fs::read_to_string(home.join(".profile")).unwrap(),
+        profile_before
+    );
+    let left: Vec<String> = files_under(&home)
+        .into_iter()
+        .filter(|f| !f.starts_with(".config/go/")) // go's telemetry folder
+        .collect();
+    assert_eq!(
+        left,
+        [".config/goshim/config.toml", ".profile"],
+        "{}",
+        show(&out)
+    );
+}
