@@ -8,7 +8,7 @@
 //! line; `goshim self uninstall` leaves only the config.
 //!
 //! Needs `dist` (cargo install cargo-dist --locked): without it the test says
-//! so and passes without checking anything (CI never builds cargo-dist).
+//! so and passes without checking anything (.ci/run builds cargo-dist when it is missing).
 
 mod common;
 
