@@ -397,6 +397,64 @@ fn truncated_zip_is_completed_from_the_secondary_and_blamed_on_the_primary() {
     assert_eq!(primary["state"], "down", "{primary:#}");
 }
 
+/// A mirror whose `.info` files carry an `Origin` (longer than another
+/// mirror's), and that sends the headers of every `.info` with its
+/// Content-Length, then closes the connection before any body byte.
+fn cut_mirror(tree: &ModTree, db: &SumDb) -> TestProxy {
+    let proxy = db_proxy(tree, db, Fault::Healthy);
+    for m in &tree.modules {
+        let v = m.latest();
+        let info = format!(
+            "{{\"Version\":\"{v}\",\"Time\":\"2024-01-01T00:00:00Z\",\"Origin\":{{\"VCS\":\"git\",\"URL\":\"https://{}\"}}}}",
+            m.path
+        );
+        proxy.insert_file(&format!("{}/@v/{v}.info", m.path), info.into_bytes());
+    }
+    proxy.set_fault_for(".info", Fault::CutBeforeBody);
+    proxy
+}
+
+/// The primary answers `.info` with 200 and a Content-Length (its
+/// `.info` longer than the secondary's), then drops the connection before
+/// any byte: the length it announced goes with its body, and the
+/// secondary's correct answer of another length is served, not refused as
+/// "a different body". With `|`, as go alone; with `,` (where go alone
+/// stops at the primary's EOF) too. The secondary is not blamed.
+#[test]
+fn a_length_announced_by_an_upstream_that_sent_no_body_is_forgotten_with_it() {
+    let tree = ModTree::new(8);
+    let db = db_of(&tree);
+    for (sep, prefetch) in [("|", "off"), (",", "off"), ("|", "on")] {
+        let primary = cut_mirror(&tree, &db);
+        let secondary = db_proxy(&tree, &db, Fault::Healthy);
+        let goproxy = format!("{}{sep}{}", primary.url(), secondary.url());
+        let proxies = [("primary", &primary), ("secondary", &secondary)];
+        if sep == "|" {
+            let alone = verifying_world(&goproxy, &db);
+            alone.write_tree_main_module(&tree);
+            assert_success("go alone", &alone.run_direct(&["mod", "download"]));
+        }
+        let mut world = verifying_world(&goproxy, &db);
+        world.set_env("GOSHIM_LOG", "1");
+        world.set_env("GOSHIM_PREFETCH", prefetch);
+        world.write_tree_main_module(&tree);
+        let out = world.run_shim(&["mod", "download"]);
+        let ctx = format!(
+            "GOPROXY with {sep}, prefetch {prefetch}\n{}",
+            with_logs(&out, &proxies)
+        );
+        assert_success(&ctx, &out);
+        assert_eq!(go_runs(&out), 1, "no second run\n{ctx}");
+        assert_go_sum_from(&world, &tree, &db, false, &ctx);
+        let health = read_health(&world);
+        let blamed = health["proxies"].as_array().is_some_and(|ps| {
+            ps.iter()
+                .any(|p| p["url"] == secondary.url() && !p["last_failure_at"].is_null())
+        });
+        assert!(!blamed, "the secondary was blamed: {health:#}\n{ctx}");
+    }
+}
+
 /// Every third request to the primary gets 503: each of those goes to the
 /// secondary, and go never sees an error.
 #[test]

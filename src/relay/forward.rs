@@ -482,7 +482,23 @@ impl Race {
             // Nothing reached go yet: the next upstream starts from scratch.
             self.splice = Splice::new(self.splice.is_zip());
         }
+        if self.splice.accepted == 0 {
+            // No body bytes were taken from anyone: what the failed upstream
+            // said about its body (its length, its type) went with it.
+            // Mirrors legitimately differ in `.info` and `@v/list` lengths.
+            self.forget_claims();
+        }
         None
+    }
+
+    /// The length and content type from the upstreams still answering (or
+    /// the path's own length), none from those gone.
+    fn forget_claims(&mut self) {
+        let mut answering = self.transfers.iter().filter(|t| t.has_body());
+        let end = answering.clone().find_map(|t| t.end);
+        let end = end.filter(|_| !self.splice.is_zip());
+        self.expected_end = route::hash_tile_len(&self.rel).or(end);
+        self.content_type = answering.find_map(|t| t.content_type.clone());
     }
 
     /// In the user's own list, a `,` entry ends the walk on any error but 404/410.

@@ -303,6 +303,13 @@ fn respond(stream: &mut TcpStream, head: &Head, state: &State) -> bool {
             }
             pausing && !state.stopping() && write_fully(stream, rest, state)
         }
+        Fault::CutBeforeBody => {
+            state.record(head, Some(status), &fault);
+            let headers = head_bytes(status, ctype, body.len(), &[]);
+            write_fully(stream, &headers, state);
+            let _ = stream.flush();
+            false
+        }
         Fault::TruncatedZip if head.path.ends_with(".zip") && status == 200 => {
             state.record(head, Some(status), &fault);
             let short = &body[..body.len() / 2];

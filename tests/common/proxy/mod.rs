@@ -79,6 +79,9 @@ pub enum Fault {
     /// Send only the first half of any 200 body with a matching Content-Length
     /// (e.g. a short checksum-database tile).
     Truncated,
+    /// Send the headers with the full Content-Length, then close the
+    /// connection before any body byte.
+    CutBeforeBody,
 }
 
 /// One request the proxy received.
