@@ -397,6 +397,35 @@ fn truncated_zip_is_completed_from_the_secondary_and_blamed_on_the_primary() {
     assert_eq!(primary["state"], "down", "{primary:#}");
 }
 
+/// `GOSHIM_RESPONSE_TIMEOUT_MS=0` (or negative, or unreadable) is no
+/// deadline of a millisecond, which every upstream answering a little late
+/// would miss: the default stands, and goshim says so in one line.
+#[test]
+fn a_zero_response_timeout_means_the_default_with_one_warning() {
+    let tree = ModTree::new(2);
+    let db = db_of(&tree);
+    let proxy = db_proxy(&tree, &db, Fault::Delay(Duration::from_millis(100)));
+    for bad in ["0", "-1", "soon"] {
+        let mut world = verifying_world(&proxy.url(), &db);
+        world.set_env("GOSHIM_RESPONSE_TIMEOUT_MS", bad);
+        world.write_tree_main_module(&tree);
+        let out = world.run_shim(&["mod", "download"]);
+        let ctx = with_logs(&out, &[("proxy", &proxy)]);
+        assert_success(&ctx, &out);
+        let warnings: Vec<String> = goshim_lines(&out)
+            .into_iter()
+            .filter(|l| l.contains("GOSHIM_RESPONSE_TIMEOUT_MS"))
+            .collect();
+        assert_eq!(
+            warnings,
+            [format!(
+                "goshim: GOSHIM_RESPONSE_TIMEOUT_MS={bad} is not a positive whole number of milliseconds; using 15000 ms"
+            )],
+            "{ctx}"
+        );
+    }
+}
+
 /// A mirror whose `.info` files carry an `Origin` (longer than another
 /// mirror's), and that sends the headers of every `.info` with its
 /// Content-Length, then closes the connection before any body byte.

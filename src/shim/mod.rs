@@ -79,7 +79,12 @@ pub fn main(process: &Env, args: Vec<OsString>) -> ! {
         exec(cmd, &real_go, "the toolchain go switches to is downloaded");
     }
     let config = match Config::load(process) {
-        Ok(c) => c,
+        Ok(c) => {
+            for w in &c.warnings {
+                warn!("{w}");
+            }
+            c
+        }
         Err(e) => {
             warn!("ignoring goshim settings: {e}");
             exec(cmd, &real_go, "bad goshim settings");
