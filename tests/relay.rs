@@ -844,10 +844,11 @@ fn a_compile_error_after_a_failover_gets_no_proxy_line() {
 }
 
 /// GOPROXY=A|B for a private path, A answering 503 and B 404: go's own walk
-/// would move past A (`|`) and take B's "not found"; the relay gives go that
-/// 404, not a 502 for A's failure.
+/// moves past A (`|`) and B, and reports A's failure, the last error that
+/// was no 404 (cmd/go's TryProxies); the relay gives go a 502 naming A's
+/// 503, not B's "not found".
 #[test]
-fn private_path_503_then_404_with_pipe_is_a_404_like_go() {
+fn private_path_503_then_404_with_pipe_fails_with_the_503_like_go() {
     let (tree, public, private, db) = public_and_private();
     let a = db_proxy(&tree, &db, Fault::Status(503));
     let b = db_proxy(&tree_of(&[&public]), &db, Fault::Healthy); // 404 for the private module
@@ -859,11 +860,52 @@ fn private_path_503_then_404_with_pipe_is_a_404_like_go() {
         .filter(|l| l.contains(&private.path))
         .collect();
     assert!(
-        private_lines.iter().any(|l| says_http_status(l, 404))
-            && !private_lines.iter().any(|l| says_http_status(l, 502)),
+        private_lines.iter().any(|l| says_http_status(l, 502))
+            && !private_lines.iter().any(|l| says_http_status(l, 404)),
         "{all}"
     );
+    assert!(stderr_text(&out).contains("answered 503"), "{all}");
     assert_private_never_reached(&c, "C", &private, &all);
+}
+
+/// GOPROXY=A,off with A down (nothing listens) and goshim's extra upstream X
+/// a partial mirror, missing dep1: go alone fails on A's refused
+/// connection. Through goshim dep0 comes from X (better), but X's 404 for
+/// dep1 must not stand for A, which was never asked (skipped as down) or
+/// refused: go gets a failure naming A, not a "not found" that walks it on
+/// to `off`.
+#[test]
+fn a_404_from_an_extra_never_stands_for_the_users_proxy_that_was_down() {
+    let tree = ModTree::new(2);
+    let db = db_of(&tree);
+    let a = refused_url();
+    let x = db_proxy(&tree_of(&[&tree.modules[0]]), &db, Fault::Healthy);
+    let mut world = verifying_world(&format!("{a},off"), &db);
+    world.set_env("GOSHIM_PROXIES", x.url());
+    world.write_tree_main_module(&tree);
+    let direct = world.run_direct(&["mod", "download"]);
+    assert!(!direct.status.success(), "{}", show(&direct));
+    assert!(
+        stderr_text(&direct).contains("connection refused"),
+        "{}",
+        show(&direct)
+    );
+    let (shim, _) = timed_shim(&world, &["mod", "download"], BOUNDED);
+    let all = with_logs(&shim, &[("x", &x)]);
+    assert_same_failure_code("A down, X partial", &shim, &direct);
+    let dep1: Vec<String> = go_lines(&shim)
+        .into_iter()
+        .filter(|l| l.contains("example.com/dep1"))
+        .collect();
+    assert!(
+        dep1.iter().any(|l| says_http_status(l, 502)),
+        "go should see A's failure\n{all}"
+    );
+    let err = stderr_text(&shim);
+    assert!(
+        err.contains(&format!("{a} refused the connection")) && !err.contains("GOPROXY=off"),
+        "{all}"
+    );
 }
 
 /// An extra candidate (GOSHIM_PROXIES) that refuses with 403 never hides the

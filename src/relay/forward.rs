@@ -237,7 +237,7 @@ async fn sumdb_supported(mut race: Race, name: String) -> Response<Body> {
             Step::Exhausted => break false,
         }
     };
-    for &i in &race.not_found_from {
+    for &(i, _) in &race.not_found_from {
         race.shared.note_sumdb(i, false);
     }
     if let Some(i) = race.winner {
@@ -252,6 +252,7 @@ async fn sumdb_supported(mut race: Race, name: String) -> Response<Body> {
 }
 
 /// How a request that no upstream served ends for go.
+#[derive(Clone, Copy)]
 enum Verdict {
     /// A definitive refusal (401, 403, ...).
     Refused(StatusCode),
@@ -289,10 +290,10 @@ pub(super) struct Race {
     aborted: bool,
     content_type: Option<HeaderValue>,
     not_found: Option<StatusCode>,
-    /// The upstreams that answered 404 or 410.
-    not_found_from: Vec<usize>,
-    /// A definitive refusal (401, 403, ...), and whether the user's own list gave it.
-    refused: Option<(StatusCode, bool)>,
+    /// The upstreams that answered 404 or 410, and how.
+    not_found_from: Vec<(usize, StatusCode)>,
+    /// The upstreams that refused (401, 403, ...), and how.
+    refused_from: Vec<(usize, StatusCode)>,
     failures: Vec<(usize, ErrorClass)>,
     /// Where a body that is not a zip ends, once an upstream said so (or its
     /// path did): every copy must agree (a zip is judged by its end record instead).
@@ -327,7 +328,7 @@ impl Race {
             content_type: None,
             not_found: None,
             not_found_from: Vec::new(),
-            refused: None,
+            refused_from: Vec::new(),
             failures: Vec::new(),
             expected_end,
             handed_over: None,
@@ -454,15 +455,12 @@ impl Race {
                 self.shared.note_first_byte(up, ms(waited));
                 self.shared.note_served_whole(up);
                 self.not_found.get_or_insert(status);
-                self.not_found_from.push(up);
+                self.not_found_from.push((up, status));
                 self.transfers.remove(k);
                 None
             }
             Event::Refused(status) => {
-                let users = self.shared.upstream(up).user_slot.is_some();
-                if self.refused.is_none_or(|(_, u)| users && !u) {
-                    self.refused = Some((status, users));
-                }
+                self.refused_from.push((up, status));
                 self.transfers.remove(k);
                 self.failures.push((up, ErrorClass::Http(status.as_u16())));
                 self.stop_if_final(up);
@@ -588,17 +586,77 @@ impl Race {
         }
     }
 
-    /// What go would make of the upstreams' answers, once none served the request.
+    /// What go would have got without goshim, once no upstream served the
+    /// request: go's own walk along the user's list (cmd/go's TryProxies),
+    /// each entry answering as it did here. A 404/410 moves on; any other
+    /// error moves on after a `|` entry and ends the walk after a `,` one;
+    /// an entry skipped as down, or left unanswered, failed. A walk that
+    /// runs off the end moves on to the user's `direct`/`off` (a 404 sends go
+    /// there); without one, go reports the last error that was no 404.
+    /// goshim's extra candidates only ever add answers: their errors count
+    /// for nothing. Checksum-database data (lookups, tiles), which go sends
+    /// to one proxy only, goes by [`Race::any_not_found`].
     fn verdict(&self) -> Verdict {
-        // A refusal from your own list stands, as it would for go; one from an
-        // extra candidate never hides a "not found" that lets go move on.
-        let refused = self
-            .refused
-            .filter(|(_, users)| *users || self.not_found.is_none());
-        if let Some((status, _)) = refused {
+        let users = user_order(&self.shared);
+        if users.is_empty() || matches!(route::parse(&self.rel), Route::Sumdb { .. }) {
+            return self.any_not_found();
+        }
+        let mut not_found = None;
+        // go reports the last error that was no 404.
+        let mut failure = None;
+        for up in users {
+            match self.answer_of(up) {
+                Verdict::NotFound(status) => {
+                    not_found.get_or_insert(status);
+                }
+                error => {
+                    let pipe = self.shared.upstream(up).user_slot.is_some_and(|(_, p)| p);
+                    if !pipe {
+                        return error; // after a `,` entry go's walk ends here
+                    }
+                    failure = Some(error);
+                }
+            }
+        }
+        match failure {
+            Some(error) if !self.shared.settings.tail => error,
+            _ => Verdict::NotFound(not_found.unwrap_or(StatusCode::NOT_FOUND)),
+        }
+    }
+
+    /// What upstream `up` answered in this race, as go would take it.
+    fn answer_of(&self, up: usize) -> Verdict {
+        if let Some(&(_, status)) = self.not_found_from.iter().find(|(u, _)| *u == up) {
+            return Verdict::NotFound(status);
+        }
+        if let Some(&(_, status)) = self.refused_from.iter().find(|(u, _)| *u == up) {
             return Verdict::Refused(status);
         }
-        // go's walk moves on after 404/410 and after any error of a `|` entry.
+        let failed = self.failures.iter().any(|(u, _)| *u == up);
+        let known_without_db = matches!(route::parse(&self.rel), Route::SumdbSupported { .. })
+            && self.shared.serves_sumdb(up) == Some(false);
+        if !failed && known_without_db {
+            // Not asked: it answered this very question with a 404 before.
+            return Verdict::NotFound(StatusCode::NOT_FOUND);
+        }
+        Verdict::Failed
+    }
+
+    /// The old rule, for checksum-database data: any "not found" stands,
+    /// unless a refusal from the user's own list does.
+    fn any_not_found(&self) -> Verdict {
+        let users_refusal = self
+            .refused_from
+            .iter()
+            .find(|(u, _)| self.shared.upstream(*u).user_slot.is_some());
+        let refusal = users_refusal.or_else(|| {
+            self.refused_from
+                .first()
+                .filter(|_| self.not_found.is_none())
+        });
+        if let Some(&(_, status)) = refusal {
+            return Verdict::Refused(status);
+        }
         match self.not_found.filter(|_| !self.stopped) {
             Some(status) => Verdict::NotFound(status),
             None => Verdict::Failed,

@@ -135,6 +135,9 @@ pub struct Settings {
     /// paths go fetches directly, never from a proxy.
     pub direct_patterns: String,
     pub deadlines: Deadlines,
+    /// The user's GOPROXY goes on after its proxies (`direct` or `off`): go
+    /// moves on to it when its walk through the proxies ends without an answer.
+    pub tail: bool,
     /// What to fetch ahead of go's requests.
     pub ahead: FetchAhead,
     /// go's download cache (`$GOMODCACHE/cache/download`): the last tier.

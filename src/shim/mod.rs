@@ -234,6 +234,7 @@ fn start_relay(
             .unwrap_or_default()
             .to_string(),
         deadlines: config.deadlines,
+        tail: plan.tail.is_some(),
         ahead,
         local_cache: Some(env.get("GOMODCACHE"))
             .filter(|d| !d.is_empty())
