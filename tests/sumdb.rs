@@ -63,6 +63,51 @@ fn assert_success(what: &str, out: &Output, context: &str) {
     );
 }
 
+/// The only proxy fails `sumdb/<name>/supported` (503, a 403, or no answer
+/// at all): go alone calls the checksum database unavailable and names
+/// the proxy's answer; it never goes around the proxy to the database
+/// (behind a firewall that fails, naming sum.golang.org). Through goshim
+/// the same: go is told of the failure, never "not found".
+#[test]
+fn a_failing_supported_is_no_404_that_sends_go_to_the_database_directly() {
+    let tree = ModTree::new(1);
+    let db = SumDb::from_tree(SUMDB_NAME, &tree);
+    for (fault, code) in [
+        (Fault::Status(503), 503),
+        (Fault::Status(403), 403),
+        (Fault::Hang, 0),
+    ] {
+        let proxy = db_proxy(&tree, &db, Fault::Healthy);
+        proxy.set_fault_containing("/supported", fault.clone());
+        let world = verifying_world(&proxy.url(), &db, &tree);
+        let direct_address = format!("https://{SUMDB_NAME}");
+        if code != 0 {
+            // (go alone waits forever on a proxy that never answers.)
+            let direct = world.run_direct(&["mod", "download"]);
+            assert!(!direct.status.success(), "{}", show(&direct));
+            let err = stderr_text(&direct);
+            assert!(
+                err.contains(&code.to_string()) && !err.contains(&direct_address),
+                "go alone: {}",
+                show(&direct)
+            );
+        }
+        let (out, _) = timed_shim(&world, &["mod", "download"], BOUNDED);
+        let ctx = with_logs(&out, &[("proxy", &proxy)]);
+        assert!(!out.status.success(), "{fault:?}\n{ctx}");
+        let err = go_lines(&out).join("\n");
+        assert!(
+            err.contains(&format!("/sumdb/{SUMDB_NAME}/supported"))
+                && !err.contains(&direct_address)
+                && !err.contains("404 Not Found"),
+            "{fault:?}: go must see the proxy's failure\n{ctx}"
+        );
+        if code == 403 {
+            assert!(err.contains("403 Forbidden"), "{ctx}");
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 // A healthy database.
 

@@ -226,7 +226,9 @@ fn user_order(shared: &Shared) -> Vec<usize> {
 }
 
 /// `sumdb/<name>/supported`: 200 (empty) if an upstream serves the checksum
-/// database, else 404, so that go asks the database directly. Raced and
+/// database, else what go alone would have made of the user's proxies'
+/// answers: 404 when they said 404/410 (go then asks the database
+/// directly), else their failure (see [`Race::verdict`]). Raced and
 /// hedged like any request: go asks this once, before its first lookup. What
 /// the upstreams answered decides where lookups and tiles go.
 async fn sumdb_supported(mut race: Race, name: String) -> Response<Body> {
@@ -247,7 +249,10 @@ async fn sumdb_supported(mut race: Race, name: String) -> Response<Body> {
         Ahead::on_sumdb_supported(&race.shared, name);
         plain(StatusCode::OK, String::new())
     } else {
-        plain(StatusCode::NOT_FOUND, "not found\n".into())
+        // 404 only where go alone would have moved on to the next proxy (or
+        // the database itself): after a timeout or a 5xx go calls the
+        // database unavailable; it does not go around the proxies to it.
+        race.error_response()
     }
 }
 
