@@ -626,3 +626,34 @@ fn lookups_are_fetched_ahead_when_go_s_cache_has_every_go_mod() {
     resume_and_finish(&proxy, go);
     assert_go_sum_from(&w, &tree, &db, false, "lookups of cached go.mod files");
 }
+
+/// The only upstream leaves the first request for dep0's `.info` unanswered:
+/// that is the fetch ahead (made when go got dep0's `.mod`), which times out.
+/// A guess that failed costs go nothing: go's own request for it, a moment
+/// later, is still sent to the upstream (not refused as "down" for 30 s
+/// without being sent) and served, in the one run; and the health snapshot
+/// records no failure.
+#[test]
+fn a_fetch_ahead_that_times_out_costs_go_s_own_requests_nothing() {
+    let tree = ModTree::new(1);
+    let db = SumDb::from_tree(SUMDB_NAME, &tree);
+    let proxy = TestProxy::builder().tree(&tree).sumdb(&db).start();
+    proxy.set_fault_for("/dep0/@v/v1.0.0.info", Fault::HangFirst { n: 1 });
+    let mut w = world(&proxy.url(), &db, &tree);
+    w.set_env("GOSHIM_RESPONSE_TIMEOUT_MS", "1000");
+    w.set_env("GOSHIM_LOG", "1");
+    let out = w.run_shim(&["mod", "download"]);
+    let ctx = format!("{}\n{}", show(&out), common::scenario::log_of(&proxy));
+    assert!(out.status.success(), "{ctx}");
+    assert_eq!(common::scenario::go_runs(&out), 1, "{ctx}");
+    let infos = proxy.requests_ending_with("/dep0/@v/v1.0.0.info");
+    assert_eq!(infos.len(), 2, "the fetch ahead, then go's own\n{ctx}");
+    let health = common::scenario::health_path(&w);
+    if health.exists() {
+        let doc = common::scenario::read_health(&w);
+        let failed = doc["proxies"]
+            .as_array()
+            .is_some_and(|ps| ps.iter().any(|p| !p["last_failure_at"].is_null()));
+        assert!(!failed, "a failed guess was recorded: {doc:#}\n{ctx}");
+    }
+}

@@ -437,7 +437,7 @@ fn schedule(shared: &Arc<Shared>, rel: String) -> bool {
 /// Runs the race for `rel` to the end: the body, or Some(None) when it
 /// failed; None when go took the race over on the way.
 async fn fetch(shared: &Arc<Shared>, rel: String, entry: &Entry) -> Option<Fetched> {
-    let mut race = Race::for_request(shared.clone(), rel);
+    let mut race = Race::ahead_of_go(shared.clone(), rel);
     let mut body = Collector::default();
     loop {
         // go may ask while the body has stopped for a while: hand it over

@@ -293,6 +293,10 @@ pub(super) struct Race {
     /// The upstream that completed the body.
     winner: Option<usize>,
     aborted: bool,
+    /// Fetched ahead, go has not asked yet: a failure here is a guess that
+    /// failed, which must cost go's own requests nothing (no "down", no
+    /// failure in the health snapshot).
+    speculative: bool,
     content_type: Option<HeaderValue>,
     not_found: Option<StatusCode>,
     /// The upstreams that answered 404 or 410, and how.
@@ -330,6 +334,7 @@ impl Race {
             complete: false,
             winner: None,
             aborted: false,
+            speculative: false,
             content_type: None,
             not_found: None,
             not_found_from: Vec::new(),
@@ -348,10 +353,19 @@ impl Race {
         Race::new(shared, rel, order, strict)
     }
 
+    /// The race for fetching `rel` ahead of go's request (see [`Race::speculative`]).
+    pub(super) fn ahead_of_go(shared: Arc<Shared>, rel: String) -> Race {
+        Race {
+            speculative: true,
+            ..Race::for_request(shared, rel)
+        }
+    }
+
     /// The race's bytes so far were handed to go: time until it asks for
-    /// more is go's, not the upstreams'.
+    /// more is go's, not the upstreams'. From here on it is go's own request.
     pub(super) fn given_to_go(&mut self) {
         self.handed_over = Some(Instant::now());
+        self.speculative = false;
     }
 
     pub(super) fn content_type(&self) -> Option<HeaderValue> {
@@ -478,7 +492,9 @@ impl Race {
     /// Transfer `k` cannot serve this body.
     fn fail(&mut self, k: usize, class: ErrorClass) -> Option<Step> {
         let up = self.transfers.remove(k).up;
-        self.shared.note_failure(up, class);
+        if !self.speculative {
+            self.shared.note_failure(up, class);
+        }
         self.failures.push((up, class));
         self.stop_if_final(up);
         if self.transfers.is_empty() && !self.started {

@@ -208,7 +208,7 @@ fn respond(stream: &mut TcpStream, head: &Head, state: &State) -> bool {
     let (status, ctype, body) = lookup(&head.path, state);
     let is_head = head.method == "HEAD";
     match fault {
-        Fault::Healthy | Fault::EveryNth { .. } => {
+        Fault::Healthy | Fault::EveryNth { .. } | Fault::HangFirst { .. } => {
             // `Range: bytes=N-`, when the proxy honours ranges: 206 with the rest.
             let range = head
                 .range_from

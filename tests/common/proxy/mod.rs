@@ -56,6 +56,8 @@ pub enum Fault {
     EveryNth { n: u64, status: u16 },
     /// Read the request and never answer (until the proxy is dropped).
     Hang,
+    /// `Hang` for the first `n` matching requests, normally afterwards.
+    HangFirst { n: u64 },
     /// Send headers at once, then the body `bytes_per_chunk` at a time, `delay` apart.
     SlowDrip {
         bytes_per_chunk: usize,
@@ -156,6 +158,8 @@ impl State {
         match rule.fault {
             Fault::EveryNth { n, status } if rule.matched % n.max(1) == 0 => Fault::Status(status),
             Fault::EveryNth { .. } => Fault::Healthy,
+            Fault::HangFirst { n } if rule.matched <= n => Fault::Hang,
+            Fault::HangFirst { .. } => Fault::Healthy,
             ref other => other.clone(),
         }
     }
