@@ -264,6 +264,15 @@ fn short_tiles_from_the_primary_are_replaced_from_the_secondary() {
     p.assert_verified_via_secondary("tile/");
 }
 
+/// The primary sends each tile chunked (no Content-Length) with 32 bytes
+/// too many: its length is checked at the end of the body too, and the
+/// tile taken from the secondary.
+#[test]
+fn long_chunked_tiles_from_the_primary_are_replaced_from_the_secondary() {
+    let p = Pair::run(|p| p.set_fault_containing("/tile/", Fault::LongChunked));
+    p.assert_verified_via_secondary("tile/");
+}
+
 // ---------------------------------------------------------------------------
 // A proxy that lies: go refuses, and goshim lets it.
 

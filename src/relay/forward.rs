@@ -442,6 +442,16 @@ impl Race {
                 self.cancel_where(|o| !o.has_body() && o.started < sent_at);
                 None
             }
+            // A body running past where it must end (a hash tile sent
+            // chunked, with no length to hold it to): none of its excess
+            // reaches go, whatever the headers said.
+            Event::Chunk { at, bytes }
+                if self
+                    .expected_end
+                    .is_some_and(|e| at + bytes.len() as u64 > e) =>
+            {
+                self.fail(k, ErrorClass::Mismatch)
+            }
             Event::Chunk { at, bytes } => match self.splice.offer(at, bytes) {
                 Ok(Some(b)) => {
                     self.started = true;
@@ -455,6 +465,9 @@ impl Race {
             }
             Event::End if self.expected_end.is_some_and(|e| self.splice.accepted < e) => {
                 self.fail(k, ErrorClass::ShortBody)
+            }
+            Event::End if self.expected_end.is_some_and(|e| self.splice.accepted > e) => {
+                self.fail(k, ErrorClass::Mismatch)
             }
             Event::End => match self.splice.finish() {
                 Ok(held) => {

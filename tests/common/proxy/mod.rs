@@ -84,6 +84,9 @@ pub enum Fault {
     /// Send the headers with the full Content-Length, then close the
     /// connection before any body byte.
     CutBeforeBody,
+    /// Send any 200 body chunked (no Content-Length) with 32 bytes too many
+    /// at its end (e.g. a hash tile longer than its path says).
+    LongChunked,
 }
 
 /// One request the proxy received.
