@@ -108,6 +108,75 @@ fn a_failing_supported_is_no_404_that_sends_go_to_the_database_directly() {
     }
 }
 
+/// Runs `<shim> mod download -json <what>` with GOSUMDB set to `os.Args[2]`
+/// (which may fail: its database is served nowhere), then with the
+/// inherited GOSUMDB for `os.Args[4]`, which must succeed.
+const TWO_DATABASES: &str = r#"package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+)
+
+func download(gosumdb, what string) error {
+	cmd := exec.Command(os.Args[1], "mod", "download", "-json", what)
+	if gosumdb != "" {
+		cmd.Env = append(os.Environ(), "GOSUMDB="+gosumdb)
+	}
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	fmt.Printf("%s", out)
+	return err
+}
+
+func main() {
+	_ = download(os.Args[2], os.Args[3])
+	if err := download("", os.Args[4]); err != nil {
+		fmt.Fprintf(os.Stderr, "inner go mod download %s: %v\n", os.Args[4], err)
+		os.Exit(1)
+	}
+}
+"#;
+
+/// A nested go with another GOSUMDB, whose database the only proxy does
+/// not serve (404 to its `supported`), says nothing about the outer
+/// database: the next go with the outer GOSUMDB still has its `supported`
+/// answered 200 by the proxy and verifies through it, and the health
+/// snapshot keeps `sumdb: true` for the database it records (GOSUMDB's).
+#[test]
+fn another_database_s_404_leaves_the_outer_database_s_routing_alone() {
+    let tree = ModTree::new(2);
+    let db = SumDb::from_tree(SUMDB_NAME, &tree);
+    let other = SumDb::new("sum2.goshim.test");
+    let proxy = db_proxy(&tree, &db, Fault::Healthy);
+    proxy.set_fault_containing("/sumdb/sum2.goshim.test/", Fault::Status(404));
+    let world = verifying_world(&proxy.url(), &db, &tree);
+    world.write_main_module(TWO_DATABASES);
+    let shim = world.shim();
+    let (out, _) = timed_shim(
+        &world,
+        &[
+            "run",
+            ".",
+            shim.to_str().unwrap(),
+            &other.verifier_key(),
+            "example.com/dep1@v1.0.0",
+            "example.com/dep0@v1.0.0",
+        ],
+        BOUNDED,
+    );
+    let ctx = with_logs(&out, &[("proxy", &proxy)]);
+    assert_success("go run", &out, &ctx);
+    let supported = format!("/sumdb/{SUMDB_NAME}/supported");
+    assert!(proxy.request_paths().contains(&supported), "{ctx}");
+    let lookup = format!("/sumdb/{SUMDB_NAME}/lookup/example.com/dep0@v1.0.0");
+    assert!(proxy.request_paths().contains(&lookup), "{ctx}");
+    let health = common::scenario::read_health(&world);
+    let entry = common::scenario::entry(&health, &proxy.url());
+    assert_ne!(entry["sumdb"], false, "{health:#}\n{ctx}");
+}
+
 // ---------------------------------------------------------------------------
 // A healthy database.
 

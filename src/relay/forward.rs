@@ -53,7 +53,7 @@ const TICK: Duration = Duration::from_millis(50);
 pub async fn forward(shared: Arc<Shared>, rel: String) -> Response<Body> {
     let mut race = match route::parse(&rel) {
         Route::SumdbSupported { name } => {
-            let order = health_order(&shared, |i| shared.serves_sumdb(i) != Some(false));
+            let order = health_order(&shared, |i| shared.serves_sumdb(i, &name) != Some(false));
             let race = Race::new(shared.clone(), rel, order, false);
             return sumdb_supported(race, name).await;
         }
@@ -120,11 +120,12 @@ fn candidates(shared: &Shared, rel: &str) -> (Vec<usize>, bool) {
         {
             (user_order(shared), true)
         }
-        Route::Sumdb { .. } => {
+        Route::Sumdb { name } => {
             // Upstreams known to serve the database first, then those not
             // known not to: when the known ones fail, another may serve it.
-            let mut order = health_order(shared, |i| shared.serves_sumdb(i) != Some(false));
-            order.sort_by_key(|&i| shared.serves_sumdb(i) != Some(true)); // stable
+            let serves = |i| shared.serves_sumdb(i, &name);
+            let mut order = health_order(shared, |i| serves(i) != Some(false));
+            order.sort_by_key(|&i| serves(i) != Some(true)); // stable
             (order, false)
         }
         _ => (health_order(shared, |_| true), false),
@@ -240,10 +241,10 @@ async fn sumdb_supported(mut race: Race, name: String) -> Response<Body> {
         }
     };
     for &(i, _) in &race.not_found_from {
-        race.shared.note_sumdb(i, false);
+        race.shared.note_sumdb(i, &name, false);
     }
     if let Some(i) = race.winner {
-        race.shared.note_sumdb(i, true);
+        race.shared.note_sumdb(i, &name, true);
     }
     if supported {
         Ahead::on_sumdb_supported(&race.shared, name);
@@ -667,8 +668,10 @@ impl Race {
             return Verdict::Refused(status);
         }
         let failed = self.failures.iter().any(|(u, _)| *u == up);
-        let known_without_db = matches!(route::parse(&self.rel), Route::SumdbSupported { .. })
-            && self.shared.serves_sumdb(up) == Some(false);
+        let known_without_db = match route::parse(&self.rel) {
+            Route::SumdbSupported { name } => self.shared.serves_sumdb(up, &name) == Some(false),
+            _ => false,
+        };
         if !failed && known_without_db {
             // Not asked: it answered this very question with a 404 before.
             return Verdict::NotFound(StatusCode::NOT_FOUND);

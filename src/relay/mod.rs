@@ -135,6 +135,9 @@ pub struct Settings {
     /// paths go fetches directly, never from a proxy.
     pub direct_patterns: String,
     pub deadlines: Deadlines,
+    /// The checksum database go's GOSUMDB names (None: off): the one whose
+    /// support the health snapshot's `sumdb` records.
+    pub sumdb_name: Option<String>,
     /// The user's GOPROXY goes on after its proxies (`direct` or `off`): go
     /// moves on to it when its walk through the proxies ends without an answer.
     pub tail: bool,
@@ -172,8 +175,9 @@ pub(crate) struct Shared {
     /// Upstreams that looked down, until when they are skipped, and why.
     down_until: Mutex<HashMap<usize, (Instant, ErrorClass)>>,
     /// Whether each upstream asked `sumdb/<name>/supported` during this run
-    /// serves the checksum database (200) or not (404/410), as the probe would record.
-    sumdb_learned: Mutex<HashMap<usize, bool>>,
+    /// serves that database (200) or not (404/410), by upstream and database
+    /// name: a nested go may use another GOSUMDB.
+    sumdb_learned: Mutex<HashMap<(usize, String), bool>>,
     /// Requests answered from the local module cache after every upstream failed.
     local_answers: AtomicU32,
     ahead: Ahead,
@@ -262,19 +266,31 @@ impl Shared {
         locked(&self.served).insert(rel.to_string(), i);
     }
 
-    fn note_sumdb(&self, i: usize, serves: bool) {
-        locked(&self.sumdb_learned).insert(i, serves);
+    fn note_sumdb(&self, i: usize, db: &str, serves: bool) {
+        locked(&self.sumdb_learned).insert((i, db.to_string()), serves);
     }
 
     fn note_local_answer(&self) {
         self.local_answers.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn serves_sumdb(&self, i: usize) -> Option<bool> {
-        if let Some(&serves) = locked(&self.sumdb_learned).get(&i) {
+    /// Whether upstream `i` serves the checksum database `db`: learned in
+    /// this run, else what the health snapshot says when `db` is the one it
+    /// records (GOSUMDB's).
+    fn serves_sumdb(&self, i: usize, db: &str) -> Option<bool> {
+        if let Some(&serves) = locked(&self.sumdb_learned).get(&(i, db.to_string())) {
             return Some(serves);
         }
-        self.upstream(i).sumdb
+        let snapshots_db = self.settings.sumdb_name.as_deref() == Some(db);
+        self.upstream(i).sumdb.filter(|_| snapshots_db)
+    }
+
+    /// What the health snapshot should say about upstream `i` and GOSUMDB's database.
+    fn serves_gosumdb(&self, i: usize) -> Option<bool> {
+        match self.settings.sumdb_name.as_deref() {
+            Some(db) => self.serves_sumdb(i, db),
+            None => self.upstream(i).sumdb,
+        }
     }
 
     /// Each upstream that failed in this run, with what it did last, for a person.
@@ -441,7 +457,8 @@ impl Relay {
             .drain()
             .filter_map(|(i, t)| {
                 let up = ups.get(i)?;
-                let news = t.failures > 0 || t.slow > 0 || self.shared.serves_sumdb(i) != up.sumdb;
+                let news =
+                    t.failures > 0 || t.slow > 0 || self.shared.serves_gosumdb(i) != up.sumdb;
                 if up.known_up && !news {
                     return None;
                 }
@@ -458,7 +475,7 @@ impl Relay {
                     url: up.endpoint.key.clone(),
                     result,
                     latency,
-                    sumdb: self.shared.serves_sumdb(i),
+                    sumdb: self.shared.serves_gosumdb(i),
                 })
             })
             .collect()
