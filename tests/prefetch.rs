@@ -657,3 +657,21 @@ fn a_fetch_ahead_that_times_out_costs_go_s_own_requests_nothing() {
         assert!(!failed, "a failed guess was recorded: {doc:#}\n{ctx}");
     }
 }
+
+/// A distant upstream (every answer 20 ms late) and 30 modules: the relay
+/// fetches many ahead at once, but never holds more than 10 requests (so
+/// connections) open to one upstream, fetches ahead and go's own together;
+/// go itself opens about 2. (Twenty such commands at once against one
+/// small server overflowed its listen queue.)
+#[test]
+fn fetching_ahead_keeps_to_a_connection_budget_per_upstream() {
+    let tree = ModTree::new(30);
+    let db = SumDb::from_tree(SUMDB_NAME, &tree);
+    let proxy = TestProxy::builder().tree(&tree).sumdb(&db).start();
+    proxy.set_fault(Fault::Delay(Duration::from_millis(20)));
+    let w = world(&proxy.url(), &db, &tree);
+    run_ok(&w, true, &["mod", "download"]);
+    assert_fetched_ahead(&w);
+    let peak = proxy.peak_connections();
+    assert!(peak <= 10, "{peak} connections open at once");
+}

@@ -54,8 +54,12 @@ use crate::go::{mod_file, module_path};
 /// 16 cost 0.07× more of the list mode's time than 4 on a local proxy).
 const NEAR: usize = 4;
 /// Fetches ahead running at once for a distant upstream, where each costs a
-/// round trip (go itself asks about GOMAXPROCS at a time).
-const FAR: usize = 16;
+/// round trip (go itself asks about GOMAXPROCS at a time). No more than an
+/// upstream's connection budget allows fetches ahead
+/// (`super::AHEAD_PER_UPSTREAM`), so that a fetch ahead go waits for is
+/// never itself waiting for a place (it was 16: about 17 connections to one
+/// upstream per go command).
+const FAR: usize = super::AHEAD_PER_UPSTREAM;
 /// An upstream whose first bytes took this long is distant.
 const DISTANT_MS: f64 = 5.0;
 /// Bodies held in memory, all together; beyond it they go to a file.

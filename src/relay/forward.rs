@@ -615,8 +615,13 @@ impl Race {
             }
             // Ask for some bytes go already has, so that the copies are compared.
             let from = self.splice.accepted.saturating_sub(OVERLAP);
-            self.transfers
-                .push(Transfer::start(&self.shared, i, &self.rel, from));
+            self.transfers.push(Transfer::start(
+                &self.shared,
+                i,
+                &self.rel,
+                from,
+                self.speculative,
+            ));
             return;
         }
     }

@@ -149,6 +149,45 @@ pub struct Settings {
     pub inject: Option<String>,
 }
 
+/// Requests in flight to one upstream at once, go's own and fetches ahead
+/// together: over HTTP/1.1 each is a connection (go itself opens about 2),
+/// and a small server's listen queue overflows when many commands each open
+/// many at once.
+const PER_UPSTREAM: usize = 10;
+/// Of those, fetches ahead at most: the rest is kept for go's own requests.
+pub(crate) const AHEAD_PER_UPSTREAM: usize = 8;
+
+/// The share of an upstream's connection budget one request holds.
+pub(crate) type Permits = (
+    Option<tokio::sync::OwnedSemaphorePermit>,
+    tokio::sync::OwnedSemaphorePermit,
+);
+
+/// One upstream's connection budget (see [`PER_UPSTREAM`]).
+struct Budget {
+    all: Arc<tokio::sync::Semaphore>,
+    ahead: Arc<tokio::sync::Semaphore>,
+}
+
+impl Budget {
+    fn new() -> Budget {
+        Budget {
+            all: Arc::new(tokio::sync::Semaphore::new(PER_UPSTREAM)),
+            ahead: Arc::new(tokio::sync::Semaphore::new(AHEAD_PER_UPSTREAM)),
+        }
+    }
+
+    /// Waits for a share of the budget: a fetch ahead first for one of the
+    /// places fetches ahead may take. None if the relay is going away.
+    async fn take(&self, ahead: bool) -> Option<Permits> {
+        let first = match ahead {
+            true => Some(self.ahead.clone().acquire_owned().await.ok()?),
+            false => None,
+        };
+        Some((first, self.all.clone().acquire_owned().await.ok()?))
+    }
+}
+
 /// How long an upstream that looked down (hung, refused, stalled) is left
 /// alone within a run: later requests skip it instead of waiting on it again.
 const DOWN_FOR: Duration = Duration::from_secs(30);
@@ -181,6 +220,8 @@ pub(crate) struct Shared {
     /// Requests answered from the local module cache after every upstream failed.
     local_answers: AtomicU32,
     ahead: Ahead,
+    /// Per upstream: how many requests may be in flight to it at once.
+    budgets: Vec<Budget>,
 }
 
 fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -211,6 +252,12 @@ impl Shared {
 
     fn upstream(&self, i: usize) -> &Upstream {
         &self.settings.upstreams[i]
+    }
+
+    /// A share of upstream `i`'s connection budget, for a fetch ahead or for
+    /// go's own request, held until the request and its body are done.
+    async fn budget(&self, i: usize, ahead: bool) -> Option<Permits> {
+        self.budgets.get(i)?.take(ahead).await
     }
 
     /// An answer began after `first_byte_ms`.
@@ -334,6 +381,7 @@ impl Relay {
         let listener = TcpListener::bind(("127.0.0.1", 0))?;
         let port = listener.local_addr()?.port();
         let ahead = Ahead::new(&settings.ahead);
+        let upstreams = settings.upstreams.len();
         if let Some(ms) = settings
             .upstreams
             .first()
@@ -352,6 +400,7 @@ impl Relay {
             sumdb_learned: Mutex::default(),
             local_answers: AtomicU32::new(0),
             ahead,
+            budgets: (0..upstreams).map(|_| Budget::new()).collect(),
         });
         server::spawn(runtime, listener, shared.clone())?;
         Ok(Relay { port, shared })

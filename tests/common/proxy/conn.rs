@@ -69,7 +69,14 @@ pub(super) struct Head {
 }
 
 /// Serves requests on one keep-alive connection until either side closes.
-fn serve(mut stream: TcpStream, state: &State) {
+fn serve(stream: TcpStream, state: &State) {
+    let open = state.open.fetch_add(1, Ordering::SeqCst) + 1;
+    state.peak_open.fetch_max(open, Ordering::SeqCst);
+    serve_open(stream, state);
+    state.open.fetch_sub(1, Ordering::SeqCst);
+}
+
+fn serve_open(mut stream: TcpStream, state: &State) {
     if stream.set_nonblocking(false).is_err()
         || stream.set_read_timeout(Some(TICK)).is_err()
         || stream.set_write_timeout(Some(TICK)).is_err()

@@ -29,7 +29,7 @@ pub(crate) use conn::wait_for_connection;
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -147,6 +147,9 @@ struct State {
     /// Paused bodies (`Fault::PauseMidBody`) may go on.
     resumed: AtomicBool,
     prefix: String,
+    /// Connections open now, and the most ever open at once.
+    open: AtomicUsize,
+    peak_open: AtomicUsize,
 }
 
 impl State {
@@ -267,6 +270,8 @@ impl ProxyBuilder {
             shutdown: AtomicBool::new(false),
             resumed: AtomicBool::new(false),
             prefix: self.prefix,
+            open: AtomicUsize::new(0),
+            peak_open: AtomicUsize::new(0),
         });
         let acceptor = {
             let state = state.clone();
@@ -410,6 +415,11 @@ impl TestProxy {
             .write()
             .unwrap()
             .insert(path.to_string(), contents);
+    }
+
+    /// The most connections that were ever open at once.
+    pub fn peak_connections(&self) -> usize {
+        self.state.peak_open.load(Ordering::SeqCst)
     }
 
     /// Every request received so far, oldest first.
