@@ -426,6 +426,34 @@ fn a_zero_response_timeout_means_the_default_with_one_warning() {
     }
 }
 
+/// The only upstream leaves one request unanswered (as a request does whose
+/// fresh connection met a small server's full listen queue) while it
+/// answers all others: the relay asks it once more before it gives go a
+/// 502, so go succeeds in its one run (go alone would have waited
+/// forever). Its later requests, in the 30 s the upstream looks down, are
+/// still sent.
+#[test]
+fn the_only_upstream_is_asked_once_more_after_a_timeout_while_it_answers_others() {
+    let tree = ModTree::new(2);
+    let db = db_of(&tree);
+    let proxy = db_proxy(&tree, &db, Fault::Healthy);
+    proxy.set_fault_for("/dep0/@v/v1.0.0.info", Fault::HangFirst { n: 1 });
+    let mut world = verifying_world(&proxy.url(), &db);
+    world.set_env("GOSHIM_PREFETCH", "0");
+    world.set_env("GOSHIM_LOG", "1");
+    world.write_tree_main_module(&tree);
+    let (out, _) = timed_shim(&world, &["mod", "download"], BOUNDED);
+    let ctx = with_logs(&out, &[("proxy", &proxy)]);
+    assert_success(&ctx, &out);
+    assert_eq!(go_runs(&out), 1, "{ctx}");
+    assert_eq!(
+        proxy.requests_ending_with("/dep0/@v/v1.0.0.info").len(),
+        2,
+        "{ctx}"
+    );
+    assert_zips_intact(&world, &tree);
+}
+
 /// A mirror whose `.info` files carry an `Origin` (longer than another
 /// mirror's), and that sends the headers of every `.info` with its
 /// Content-Length, then closes the connection before any body byte.

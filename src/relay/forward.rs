@@ -294,6 +294,8 @@ pub(super) struct Race {
     /// The upstream that completed the body.
     winner: Option<usize>,
     aborted: bool,
+    /// An upstream was asked a second time (see [`Race::retry_once`]).
+    retried: bool,
     /// Fetched ahead, go has not asked yet: a failure here is a guess that
     /// failed, which must cost go's own requests nothing (no "down", no
     /// failure in the health snapshot).
@@ -335,6 +337,7 @@ impl Race {
             complete: false,
             winner: None,
             aborted: false,
+            retried: false,
             speculative: false,
             content_type: None,
             not_found: None,
@@ -393,7 +396,7 @@ impl Race {
     async fn next_step(&mut self) -> Step {
         loop {
             self.launch_if_needed(Instant::now());
-            if self.transfers.is_empty() {
+            if self.transfers.is_empty() && !self.retry_once() {
                 return Step::Exhausted;
             }
             let ticking = self.may_launch();
@@ -562,6 +565,42 @@ impl Race {
             }
             !drop
         });
+    }
+
+    /// Every upstream failed or was skipped: when the one that timed out (or
+    /// was skipped for having timed out) has served other requests in this
+    /// run, and no upstream said "not found" or refused, it is asked once
+    /// more before go gets a 502. A request that meets a small server's full
+    /// listen queue times out on its fresh connection while the server
+    /// answers everything else; without this go would fail, and go's next
+    /// requests would be refused for [`super::DOWN_FOR`] without being sent.
+    fn retry_once(&mut self) -> bool {
+        if self.retried
+            || self.stopped
+            || self.started
+            || self.complete
+            || !self.not_found_from.is_empty()
+            || !self.refused_from.is_empty()
+        {
+            return false;
+        }
+        let timed_out = self.failures.iter().rev().find_map(|&(up, class)| {
+            matches!(class, ErrorClass::Timeout | ErrorClass::ConnectTimeout).then_some(up)
+        });
+        let Some(up) = timed_out.filter(|&up| self.shared.has_served(up)) else {
+            return false;
+        };
+        self.retried = true;
+        self.splice = Splice::new(self.splice.is_zip());
+        self.forget_claims();
+        self.transfers.push(Transfer::start(
+            &self.shared,
+            up,
+            &self.rel,
+            0,
+            self.speculative,
+        ));
+        true
     }
 
     /// Whether a next upstream could be started later, so the clock matters.

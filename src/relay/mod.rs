@@ -286,6 +286,11 @@ impl Shared {
         t.last_error = Some(class);
     }
 
+    /// Whether upstream `i` served a whole answer in this run.
+    fn has_served(&self, i: usize) -> bool {
+        locked(&self.tally).get(&i).is_some_and(|t| t.served > 0)
+    }
+
     /// Lost a race after `waited`: slow, not down. Its wait counts as a
     /// (lower bound of a) first-byte time, so the score sees the slowness.
     fn note_slow(&self, i: usize, waited: Option<Duration>) {
