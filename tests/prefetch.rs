@@ -627,18 +627,18 @@ fn lookups_are_fetched_ahead_when_go_s_cache_has_every_go_mod() {
     assert_go_sum_from(&w, &tree, &db, false, "lookups of cached go.mod files");
 }
 
-/// The only upstream leaves the first request for dep0's `.info` unanswered:
-/// that is the fetch ahead (made when go got dep0's `.mod`), which times out.
-/// A guess that failed costs go nothing: go's own request for it, a moment
-/// later, is still sent to the upstream (not refused as "down" for 30 s
-/// without being sent) and served, in the one run; and the health snapshot
-/// records no failure.
+/// The only upstream leaves the first two requests for dep0's `.info`
+/// unanswered: those are the fetch ahead (made when go got dep0's `.mod`)
+/// and its one retry, which time out. A guess that failed costs go
+/// nothing: go's own request for it, a moment later, is still sent to the
+/// upstream and served, in the one run; and the health snapshot records no
+/// failure.
 #[test]
 fn a_fetch_ahead_that_times_out_costs_go_s_own_requests_nothing() {
     let tree = ModTree::new(1);
     let db = SumDb::from_tree(SUMDB_NAME, &tree);
     let proxy = TestProxy::builder().tree(&tree).sumdb(&db).start();
-    proxy.set_fault_for("/dep0/@v/v1.0.0.info", Fault::HangFirst { n: 1 });
+    proxy.set_fault_for("/dep0/@v/v1.0.0.info", Fault::HangFirst { n: 2 });
     let mut w = world(&proxy.url(), &db, &tree);
     w.set_env("GOSHIM_RESPONSE_TIMEOUT_MS", "1000");
     w.set_env("GOSHIM_LOG", "1");
@@ -647,7 +647,11 @@ fn a_fetch_ahead_that_times_out_costs_go_s_own_requests_nothing() {
     assert!(out.status.success(), "{ctx}");
     assert_eq!(common::scenario::go_runs(&out), 1, "{ctx}");
     let infos = proxy.requests_ending_with("/dep0/@v/v1.0.0.info");
-    assert_eq!(infos.len(), 2, "the fetch ahead, then go's own\n{ctx}");
+    assert_eq!(
+        infos.len(),
+        3,
+        "the fetch ahead twice, then go's own\n{ctx}"
+    );
     let health = common::scenario::health_path(&w);
     if health.exists() {
         let doc = common::scenario::read_health(&w);
@@ -659,10 +663,12 @@ fn a_fetch_ahead_that_times_out_costs_go_s_own_requests_nothing() {
 }
 
 /// A distant upstream (every answer 20 ms late) and 30 modules: the relay
-/// fetches many ahead at once, but never holds more than 10 requests (so
-/// connections) open to one upstream, fetches ahead and go's own together;
-/// go itself opens about 2. (Twenty such commands at once against one
-/// small server overflowed its listen queue.)
+/// fetches many ahead at once, but never has more than 10 requests (over
+/// HTTP/1.1, each a connection) in flight to one upstream, fetches ahead
+/// and go's own together; go itself opens about 2. (Twenty such commands at
+/// once against one small server overflowed its listen queue.) Counted as
+/// requests the proxy was answering at once: a connection the relay let go
+/// of is seen closed a little later.
 #[test]
 fn fetching_ahead_keeps_to_a_connection_budget_per_upstream() {
     let tree = ModTree::new(30);
@@ -672,6 +678,6 @@ fn fetching_ahead_keeps_to_a_connection_budget_per_upstream() {
     let w = world(&proxy.url(), &db, &tree);
     run_ok(&w, true, &["mod", "download"]);
     assert_fetched_ahead(&w);
-    let peak = proxy.peak_connections();
-    assert!(peak <= 10, "{peak} connections open at once");
+    let peak = proxy.peak_requests();
+    assert!(peak <= 10, "{peak} requests answered at once");
 }

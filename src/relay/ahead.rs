@@ -47,6 +47,7 @@ use super::FetchAhead;
 use super::forward::{Race, Step};
 use super::route::{self, Route};
 use super::{Shared, locked};
+use crate::error_class::ErrorClass;
 use crate::go::{mod_file, module_path};
 
 /// Fetches ahead running at once while every answer came at once: on a
@@ -120,8 +121,12 @@ impl Held {
     }
 }
 
-/// The outcome of one fetch ahead: the body and its content type, or None.
-type Fetched = Option<(Arc<Held>, Option<HeaderValue>)>;
+/// The outcome of one fetch ahead: the body, its content type and the
+/// upstreams that failed on the way (recorded once go uses the body), or None.
+type Fetched = Option<(Arc<Held>, Option<HeaderValue>, Failures)>;
+
+/// Upstreams that failed, and how.
+type Failures = Vec<(usize, ErrorClass)>;
 
 /// What go gets for a request that was fetched ahead.
 pub enum Found {
@@ -250,7 +255,11 @@ impl Ahead {
             biased;
             Ok((head, race)) = &mut taken => Found::Partial(head, race),
             whole = done.wait_for(Option::is_some) => {
-                let (held, ct) = whole.ok()?.clone()??;
+                let (held, ct, failed) = whole.ok()?.clone()??;
+                // go uses what they failed to bring: their failures count now.
+                for (up, class) in failed {
+                    shared.note_failure(up, class);
+                }
                 Found::Whole(held, ct)
             }
         };
@@ -430,7 +439,7 @@ fn schedule(shared: &Arc<Shared>, rel: String) -> bool {
         let Some(fetched) = fetch(&shared, rel, &entry).await else {
             return; // go took it over
         };
-        if let Some((held, _)) = &fetched {
+        if let Some((held, ..)) = &fetched {
             shared.ahead.stats.count_fetched(held.len());
         }
         let _ = tx.send(Some(fetched));
@@ -472,7 +481,8 @@ async fn fetch(shared: &Arc<Shared>, rel: String, entry: &Entry) -> Option<Fetch
         }
     }
     let held = body.finish(&shared.ahead.in_memory);
-    Some(held.map(|held| (Arc::new(held), race.content_type())))
+    let failed = race.take_deferred();
+    Some(held.map(|held| (Arc::new(held), race.content_type(), failed)))
 }
 
 /// A body being fetched ahead: in memory, in a file once it is large.

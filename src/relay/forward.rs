@@ -298,8 +298,10 @@ pub(super) struct Race {
     retried: bool,
     /// Fetched ahead, go has not asked yet: a failure here is a guess that
     /// failed, which must cost go's own requests nothing (no "down", no
-    /// failure in the health snapshot).
+    /// failure in the health snapshot) unless go uses the answer.
     speculative: bool,
+    /// The failures of a speculative race, recorded only if go uses its answer.
+    deferred: Vec<(usize, ErrorClass)>,
     content_type: Option<HeaderValue>,
     not_found: Option<StatusCode>,
     /// The upstreams that answered 404 or 410, and how.
@@ -339,6 +341,7 @@ impl Race {
             aborted: false,
             retried: false,
             speculative: false,
+            deferred: Vec::new(),
             content_type: None,
             not_found: None,
             not_found_from: Vec::new(),
@@ -370,6 +373,14 @@ impl Race {
     pub(super) fn given_to_go(&mut self) {
         self.handed_over = Some(Instant::now());
         self.speculative = false;
+        for (up, class) in self.take_deferred() {
+            self.shared.note_failure(up, class);
+        }
+    }
+
+    /// The failures of a speculative race so far, to record if go uses its answer.
+    pub(super) fn take_deferred(&mut self) -> Vec<(usize, ErrorClass)> {
+        std::mem::take(&mut self.deferred)
     }
 
     pub(super) fn content_type(&self) -> Option<HeaderValue> {
@@ -509,7 +520,9 @@ impl Race {
     /// Transfer `k` cannot serve this body.
     fn fail(&mut self, k: usize, class: ErrorClass) -> Option<Step> {
         let up = self.transfers.remove(k).up;
-        if !self.speculative {
+        if self.speculative {
+            self.deferred.push((up, class));
+        } else {
             self.shared.note_failure(up, class);
         }
         self.failures.push((up, class));

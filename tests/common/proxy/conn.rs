@@ -69,14 +69,7 @@ pub(super) struct Head {
 }
 
 /// Serves requests on one keep-alive connection until either side closes.
-fn serve(stream: TcpStream, state: &State) {
-    let open = state.open.fetch_add(1, Ordering::SeqCst) + 1;
-    state.peak_open.fetch_max(open, Ordering::SeqCst);
-    serve_open(stream, state);
-    state.open.fetch_sub(1, Ordering::SeqCst);
-}
-
-fn serve_open(mut stream: TcpStream, state: &State) {
+fn serve(mut stream: TcpStream, state: &State) {
     if stream.set_nonblocking(false).is_err()
         || stream.set_read_timeout(Some(TICK)).is_err()
         || stream.set_write_timeout(Some(TICK)).is_err()
@@ -86,7 +79,11 @@ fn serve_open(mut stream: TcpStream, state: &State) {
     let _ = stream.set_nodelay(true);
     let mut buf = Vec::new();
     while let Some(head) = read_head(&mut stream, &mut buf, state) {
-        if !respond(&mut stream, &head, state) || head.close {
+        let now = state.answering.fetch_add(1, Ordering::SeqCst) + 1;
+        state.peak_answering.fetch_max(now, Ordering::SeqCst);
+        let go_on = respond(&mut stream, &head, state);
+        state.answering.fetch_sub(1, Ordering::SeqCst);
+        if !go_on || head.close {
             return;
         }
     }

@@ -147,9 +147,9 @@ struct State {
     /// Paused bodies (`Fault::PauseMidBody`) may go on.
     resumed: AtomicBool,
     prefix: String,
-    /// Connections open now, and the most ever open at once.
-    open: AtomicUsize,
-    peak_open: AtomicUsize,
+    /// Requests being answered now, and the most ever answered at once.
+    answering: AtomicUsize,
+    peak_answering: AtomicUsize,
 }
 
 impl State {
@@ -270,8 +270,8 @@ impl ProxyBuilder {
             shutdown: AtomicBool::new(false),
             resumed: AtomicBool::new(false),
             prefix: self.prefix,
-            open: AtomicUsize::new(0),
-            peak_open: AtomicUsize::new(0),
+            answering: AtomicUsize::new(0),
+            peak_answering: AtomicUsize::new(0),
         });
         let acceptor = {
             let state = state.clone();
@@ -417,9 +417,10 @@ impl TestProxy {
             .insert(path.to_string(), contents);
     }
 
-    /// The most connections that were ever open at once.
-    pub fn peak_connections(&self) -> usize {
-        self.state.peak_open.load(Ordering::SeqCst)
+    /// The most requests that were ever being answered at once (over
+    /// HTTP/1.1, each on a connection of its own).
+    pub fn peak_requests(&self) -> usize {
+        self.state.peak_answering.load(Ordering::SeqCst)
     }
 
     /// Every request received so far, oldest first.
