@@ -44,7 +44,7 @@ use hyper::header::HeaderValue;
 use tokio::sync::{Notify, Semaphore, oneshot, watch};
 
 use super::FetchAhead;
-use super::forward::{Race, Step};
+use super::race::{Race, Step};
 use super::route::{self, Route};
 use super::{Shared, locked};
 use crate::error_class::ErrorClass;

@@ -16,6 +16,7 @@ mod ahead;
 mod body;
 mod forward;
 mod local_cache;
+mod race;
 pub mod route;
 mod server;
 mod transfer;
