@@ -693,3 +693,58 @@ fn limit_open_files(cmd: &mut std::process::Command, limit: u64) {
         });
     }
 }
+
+/// The only upstream leaves the first two requests for dep0's `.info`
+/// unanswered: those are the fetch ahead (made when go got dep0's `.mod`)
+/// and its one retry, which time out. A guess that failed costs go
+/// nothing: go's own request for it, a moment later, is still sent to the
+/// upstream and served, in the one run; and the health snapshot records no
+/// failure.
+#[test]
+fn a_fetch_ahead_that_times_out_costs_go_s_own_requests_nothing() {
+    let tree = ModTree::new(1);
+    let db = SumDb::from_tree(SUMDB_NAME, &tree);
+    let proxy = TestProxy::builder().tree(&tree).sumdb(&db).start();
+    proxy.set_fault_for("/dep0/@v/v1.0.0.info", Fault::HangFirst { n: 2 });
+    let mut w = world(&proxy.url(), &db, &tree);
+    w.set_env("GOSHIM_RESPONSE_TIMEOUT_MS", "1000");
+    w.set_env("GOSHIM_LOG", "1");
+    let out = w.run_shim(&["mod", "download"]);
+    let ctx = format!("{}\n{}", show(&out), common::scenario::log_of(&proxy));
+    assert!(out.status.success(), "{ctx}");
+    assert_eq!(common::scenario::go_runs(&out), 1, "{ctx}");
+    let infos = proxy.requests_ending_with("/dep0/@v/v1.0.0.info");
+    assert_eq!(
+        infos.len(),
+        3,
+        "the fetch ahead twice, then go's own\n{ctx}"
+    );
+    let health = common::scenario::health_path(&w);
+    if health.exists() {
+        let doc = common::scenario::read_health(&w);
+        let failed = doc["proxies"]
+            .as_array()
+            .is_some_and(|ps| ps.iter().any(|p| !p["last_failure_at"].is_null()));
+        assert!(!failed, "a failed guess was recorded: {doc:#}\n{ctx}");
+    }
+}
+
+/// A distant upstream (every answer 20 ms late) and 30 modules: the relay
+/// fetches many ahead at once, but never has more than 10 requests (over
+/// HTTP/1.1, each a connection) in flight to one upstream, fetches ahead
+/// and go's own together; go itself opens about 2. (Twenty such commands at
+/// once against one small server overflowed its listen queue.) Counted as
+/// requests the proxy was answering at once: a connection the relay let go
+/// of is seen closed a little later.
+#[test]
+fn fetching_ahead_keeps_to_a_connection_budget_per_upstream() {
+    let tree = ModTree::new(30);
+    let db = SumDb::from_tree(SUMDB_NAME, &tree);
+    let proxy = TestProxy::builder().tree(&tree).sumdb(&db).start();
+    proxy.set_fault(Fault::Delay(Duration::from_millis(20)));
+    let w = world(&proxy.url(), &db, &tree);
+    run_ok(&w, true, &["mod", "download"]);
+    assert_fetched_ahead(&w);
+    let peak = proxy.peak_requests();
+    assert!(peak <= 10, "{peak} requests answered at once");
+}

@@ -397,6 +397,121 @@ fn truncated_zip_is_completed_from_the_secondary_and_blamed_on_the_primary() {
     assert_eq!(primary["state"], "down", "{primary:#}");
 }
 
+/// `GOSHIM_RESPONSE_TIMEOUT_MS=0` (or negative, or unreadable) is no
+/// deadline of a millisecond, which every upstream answering a little late
+/// would miss: the default stands, and goshim says so in one line.
+#[test]
+fn a_zero_response_timeout_means_the_default_with_one_warning() {
+    let tree = ModTree::new(2);
+    let db = db_of(&tree);
+    let proxy = db_proxy(&tree, &db, Fault::Delay(Duration::from_millis(100)));
+    for bad in ["0", "-1", "soon"] {
+        let mut world = verifying_world(&proxy.url(), &db);
+        world.set_env("GOSHIM_RESPONSE_TIMEOUT_MS", bad);
+        world.write_tree_main_module(&tree);
+        let out = world.run_shim(&["mod", "download"]);
+        let ctx = with_logs(&out, &[("proxy", &proxy)]);
+        assert_success(&ctx, &out);
+        let warnings: Vec<String> = goshim_lines(&out)
+            .into_iter()
+            .filter(|l| l.contains("GOSHIM_RESPONSE_TIMEOUT_MS"))
+            .collect();
+        assert_eq!(
+            warnings,
+            [format!(
+                "goshim: GOSHIM_RESPONSE_TIMEOUT_MS={bad} is not a positive whole number of milliseconds; using 15000 ms"
+            )],
+            "{ctx}"
+        );
+    }
+}
+
+/// The only upstream leaves one request unanswered (as a request does whose
+/// fresh connection met a small server's full listen queue) while it
+/// answers all others: the relay asks it once more before it gives go a
+/// 502, so go succeeds in its one run (go alone would have waited
+/// forever). Its later requests, in the 30 s the upstream looks down, are
+/// still sent.
+#[test]
+fn the_only_upstream_is_asked_once_more_after_a_timeout_while_it_answers_others() {
+    let tree = ModTree::new(2);
+    let db = db_of(&tree);
+    let proxy = db_proxy(&tree, &db, Fault::Healthy);
+    proxy.set_fault_for("/dep0/@v/v1.0.0.info", Fault::HangFirst { n: 1 });
+    let mut world = verifying_world(&proxy.url(), &db);
+    world.set_env("GOSHIM_PREFETCH", "0");
+    world.set_env("GOSHIM_LOG", "1");
+    world.write_tree_main_module(&tree);
+    let (out, _) = timed_shim(&world, &["mod", "download"], BOUNDED);
+    let ctx = with_logs(&out, &[("proxy", &proxy)]);
+    assert_success(&ctx, &out);
+    assert_eq!(go_runs(&out), 1, "{ctx}");
+    assert_eq!(
+        proxy.requests_ending_with("/dep0/@v/v1.0.0.info").len(),
+        2,
+        "{ctx}"
+    );
+    assert_zips_intact(&world, &tree);
+}
+
+/// A mirror whose `.info` files carry an `Origin` (longer than another
+/// mirror's), and that sends the headers of every `.info` with its
+/// Content-Length, then closes the connection before any body byte.
+fn cut_mirror(tree: &ModTree, db: &SumDb) -> TestProxy {
+    let proxy = db_proxy(tree, db, Fault::Healthy);
+    for m in &tree.modules {
+        let v = m.latest();
+        let info = format!(
+            "{{\"Version\":\"{v}\",\"Time\":\"2024-01-01T00:00:00Z\",\"Origin\":{{\"VCS\":\"git\",\"URL\":\"https://{}\"}}}}",
+            m.path
+        );
+        proxy.insert_file(&format!("{}/@v/{v}.info", m.path), info.into_bytes());
+    }
+    proxy.set_fault_for(".info", Fault::CutBeforeBody);
+    proxy
+}
+
+/// The primary answers `.info` with 200 and a Content-Length (its
+/// `.info` longer than the secondary's), then drops the connection before
+/// any byte: the length it announced goes with its body, and the
+/// secondary's correct answer of another length is served, not refused as
+/// "a different body". With `|`, as go alone; with `,` (where go alone
+/// stops at the primary's EOF) too. The secondary is not blamed.
+#[test]
+fn a_length_announced_by_an_upstream_that_sent_no_body_is_forgotten_with_it() {
+    let tree = ModTree::new(8);
+    let db = db_of(&tree);
+    for (sep, prefetch) in [("|", "off"), (",", "off"), ("|", "on")] {
+        let primary = cut_mirror(&tree, &db);
+        let secondary = db_proxy(&tree, &db, Fault::Healthy);
+        let goproxy = format!("{}{sep}{}", primary.url(), secondary.url());
+        let proxies = [("primary", &primary), ("secondary", &secondary)];
+        if sep == "|" {
+            let alone = verifying_world(&goproxy, &db);
+            alone.write_tree_main_module(&tree);
+            assert_success("go alone", &alone.run_direct(&["mod", "download"]));
+        }
+        let mut world = verifying_world(&goproxy, &db);
+        world.set_env("GOSHIM_LOG", "1");
+        world.set_env("GOSHIM_PREFETCH", prefetch);
+        world.write_tree_main_module(&tree);
+        let out = world.run_shim(&["mod", "download"]);
+        let ctx = format!(
+            "GOPROXY with {sep}, prefetch {prefetch}\n{}",
+            with_logs(&out, &proxies)
+        );
+        assert_success(&ctx, &out);
+        assert_eq!(go_runs(&out), 1, "no second run\n{ctx}");
+        assert_go_sum_from(&world, &tree, &db, false, &ctx);
+        let health = read_health(&world);
+        let blamed = health["proxies"].as_array().is_some_and(|ps| {
+            ps.iter()
+                .any(|p| p["url"] == secondary.url() && !p["last_failure_at"].is_null())
+        });
+        assert!(!blamed, "the secondary was blamed: {health:#}\n{ctx}");
+    }
+}
+
 /// Every third request to the primary gets 503: each of those goes to the
 /// secondary, and go never sees an error.
 #[test]
@@ -758,10 +873,11 @@ fn a_compile_error_after_a_failover_gets_no_proxy_line() {
 }
 
 /// GOPROXY=A|B for a private path, A answering 503 and B 404: go's own walk
-/// would move past A (`|`) and take B's "not found"; the relay gives go that
-/// 404, not a 502 for A's failure.
+/// moves past A (`|`) and B, and reports A's failure, the last error that
+/// was no 404 (cmd/go's TryProxies); the relay gives go a 502 naming A's
+/// 503, not B's "not found".
 #[test]
-fn private_path_503_then_404_with_pipe_is_a_404_like_go() {
+fn private_path_503_then_404_with_pipe_fails_with_the_503_like_go() {
     let (tree, public, private, db) = public_and_private();
     let a = db_proxy(&tree, &db, Fault::Status(503));
     let b = db_proxy(&tree_of(&[&public]), &db, Fault::Healthy); // 404 for the private module
@@ -773,11 +889,52 @@ fn private_path_503_then_404_with_pipe_is_a_404_like_go() {
         .filter(|l| l.contains(&private.path))
         .collect();
     assert!(
-        private_lines.iter().any(|l| says_http_status(l, 404))
-            && !private_lines.iter().any(|l| says_http_status(l, 502)),
+        private_lines.iter().any(|l| says_http_status(l, 502))
+            && !private_lines.iter().any(|l| says_http_status(l, 404)),
         "{all}"
     );
+    assert!(stderr_text(&out).contains("answered 503"), "{all}");
     assert_private_never_reached(&c, "C", &private, &all);
+}
+
+/// GOPROXY=A,off with A down (nothing listens) and goshim's extra upstream X
+/// a partial mirror, missing dep1: go alone fails on A's refused
+/// connection. Through goshim dep0 comes from X (better), but X's 404 for
+/// dep1 must not stand for A, which was never asked (skipped as down) or
+/// refused: go gets a failure naming A, not a "not found" that walks it on
+/// to `off`.
+#[test]
+fn a_404_from_an_extra_never_stands_for_the_users_proxy_that_was_down() {
+    let tree = ModTree::new(2);
+    let db = db_of(&tree);
+    let a = refused_url();
+    let x = db_proxy(&tree_of(&[&tree.modules[0]]), &db, Fault::Healthy);
+    let mut world = verifying_world(&format!("{a},off"), &db);
+    world.set_env("GOSHIM_PROXIES", x.url());
+    world.write_tree_main_module(&tree);
+    let direct = world.run_direct(&["mod", "download"]);
+    assert!(!direct.status.success(), "{}", show(&direct));
+    assert!(
+        stderr_text(&direct).contains("connection refused"),
+        "{}",
+        show(&direct)
+    );
+    let (shim, _) = timed_shim(&world, &["mod", "download"], BOUNDED);
+    let all = with_logs(&shim, &[("x", &x)]);
+    assert_same_failure_code("A down, X partial", &shim, &direct);
+    let dep1: Vec<String> = go_lines(&shim)
+        .into_iter()
+        .filter(|l| l.contains("example.com/dep1"))
+        .collect();
+    assert!(
+        dep1.iter().any(|l| says_http_status(l, 502)),
+        "go should see A's failure\n{all}"
+    );
+    let err = stderr_text(&shim);
+    assert!(
+        err.contains(&format!("{a} refused the connection")) && !err.contains("GOPROXY=off"),
+        "{all}"
+    );
 }
 
 /// An extra candidate (GOSHIM_PROXIES) that refuses with 403 never hides the

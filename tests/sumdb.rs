@@ -63,6 +63,120 @@ fn assert_success(what: &str, out: &Output, context: &str) {
     );
 }
 
+/// The only proxy fails `sumdb/<name>/supported` (503, a 403, or no answer
+/// at all): go alone calls the checksum database unavailable and names
+/// the proxy's answer; it never goes around the proxy to the database
+/// (behind a firewall that fails, naming sum.golang.org). Through goshim
+/// the same: go is told of the failure, never "not found".
+#[test]
+fn a_failing_supported_is_no_404_that_sends_go_to_the_database_directly() {
+    let tree = ModTree::new(1);
+    let db = SumDb::from_tree(SUMDB_NAME, &tree);
+    for (fault, code) in [
+        (Fault::Status(503), 503),
+        (Fault::Status(403), 403),
+        (Fault::Hang, 0),
+    ] {
+        let proxy = db_proxy(&tree, &db, Fault::Healthy);
+        proxy.set_fault_containing("/supported", fault.clone());
+        let world = verifying_world(&proxy.url(), &db, &tree);
+        let direct_address = format!("https://{SUMDB_NAME}");
+        if code != 0 {
+            // (go alone waits forever on a proxy that never answers.)
+            let direct = world.run_direct(&["mod", "download"]);
+            assert!(!direct.status.success(), "{}", show(&direct));
+            let err = stderr_text(&direct);
+            assert!(
+                err.contains(&code.to_string()) && !err.contains(&direct_address),
+                "go alone: {}",
+                show(&direct)
+            );
+        }
+        let (out, _) = timed_shim(&world, &["mod", "download"], BOUNDED);
+        let ctx = with_logs(&out, &[("proxy", &proxy)]);
+        assert!(!out.status.success(), "{fault:?}\n{ctx}");
+        let err = go_lines(&out).join("\n");
+        assert!(
+            err.contains(&format!("/sumdb/{SUMDB_NAME}/supported"))
+                && !err.contains(&direct_address)
+                && !err.contains("404 Not Found"),
+            "{fault:?}: go must see the proxy's failure\n{ctx}"
+        );
+        if code == 403 {
+            assert!(err.contains("403 Forbidden"), "{ctx}");
+        }
+    }
+}
+
+/// Runs `<shim> mod download -json <what>` with GOSUMDB set to `os.Args[2]`
+/// (which may fail: its database is served nowhere), then with the
+/// inherited GOSUMDB for `os.Args[4]`, which must succeed.
+const TWO_DATABASES: &str = r#"package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+)
+
+func download(gosumdb, what string) error {
+	cmd := exec.Command(os.Args[1], "mod", "download", "-json", what)
+	if gosumdb != "" {
+		cmd.Env = append(os.Environ(), "GOSUMDB="+gosumdb)
+	}
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	fmt.Printf("%s", out)
+	return err
+}
+
+func main() {
+	_ = download(os.Args[2], os.Args[3])
+	if err := download("", os.Args[4]); err != nil {
+		fmt.Fprintf(os.Stderr, "inner go mod download %s: %v\n", os.Args[4], err)
+		os.Exit(1)
+	}
+}
+"#;
+
+/// A nested go with another GOSUMDB, whose database the only proxy does
+/// not serve (404 to its `supported`), says nothing about the outer
+/// database: the next go with the outer GOSUMDB still has its `supported`
+/// answered 200 by the proxy and verifies through it, and the health
+/// snapshot keeps `sumdb: true` for the database it records (GOSUMDB's).
+#[test]
+fn another_database_s_404_leaves_the_outer_database_s_routing_alone() {
+    let tree = ModTree::new(2);
+    let db = SumDb::from_tree(SUMDB_NAME, &tree);
+    let other = SumDb::new("sum2.goshim.test");
+    let proxy = db_proxy(&tree, &db, Fault::Healthy);
+    proxy.set_fault_containing("/sumdb/sum2.goshim.test/", Fault::Status(404));
+    let world = verifying_world(&proxy.url(), &db, &tree);
+    world.write_main_module(TWO_DATABASES);
+    let shim = world.shim();
+    let (out, _) = timed_shim(
+        &world,
+        &[
+            "run",
+            ".",
+            shim.to_str().unwrap(),
+            &other.verifier_key(),
+            "example.com/dep1@v1.0.0",
+            "example.com/dep0@v1.0.0",
+        ],
+        BOUNDED,
+    );
+    let ctx = with_logs(&out, &[("proxy", &proxy)]);
+    assert_success("go run", &out, &ctx);
+    let supported = format!("/sumdb/{SUMDB_NAME}/supported");
+    assert!(proxy.request_paths().contains(&supported), "{ctx}");
+    let lookup = format!("/sumdb/{SUMDB_NAME}/lookup/example.com/dep0@v1.0.0");
+    assert!(proxy.request_paths().contains(&lookup), "{ctx}");
+    let health = common::scenario::read_health(&world);
+    let entry = common::scenario::entry(&health, &proxy.url());
+    assert_ne!(entry["sumdb"], false, "{health:#}\n{ctx}");
+}
+
 // ---------------------------------------------------------------------------
 // A healthy database.
 
@@ -216,6 +330,15 @@ fn sumdb_bodies_cut_off_by_the_primary_are_completed_from_the_secondary() {
 #[test]
 fn short_tiles_from_the_primary_are_replaced_from_the_secondary() {
     let p = Pair::run(|p| p.set_fault_containing("/tile/", Fault::Truncated));
+    p.assert_verified_via_secondary("tile/");
+}
+
+/// The primary sends each tile chunked (no Content-Length) with 32 bytes
+/// too many: its length is checked at the end of the body too, and the
+/// tile taken from the secondary.
+#[test]
+fn long_chunked_tiles_from_the_primary_are_replaced_from_the_secondary() {
+    let p = Pair::run(|p| p.set_fault_containing("/tile/", Fault::LongChunked));
     p.assert_verified_via_secondary("tile/");
 }
 

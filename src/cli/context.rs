@@ -28,6 +28,9 @@ impl Context {
             warn!("{e}");
             2
         })?;
+        for w in &config.warnings {
+            warn!("{w}");
+        }
         let env = goenv::load(process, &real_go).ok_or_else(|| {
             warn!(
                 "'{} env -json' failed; run it yourself to see why",

@@ -28,6 +28,9 @@ pub fn run(process: &Env, flags: &[String]) -> i32 {
         discovery::find_real_go(process, &Seen::current(process)).map_err(|e| e.to_string());
     let config = Config::load(process);
     let settings = config.clone().unwrap_or_default();
+    for w in &settings.warnings {
+        warn!("{w}");
+    }
     let env = real_go
         .as_ref()
         .ok()

@@ -44,9 +44,10 @@ use hyper::header::HeaderValue;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, oneshot, watch};
 
 use super::FetchAhead;
-use super::forward::{Race, Step};
+use super::race::{Race, Step};
 use super::route::{self, Route};
 use super::{Shared, locked};
+use crate::error_class::ErrorClass;
 use crate::go::{mod_file, module_path};
 
 /// Fetches ahead running at once while every answer came at once: on a
@@ -54,8 +55,12 @@ use crate::go::{mod_file, module_path};
 /// 16 cost 0.07× more of the list mode's time than 4 on a local proxy).
 const NEAR: usize = 4;
 /// Fetches ahead running at once for a distant upstream, where each costs a
-/// round trip (go itself asks about GOMAXPROCS at a time).
-const FAR: usize = 16;
+/// round trip (go itself asks about GOMAXPROCS at a time). No more than an
+/// upstream's connection budget allows fetches ahead
+/// (`super::AHEAD_PER_UPSTREAM`), so that a fetch ahead go waits for is
+/// never itself waiting for a place (it was 16: about 17 connections to one
+/// upstream per go command).
+const FAR: usize = super::AHEAD_PER_UPSTREAM;
 /// An upstream whose first bytes took this long is distant.
 const DISTANT_MS: f64 = 5.0;
 /// Bodies held in memory, all together; beyond it they go to a file.
@@ -157,8 +162,12 @@ impl Held {
     }
 }
 
-/// The outcome of one fetch ahead: the body and its content type, or None.
-type Fetched = Option<(Arc<Held>, Option<HeaderValue>)>;
+/// The outcome of one fetch ahead: the body, its content type and the
+/// upstreams that failed on the way (recorded once go uses the body), or None.
+type Fetched = Option<(Arc<Held>, Option<HeaderValue>, Failures)>;
+
+/// Upstreams that failed, and how.
+type Failures = Vec<(usize, ErrorClass)>;
 
 /// What go gets for a request that was fetched ahead.
 pub enum Found {
@@ -293,7 +302,11 @@ impl Ahead {
             biased;
             Ok((head, race)) = &mut taken => Found::Partial(head, race),
             whole = done.wait_for(Option::is_some) => {
-                let (held, ct) = whole.ok()?.clone()??;
+                let (held, ct, failed) = whole.ok()?.clone()??;
+                // go uses what they failed to bring: their failures count now.
+                for (up, class) in failed {
+                    shared.note_failure(up, class);
+                }
                 Found::Whole(held, ct)
             }
         };
@@ -488,7 +501,7 @@ fn schedule(shared: &Arc<Shared>, rel: String) -> bool {
         let Some(fetched) = fetch(&shared, rel, &entry, hold).await else {
             return; // go took it over
         };
-        if let Some((held, _)) = &fetched {
+        if let Some((held, ..)) = &fetched {
             shared.ahead.stats.count_fetched(held.len());
         }
         let _ = tx.send(Some(fetched));
@@ -499,7 +512,7 @@ fn schedule(shared: &Arc<Shared>, rel: String) -> bool {
 /// Runs the race for `rel` to the end: the body, or Some(None) when it
 /// failed; None when go took the race over on the way.
 async fn fetch(shared: &Arc<Shared>, rel: String, entry: &Entry, hold: Hold) -> Option<Fetched> {
-    let mut race = Race::for_request(shared.clone(), rel);
+    let mut race = Race::ahead_of_go(shared.clone(), rel);
     let mut body = Collector::new(hold);
     loop {
         // go may ask while the body has stopped for a while: hand it over
@@ -530,7 +543,8 @@ async fn fetch(shared: &Arc<Shared>, rel: String, entry: &Entry, hold: Hold) -> 
         }
     }
     let held = body.finish(&shared.ahead.in_memory);
-    Some(held.map(|held| (Arc::new(held), race.content_type())))
+    let failed = race.take_deferred();
+    Some(held.map(|held| (Arc::new(held), race.content_type(), failed)))
 }
 
 /// A body being fetched ahead: in memory, in a file once it is large.

@@ -1,59 +1,38 @@
-//! Forwarding one request: upstreams in health order; a second upstream is
-//! asked when the first is slow to answer (hedging) or slow to deliver (a
-//! throughput floor), and the first complete body wins. At most two requests
-//! are in flight per go request.
+//! Forwarding one request: go's HTTP request becomes a [`Race`] between
+//! upstreams (or is answered from what was fetched ahead), and the race's
+//! steps become the response: its status, its headers and its body.
 //!
 //! go sees one clean answer whatever the upstreams did: the response starts
-//! only once the first bytes are known good, a body broken or cut off midway
-//! is completed from another upstream (by Range, or by a full copy whose
-//! overlap must agree), and a zip reaches go whole or not at all.
+//! only once the first bytes are known good, and when no upstream serves
+//! the request go gets what it would have got alone (see [`Race::verdict`]),
+//! or the answer from its own module cache.
 
 use std::collections::VecDeque;
-use std::future::poll_fn;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::{FutureExt, StreamExt};
 use http_body_util::{BodyExt, Full, StreamBody, combinators::UnsyncBoxBody};
 use hyper::body::Frame;
-use hyper::header::HeaderValue;
 use hyper::{Response, StatusCode};
-use tokio::time::Sleep;
 
 use super::Shared;
 use super::ahead::{Ahead, Found, Held};
-use super::body::Splice;
 use super::local_cache;
+use super::race::{Race, Step, Verdict, health_order};
 use super::route::{self, Route};
-use super::transfer::{Event, Transfer};
-use crate::error_class::ErrorClass;
 
 pub type Body = UnsyncBoxBody<Bytes, std::io::Error>;
 
-/// A body arriving slower than this (after its first second) is raced by the
-/// next upstream: 20 KiB/s mirrors are common, and a 64 KiB/s floor still
-/// leaves a slow but steady link alone for modules of a few MB.
-const FLOOR_BYTES_PER_SEC: f64 = 64.0 * 1024.0;
-/// Throughput is judged over windows this long.
-const RATE_WINDOW: Duration = Duration::from_secs(1);
-/// A body continued from another upstream starts this far before the bytes
-/// go already has: the overlap must match (mirrors may build different zips
-/// or lists), and a small body is simply fetched whole.
-const OVERLAP: u64 = 4096;
 /// Bodies complete at the start and up to this size go to go in one piece.
 const WHOLE_UP_TO: usize = 256 * 1024;
 /// Chunks in which a body held in a file goes to go.
 const READ_CHUNK: usize = 64 * 1024;
-/// How often a race with a possible next step looks at the clock.
-const TICK: Duration = Duration::from_millis(50);
 
 pub async fn forward(shared: Arc<Shared>, rel: String) -> Response<Body> {
     let mut race = match route::parse(&rel) {
         Route::SumdbSupported { name } => {
-            let order = health_order(&shared, |i| shared.serves_sumdb(i) != Some(false));
+            let order = health_order(&shared, |i| shared.serves_sumdb(i, &name) != Some(false));
             let race = Race::new(shared.clone(), rel, order, false);
             return sumdb_supported(race, name).await;
         }
@@ -68,7 +47,7 @@ pub async fn forward(shared: Arc<Shared>, rel: String) -> Response<Body> {
         }
     };
     let first = match race.step().await {
-        Step::Exhausted => return race.last_resort(),
+        Step::Exhausted => return last_resort(&race),
         Step::Data(b) => Some(b),
         Step::Done => None,
     };
@@ -93,7 +72,7 @@ pub async fn forward(shared: Arc<Shared>, rel: String) -> Response<Body> {
             }
             Some(Step::Done) => break true,
             // Nothing has reached go yet: it can still get a clean error status.
-            Some(Step::Exhausted) => return race.last_resort(),
+            Some(Step::Exhausted) => return last_resort(&race),
             None => break false,
         }
     };
@@ -109,26 +88,6 @@ pub async fn forward(shared: Arc<Shared>, rel: String) -> Response<Body> {
     builder
         .body(body)
         .unwrap_or_else(|_| plain(StatusCode::BAD_GATEWAY, "bad upstream headers\n".into()))
-}
-
-/// The upstreams for a module or checksum-database request, in the order to
-/// ask them, and whether go's own walk rules apply (private paths).
-fn candidates(shared: &Shared, rel: &str) -> (Vec<usize>, bool) {
-    match route::parse(rel) {
-        Route::Module { path, .. }
-            if crate::go::module_path::matches_any(&shared.settings.private_patterns, &path) =>
-        {
-            (user_order(shared), true)
-        }
-        Route::Sumdb { .. } => {
-            // Upstreams known to serve the database first, then those not
-            // known not to: when the known ones fail, another may serve it.
-            let mut order = health_order(shared, |i| shared.serves_sumdb(i) != Some(false));
-            order.sort_by_key(|&i| shared.serves_sumdb(i) != Some(true)); // stable
-            (order, false)
-        }
-        _ => (health_order(shared, |_| true), false),
-    }
 }
 
 /// The answer to go from what was fetched ahead.
@@ -201,32 +160,10 @@ async fn next_frame((mut race, mut ready): Pending) -> Option<(Item, Pending)> {
     }
 }
 
-/// All upstreams passing `keep`: those that look down last, then by this
-/// run's failures and lost races, then in health order.
-fn health_order(shared: &Shared, keep: impl Fn(usize) -> bool) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..shared.settings.upstreams.len())
-        .filter(|&i| keep(i))
-        .collect();
-    let penalty = super::locked(&shared.penalty).clone();
-    order.sort_by_key(|i| (shared.is_down(*i), penalty.get(i).copied().unwrap_or(0), *i));
-    order
-}
-
-/// The user's own proxies in the user's order: for private paths.
-fn user_order(shared: &Shared) -> Vec<usize> {
-    let mut order: Vec<(usize, usize)> = shared
-        .settings
-        .upstreams
-        .iter()
-        .enumerate()
-        .filter_map(|(i, u)| u.user_slot.map(|(slot, _)| (slot, i)))
-        .collect();
-    order.sort();
-    order.into_iter().map(|(_, i)| i).collect()
-}
-
 /// `sumdb/<name>/supported`: 200 (empty) if an upstream serves the checksum
-/// database, else 404, so that go asks the database directly. Raced and
+/// database, else what go alone would have made of the user's proxies'
+/// answers: 404 when they said 404/410 (go then asks the database
+/// directly), else their failure (see [`Race::verdict`]). Raced and
 /// hedged like any request: go asks this once, before its first lookup. What
 /// the upstreams answered decides where lookups and tiles go.
 async fn sumdb_supported(mut race: Race, name: String) -> Response<Body> {
@@ -237,425 +174,57 @@ async fn sumdb_supported(mut race: Race, name: String) -> Response<Body> {
             Step::Exhausted => break false,
         }
     };
-    for &i in &race.not_found_from {
-        race.shared.note_sumdb(i, false);
+    for &(i, _) in &race.not_found_from {
+        race.shared.note_sumdb(i, &name, false);
     }
     if let Some(i) = race.winner {
-        race.shared.note_sumdb(i, true);
+        race.shared.note_sumdb(i, &name, true);
     }
     if supported {
         Ahead::on_sumdb_supported(&race.shared, name);
         plain(StatusCode::OK, String::new())
     } else {
-        plain(StatusCode::NOT_FOUND, "not found\n".into())
+        // 404 only where go alone would have moved on to the next proxy (or
+        // the database itself): after a timeout or a 5xx go calls the
+        // database unavailable; it does not go around the proxies to it.
+        error_response(&race)
     }
 }
 
-/// How a request that no upstream served ends for go.
-enum Verdict {
-    /// A definitive refusal (401, 403, ...).
-    Refused(StatusCode),
-    /// Not found (404/410): go moves on along its list.
-    NotFound(StatusCode),
-    /// Every upstream failed (timeouts, 5xx, resets ...).
-    Failed,
-}
-
-pub(super) enum Step {
-    /// Bytes for go.
-    Data(Bytes),
-    /// The body is complete.
-    Done,
-    /// No upstream is left to try.
-    Exhausted,
-}
-
-/// One go request and the upstream requests serving it.
-pub(super) struct Race {
-    shared: Arc<Shared>,
-    rel: String,
-    candidates: VecDeque<usize>,
-    /// A private path: only the user's own list, with go's `,`/`|` rules.
-    strict: bool,
-    /// A `,` entry of the user's list failed: go would stop there.
-    stopped: bool,
-    transfers: Vec<Transfer>,
-    splice: Splice,
-    /// Bytes reached go: the answer can no longer change.
-    started: bool,
-    complete: bool,
-    /// The upstream that completed the body.
-    winner: Option<usize>,
-    aborted: bool,
-    content_type: Option<HeaderValue>,
-    not_found: Option<StatusCode>,
-    /// The upstreams that answered 404 or 410.
-    not_found_from: Vec<usize>,
-    /// A definitive refusal (401, 403, ...), and whether the user's own list gave it.
-    refused: Option<(StatusCode, bool)>,
-    failures: Vec<(usize, ErrorClass)>,
-    /// Where a body that is not a zip ends, once an upstream said so (or its
-    /// path did): every copy must agree (a zip is judged by its end record instead).
-    expected_end: Option<u64>,
-    /// When the last bytes went to go: time go spends not reading is not the
-    /// upstreams' slowness.
-    handed_over: Option<Instant>,
-    /// Which transfer is polled first, alternating for fairness.
-    turn: usize,
-    /// The clock for hedging and the throughput floor, reset as it fires.
-    tick: Pin<Box<Sleep>>,
-}
-
-impl Race {
-    fn new(shared: Arc<Shared>, rel: String, order: Vec<usize>, strict: bool) -> Race {
-        let zip = rel.ends_with(".zip");
-        // A hash tile's length is known before any upstream says it: a short
-        // one with a matching Content-Length is caught too.
-        let expected_end = route::hash_tile_len(&rel);
-        Race {
-            shared,
-            rel,
-            candidates: order.into(),
-            strict,
-            stopped: false,
-            transfers: Vec::new(),
-            splice: Splice::new(zip),
-            started: false,
-            complete: false,
-            winner: None,
-            aborted: false,
-            content_type: None,
-            not_found: None,
-            not_found_from: Vec::new(),
-            refused: None,
-            failures: Vec::new(),
-            expected_end,
-            handed_over: None,
-            turn: 0,
-            tick: Box::pin(tokio::time::sleep(TICK)),
-        }
+/// The answer when no upstream could serve the request: from go's own
+/// module cache when every upstream truly failed, else what go would get.
+fn last_resort(race: &Race) -> Response<Body> {
+    let cached = match race.verdict() {
+        Verdict::Failed => race.shared.settings.local_cache.as_deref(),
+        _ => None,
     }
-
-    /// The race for `rel` over its candidates (see [`candidates`]).
-    pub(super) fn for_request(shared: Arc<Shared>, rel: String) -> Race {
-        let (order, strict) = candidates(&shared, &rel);
-        Race::new(shared, rel, order, strict)
-    }
-
-    /// The race's bytes so far were handed to go: time until it asks for
-    /// more is go's, not the upstreams'.
-    pub(super) fn given_to_go(&mut self) {
-        self.handed_over = Some(Instant::now());
-    }
-
-    pub(super) fn content_type(&self) -> Option<HeaderValue> {
-        self.content_type.clone()
-    }
-
-    pub(super) async fn step(&mut self) -> Step {
-        if self.complete {
-            return Step::Done;
+    .and_then(|root| local_cache::answer(root, &race.rel));
+    match cached {
+        Some(body) => {
+            race.shared.note_local_answer();
+            plain(StatusCode::OK, body)
         }
-        if let Some(at) = self.handed_over.take() {
-            let go_was_busy = at.elapsed();
-            for t in &mut self.transfers {
-                t.credit(go_was_busy);
-            }
-        }
-        let step = self.next_step().await;
-        if matches!(step, Step::Data(_)) {
-            self.handed_over = Some(Instant::now());
-        }
-        step
-    }
-
-    async fn next_step(&mut self) -> Step {
-        loop {
-            self.launch_if_needed(Instant::now());
-            if self.transfers.is_empty() {
-                return Step::Exhausted;
-            }
-            let ticking = self.may_launch();
-            let turn = self.turn;
-            self.turn = self.turn.wrapping_add(1);
-            let Race {
-                transfers, tick, ..
-            } = self;
-            let next = poll_fn(|cx| poll_any(transfers, turn, cx));
-            let event = if ticking {
-                tokio::select! {
-                    e = next => Some(e),
-                    () = tick.as_mut() => {
-                        tick.as_mut().reset(tokio::time::Instant::now() + TICK);
-                        None
-                    }
-                }
-            } else {
-                Some(next.await)
-            };
-            if let Some((k, event)) = event
-                && let Some(step) = self.handle(k, event)
-            {
-                return step;
-            }
-        }
-    }
-
-    fn handle(&mut self, k: usize, event: Event) -> Option<Step> {
-        let up = self.transfers[k].up;
-        match event {
-            Event::Started => {
-                let t = &self.transfers[k];
-                let (sent_at, waited, end) = (t.started, t.started.elapsed(), t.end);
-                self.shared.note_first_byte(up, ms(waited));
-                if self.content_type.is_none() {
-                    self.content_type = t.content_type.clone();
-                }
-                if !self.splice.is_zip() && end.is_some() {
-                    match self.expected_end {
-                        None => self.expected_end = end,
-                        Some(e) if Some(e) != end => return self.fail(k, ErrorClass::Mismatch),
-                        Some(_) => {}
-                    }
-                }
-                // Requests sent before this one and still unanswered lost the hedge.
-                self.cancel_where(|o| !o.has_body() && o.started < sent_at);
-                None
-            }
-            Event::Chunk { at, bytes } => match self.splice.offer(at, bytes) {
-                Ok(Some(b)) => {
-                    self.started = true;
-                    Some(Step::Data(b))
-                }
-                Ok(None) => None,
-                Err(class) => self.fail(k, class),
-            },
-            Event::End if self.transfers[k].pos < self.splice.accepted => {
-                self.fail(k, ErrorClass::Mismatch)
-            }
-            Event::End if self.expected_end.is_some_and(|e| self.splice.accepted < e) => {
-                self.fail(k, ErrorClass::ShortBody)
-            }
-            Event::End => match self.splice.finish() {
-                Ok(held) => {
-                    self.shared.note_served_whole(up);
-                    // The upstream that finished the body is the one go got it from.
-                    self.shared.note_served(&self.rel, up);
-                    self.winner = Some(up);
-                    self.complete = true;
-                    self.transfers.remove(k);
-                    self.cancel_where(|_| true);
-                    Some(held.map_or(Step::Done, Step::Data))
-                }
-                Err(class) => self.fail(k, class),
-            },
-            Event::NotFound(status) => {
-                let waited = self.transfers[k].started.elapsed();
-                self.shared.note_first_byte(up, ms(waited));
-                self.shared.note_served_whole(up);
-                self.not_found.get_or_insert(status);
-                self.not_found_from.push(up);
-                self.transfers.remove(k);
-                None
-            }
-            Event::Refused(status) => {
-                let users = self.shared.upstream(up).user_slot.is_some();
-                if self.refused.is_none_or(|(_, u)| users && !u) {
-                    self.refused = Some((status, users));
-                }
-                self.transfers.remove(k);
-                self.failures.push((up, ErrorClass::Http(status.as_u16())));
-                self.stop_if_final(up);
-                None
-            }
-            Event::Failed(class) => self.fail(k, class),
-        }
-    }
-
-    /// Transfer `k` cannot serve this body.
-    fn fail(&mut self, k: usize, class: ErrorClass) -> Option<Step> {
-        let up = self.transfers.remove(k).up;
-        self.shared.note_failure(up, class);
-        self.failures.push((up, class));
-        self.stop_if_final(up);
-        if self.transfers.is_empty() && !self.started {
-            // Nothing reached go yet: the next upstream starts from scratch.
-            self.splice = Splice::new(self.splice.is_zip());
-        }
-        None
-    }
-
-    /// In the user's own list, a `,` entry ends the walk on any error but 404/410.
-    fn stop_if_final(&mut self, up: usize) {
-        if !self.may_move_on(up) {
-            self.stopped = true;
-        }
-    }
-
-    fn may_move_on(&self, up: usize) -> bool {
-        !self.strict
-            || self
-                .shared
-                .upstream(up)
-                .user_slot
-                .is_some_and(|(_, pipe)| pipe)
-    }
-
-    /// Drops the transfers `lost` picks: they were slower than another.
-    fn cancel_where(&mut self, lost: impl Fn(&Transfer) -> bool) {
-        let shared = &self.shared;
-        self.transfers.retain(|t| {
-            let drop = lost(t);
-            if drop {
-                // An unanswered request's wait is a lower bound of its first byte.
-                let waited = (!t.has_body()).then(|| t.started.elapsed());
-                shared.note_slow(t.up, waited);
-            }
-            !drop
-        });
-    }
-
-    /// Whether a next upstream could be started later, so the clock matters.
-    fn may_launch(&self) -> bool {
-        match self.transfers.as_slice() {
-            [t] => {
-                !self.stopped
-                    && !self.candidates.is_empty()
-                    && self.may_move_on(t.up)
-                    && (t.has_body() || self.shared.upstream(t.up).hedge_after.is_some())
-            }
-            _ => false,
-        }
-    }
-
-    /// Starts the next upstream when none is working on the request, when the
-    /// only one has not answered within its hedge delay, or when its body
-    /// stopped for a second or arrives below the throughput floor.
-    fn launch_if_needed(&mut self, now: Instant) {
-        if self.complete || self.stopped {
-            return;
-        }
-        let needed = match self.transfers.len() {
-            0 => true,
-            1 if self.may_move_on(self.transfers[0].up) => {
-                let hedge = self.shared.upstream(self.transfers[0].up).hedge_after;
-                let t = &mut self.transfers[0];
-                if t.has_body() {
-                    // Stopped for a window, or trickling below the floor.
-                    now.saturating_duration_since(t.last_progress) >= RATE_WINDOW
-                        || t.throughput(now, RATE_WINDOW)
-                            .is_some_and(|rate| rate < FLOOR_BYTES_PER_SEC)
-                } else {
-                    hedge.is_some_and(|d| now.saturating_duration_since(t.started) >= d)
-                }
-            }
-            _ => false,
-        };
-        if !needed {
-            return;
-        }
-        while let Some(i) = self.candidates.pop_front() {
-            if let Some(class) = self.shared.down_class(i) {
-                // Looked down moments ago: count it as failed without waiting on it again.
-                self.failures.push((i, class));
-                self.stop_if_final(i);
-                if self.stopped {
-                    return;
-                }
-                continue;
-            }
-            // Ask for some bytes go already has, so that the copies are compared.
-            let from = self.splice.accepted.saturating_sub(OVERLAP);
-            self.transfers
-                .push(Transfer::start(&self.shared, i, &self.rel, from));
-            return;
-        }
-    }
-
-    /// What go would make of the upstreams' answers, once none served the request.
-    fn verdict(&self) -> Verdict {
-        // A refusal from your own list stands, as it would for go; one from an
-        // extra candidate never hides a "not found" that lets go move on.
-        let refused = self
-            .refused
-            .filter(|(_, users)| *users || self.not_found.is_none());
-        if let Some((status, _)) = refused {
-            return Verdict::Refused(status);
-        }
-        // go's walk moves on after 404/410 and after any error of a `|` entry.
-        match self.not_found.filter(|_| !self.stopped) {
-            Some(status) => Verdict::NotFound(status),
-            None => Verdict::Failed,
-        }
-    }
-
-    /// The answer when no upstream could serve the request: from go's own
-    /// module cache when every upstream truly failed, else what go would get.
-    fn last_resort(&self) -> Response<Body> {
-        let cached = match self.verdict() {
-            Verdict::Failed => self.shared.settings.local_cache.as_deref(),
-            _ => None,
-        }
-        .and_then(|root| local_cache::answer(root, &self.rel));
-        match cached {
-            Some(body) => {
-                self.shared.note_local_answer();
-                plain(StatusCode::OK, body)
-            }
-            None => self.error_response(),
-        }
-    }
-
-    fn error_response(&self) -> Response<Body> {
-        match self.verdict() {
-            // Only auth refusals keep their status; anything odd is a bad gateway.
-            Verdict::Refused(status @ (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)) => {
-                plain(status, format!("goshim relay: {}\n", self.account()))
-            }
-            Verdict::Refused(_) => plain(
-                StatusCode::BAD_GATEWAY,
-                format!("goshim relay: {}\n", self.account()),
-            ),
-            Verdict::NotFound(status) => plain(status, "not found\n".into()),
-            Verdict::Failed => plain(
-                StatusCode::BAD_GATEWAY,
-                format!("goshim relay: every upstream failed: {}\n", self.account()),
-            ),
-        }
-    }
-
-    /// `<upstream> <what it did>, ...` for this request.
-    fn account(&self) -> String {
-        let d = self.shared.settings.deadlines;
-        let mut parts: Vec<String> = Vec::new();
-        for (i, class) in &self.failures {
-            let line = format!(
-                "{} {}",
-                self.shared.upstream(*i).endpoint.key,
-                class.describe(d.response, d.stall)
-            );
-            if !parts.contains(&line) {
-                parts.push(line);
-            }
-        }
-        parts.join("; ")
+        None => error_response(race),
     }
 }
 
-/// The first transfer with an event, starting at `turn` so neither starves.
-fn poll_any(transfers: &mut [Transfer], turn: usize, cx: &mut Context<'_>) -> Poll<(usize, Event)> {
-    let n = transfers.len();
-    for j in 0..n {
-        let k = (turn + j) % n;
-        if let Poll::Ready(event) = transfers[k].poll_event(cx) {
-            return Poll::Ready((k, event));
+/// What go gets for a request no upstream served (see [`Race::verdict`]).
+fn error_response(race: &Race) -> Response<Body> {
+    match race.verdict() {
+        // Only auth refusals keep their status; anything odd is a bad gateway.
+        Verdict::Refused(status @ (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)) => {
+            plain(status, format!("goshim relay: {}\n", race.account()))
         }
+        Verdict::Refused(_) => plain(
+            StatusCode::BAD_GATEWAY,
+            format!("goshim relay: {}\n", race.account()),
+        ),
+        Verdict::NotFound(status) => plain(status, "not found\n".into()),
+        Verdict::Failed => plain(
+            StatusCode::BAD_GATEWAY,
+            format!("goshim relay: every upstream failed: {}\n", race.account()),
+        ),
     }
-    Poll::Pending
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 /// A body of bytes all at hand.

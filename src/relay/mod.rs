@@ -16,6 +16,7 @@ mod ahead;
 mod body;
 mod forward;
 mod local_cache;
+mod race;
 pub mod route;
 mod server;
 mod transfer;
@@ -135,12 +136,57 @@ pub struct Settings {
     /// paths go fetches directly, never from a proxy.
     pub direct_patterns: String,
     pub deadlines: Deadlines,
+    /// The checksum database go's GOSUMDB names (None: off): the one whose
+    /// support the health snapshot's `sumdb` records.
+    pub sumdb_name: Option<String>,
+    /// The user's GOPROXY goes on after its proxies (`direct` or `off`): go
+    /// moves on to it when its walk through the proxies ends without an answer.
+    pub tail: bool,
     /// What to fetch ahead of go's requests.
     pub ahead: FetchAhead,
     /// go's download cache (`$GOMODCACHE/cache/download`): the last tier.
     pub local_cache: Option<PathBuf>,
     /// Test-only: make the start or the runtime fail.
     pub inject: Option<String>,
+}
+
+/// Requests in flight to one upstream at once, go's own and fetches ahead
+/// together: over HTTP/1.1 each is a connection (go itself opens about 2),
+/// and a small server's listen queue overflows when many commands each open
+/// many at once.
+const PER_UPSTREAM: usize = 10;
+/// Of those, fetches ahead at most: the rest is kept for go's own requests.
+pub(crate) const AHEAD_PER_UPSTREAM: usize = 8;
+
+/// The share of an upstream's connection budget one request holds.
+pub(crate) type Permits = (
+    Option<tokio::sync::OwnedSemaphorePermit>,
+    tokio::sync::OwnedSemaphorePermit,
+);
+
+/// One upstream's connection budget (see [`PER_UPSTREAM`]).
+struct Budget {
+    all: Arc<tokio::sync::Semaphore>,
+    ahead: Arc<tokio::sync::Semaphore>,
+}
+
+impl Budget {
+    fn new() -> Budget {
+        Budget {
+            all: Arc::new(tokio::sync::Semaphore::new(PER_UPSTREAM)),
+            ahead: Arc::new(tokio::sync::Semaphore::new(AHEAD_PER_UPSTREAM)),
+        }
+    }
+
+    /// Waits for a share of the budget: a fetch ahead first for one of the
+    /// places fetches ahead may take. None if the relay is going away.
+    async fn take(&self, ahead: bool) -> Option<Permits> {
+        let first = match ahead {
+            true => Some(self.ahead.clone().acquire_owned().await.ok()?),
+            false => None,
+        };
+        Some((first, self.all.clone().acquire_owned().await.ok()?))
+    }
 }
 
 /// How long an upstream that looked down (hung, refused, stalled) is left
@@ -169,11 +215,14 @@ pub(crate) struct Shared {
     /// Upstreams that looked down, until when they are skipped, and why.
     down_until: Mutex<HashMap<usize, (Instant, ErrorClass)>>,
     /// Whether each upstream asked `sumdb/<name>/supported` during this run
-    /// serves the checksum database (200) or not (404/410), as the probe would record.
-    sumdb_learned: Mutex<HashMap<usize, bool>>,
+    /// serves that database (200) or not (404/410), by upstream and database
+    /// name: a nested go may use another GOSUMDB.
+    sumdb_learned: Mutex<HashMap<(usize, String), bool>>,
     /// Requests answered from the local module cache after every upstream failed.
     local_answers: AtomicU32,
     ahead: Ahead,
+    /// Per upstream: how many requests may be in flight to it at once.
+    budgets: Vec<Budget>,
 }
 
 fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -217,6 +266,12 @@ impl Shared {
         &self.settings.upstreams[i]
     }
 
+    /// A share of upstream `i`'s connection budget, for a fetch ahead or for
+    /// go's own request, held until the request and its body are done.
+    async fn budget(&self, i: usize, ahead: bool) -> Option<Permits> {
+        self.budgets.get(i)?.take(ahead).await
+    }
+
     /// An answer began after `first_byte_ms`.
     fn note_first_byte(&self, i: usize, first_byte_ms: f64) {
         self.ahead.on_latency(first_byte_ms);
@@ -241,6 +296,11 @@ impl Shared {
         let t = tally.entry(i).or_default();
         t.failures += 1;
         t.last_error = Some(class);
+    }
+
+    /// Whether upstream `i` served a whole answer in this run.
+    fn has_served(&self, i: usize) -> bool {
+        locked(&self.tally).get(&i).is_some_and(|t| t.served > 0)
     }
 
     /// Lost a race after `waited`: slow, not down. Its wait counts as a
@@ -270,19 +330,31 @@ impl Shared {
         locked(&self.served).insert(rel.to_string(), i);
     }
 
-    fn note_sumdb(&self, i: usize, serves: bool) {
-        locked(&self.sumdb_learned).insert(i, serves);
+    fn note_sumdb(&self, i: usize, db: &str, serves: bool) {
+        locked(&self.sumdb_learned).insert((i, db.to_string()), serves);
     }
 
     fn note_local_answer(&self) {
         self.local_answers.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn serves_sumdb(&self, i: usize) -> Option<bool> {
-        if let Some(&serves) = locked(&self.sumdb_learned).get(&i) {
+    /// Whether upstream `i` serves the checksum database `db`: learned in
+    /// this run, else what the health snapshot says when `db` is the one it
+    /// records (GOSUMDB's).
+    fn serves_sumdb(&self, i: usize, db: &str) -> Option<bool> {
+        if let Some(&serves) = locked(&self.sumdb_learned).get(&(i, db.to_string())) {
             return Some(serves);
         }
-        self.upstream(i).sumdb
+        let snapshots_db = self.settings.sumdb_name.as_deref() == Some(db);
+        self.upstream(i).sumdb.filter(|_| snapshots_db)
+    }
+
+    /// What the health snapshot should say about upstream `i` and GOSUMDB's database.
+    fn serves_gosumdb(&self, i: usize) -> Option<bool> {
+        match self.settings.sumdb_name.as_deref() {
+            Some(db) => self.serves_sumdb(i, db),
+            None => self.upstream(i).sumdb,
+        }
     }
 
     /// Each upstream that failed in this run, with what it did last, for a person.
@@ -326,6 +398,7 @@ impl Relay {
         let listener = TcpListener::bind(("127.0.0.1", 0))?;
         let port = listener.local_addr()?.port();
         let ahead = Ahead::new(&settings.ahead);
+        let upstreams = settings.upstreams.len();
         if let Some(ms) = settings
             .upstreams
             .first()
@@ -344,6 +417,7 @@ impl Relay {
             sumdb_learned: Mutex::default(),
             local_answers: AtomicU32::new(0),
             ahead,
+            budgets: (0..upstreams).map(|_| Budget::new()).collect(),
         });
         server::spawn(runtime, listener, shared.clone())?;
         Ok(Relay { port, shared })
@@ -449,7 +523,8 @@ impl Relay {
             .drain()
             .filter_map(|(i, t)| {
                 let up = ups.get(i)?;
-                let news = t.failures > 0 || t.slow > 0 || self.shared.serves_sumdb(i) != up.sumdb;
+                let news =
+                    t.failures > 0 || t.slow > 0 || self.shared.serves_gosumdb(i) != up.sumdb;
                 if up.known_up && !news {
                     return None;
                 }
@@ -466,7 +541,7 @@ impl Relay {
                     url: up.endpoint.key.clone(),
                     result,
                     latency,
-                    sumdb: self.shared.serves_sumdb(i),
+                    sumdb: self.shared.serves_gosumdb(i),
                 })
             })
             .collect()

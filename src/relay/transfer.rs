@@ -14,7 +14,7 @@ use hyper::StatusCode;
 use hyper::header::HeaderValue;
 use tokio::time::{Sleep, sleep, timeout};
 
-use super::Shared;
+use super::{Permits, Shared};
 use crate::error_class::ErrorClass;
 use crate::upstream::goauth;
 
@@ -24,6 +24,8 @@ enum Answer {
     Body {
         resp: reqwest::Response,
         start: u64,
+        /// Its share of the upstream's connection budget (set by [`Transfer::start`]).
+        permits: Option<Permits>,
     },
     NotFound(StatusCode),
     /// A definitive answer that is neither content nor "not found" (401, 403, ...).
@@ -56,6 +58,8 @@ enum State {
     Body {
         stream: BodyStream,
         stall: Pin<Box<Sleep>>,
+        /// The share of the upstream's connection budget, until the body is done.
+        _permits: Option<Permits>,
     },
     Over,
 }
@@ -77,12 +81,27 @@ pub struct Transfer {
 }
 
 impl Transfer {
-    /// Sends the request; `range_from` > 0 asks for the rest of the body only.
-    pub fn start(shared: &Arc<Shared>, up: usize, rel: &str, range_from: u64) -> Transfer {
+    /// Sends the request once the upstream's connection budget allows (a
+    /// fetch `ahead` of go's request waits behind go's own); `range_from` > 0
+    /// asks for the rest of the body only.
+    pub fn start(
+        shared: &Arc<Shared>,
+        up: usize,
+        rel: &str,
+        range_from: u64,
+        ahead: bool,
+    ) -> Transfer {
         let owned = (shared.clone(), rel.to_string());
         let waiting = Box::pin(async move {
             let (shared, rel) = owned;
-            attempt(&shared, up, &rel, range_from).await
+            let Some(permits) = shared.budget(up, ahead).await else {
+                return Answer::Failed(ErrorClass::Io);
+            };
+            let mut answer = attempt(&shared, up, &rel, range_from).await;
+            if let Answer::Body { permits: slot, .. } = &mut answer {
+                *slot = Some(permits); // held for the body
+            }
+            answer
         });
         let now = Instant::now();
         Transfer {
@@ -129,7 +148,7 @@ impl Transfer {
                 };
                 Poll::Ready(self.answered(answer))
             }
-            State::Body { stream, stall } => match stream.as_mut().poll_next(cx) {
+            State::Body { stream, stall, .. } => match stream.as_mut().poll_next(cx) {
                 Poll::Ready(Some(Ok(bytes))) => {
                     let deadline = tokio::time::Instant::now() + self.stall_after;
                     stall.as_mut().reset(deadline);
@@ -154,7 +173,11 @@ impl Transfer {
     fn answered(&mut self, answer: Answer) -> Event {
         let now = Instant::now();
         match answer {
-            Answer::Body { resp, start } => {
+            Answer::Body {
+                resp,
+                start,
+                permits,
+            } => {
                 self.pos = start;
                 self.mark = (now, start);
                 self.last_progress = now;
@@ -163,6 +186,7 @@ impl Transfer {
                 self.state = State::Body {
                     stream: Box::pin(resp.bytes_stream()),
                     stall: Box::pin(sleep(self.stall_after)),
+                    _permits: permits,
                 };
                 Event::Started
             }
@@ -231,9 +255,17 @@ async fn attempt(shared: &Shared, up: usize, rel: &str, range_from: u64) -> Answ
     let status = resp.status();
     match status.as_u16() {
         // Ignoring Range (a full 200) is legal HTTP: the body starts at 0.
-        200 => Answer::Body { resp, start: 0 },
+        200 => Answer::Body {
+            resp,
+            start: 0,
+            permits: None,
+        },
         206 => match content_range_start(&resp) {
-            Some(start) if range_from > 0 && start <= range_from => Answer::Body { resp, start },
+            Some(start) if range_from > 0 && start <= range_from => Answer::Body {
+                resp,
+                start,
+                permits: None,
+            },
             _ => Answer::Refused(status),
         },
         404 | 410 => Answer::NotFound(status),

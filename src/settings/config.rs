@@ -31,14 +31,14 @@ use crate::{go::proxy_list, settings::paths, settings::presets};
 struct File {
     proxies: Option<Vec<String>>,
     probe_module: Option<String>,
-    probe_timeout_ms: Option<u64>,
+    probe_timeout_ms: Option<toml::Value>,
     ttl_seconds: Option<u64>,
     attempts: Option<u32>,
     relay: Option<bool>,
     prefetch: Option<bool>,
-    connect_timeout_ms: Option<u64>,
-    response_timeout_ms: Option<u64>,
-    stall_timeout_ms: Option<u64>,
+    connect_timeout_ms: Option<toml::Value>,
+    response_timeout_ms: Option<toml::Value>,
+    stall_timeout_ms: Option<toml::Value>,
     hedge_delay_ms: Option<u64>,
     preset: Option<String>,
     doctor_modules: Option<Vec<String>>,
@@ -67,6 +67,9 @@ pub struct Config {
     pub preset_proxies: Vec<String>,
     /// Modules `goshim doctor` compares across proxies, besides the probe module.
     pub doctor_modules: Vec<String>,
+    /// Settings that were not used, and why (a timeout of zero, say): one
+    /// line each for stderr; the defaults stand in for them.
+    pub warnings: Vec<String>,
 }
 
 impl Default for Config {
@@ -88,6 +91,7 @@ impl Default for Config {
             preset: None,
             preset_proxies: Vec::new(),
             doctor_modules: vec!["golang.org/x/net".into(), "github.com/google/uuid".into()],
+            warnings: Vec::new(),
         }
     }
 }
@@ -111,9 +115,6 @@ impl Config {
         if let Some(m) = process.non_empty(vars::GOSHIM_PROBE_MODULE) {
             config.probe_module = m;
         }
-        if let Some(ms) = number(process, vars::GOSHIM_PROBE_TIMEOUT_MS)? {
-            config.probe_timeout = Duration::from_millis(ms.max(1));
-        }
         if let Some(s) = number(process, vars::GOSHIM_TTL)? {
             config.ttl = Duration::from_secs(s);
         }
@@ -128,12 +129,16 @@ impl Config {
         }
         let d = &mut config.deadlines;
         for (var, slot) in [
+            (vars::GOSHIM_PROBE_TIMEOUT_MS, &mut config.probe_timeout),
             (vars::GOSHIM_CONNECT_TIMEOUT_MS, &mut d.connect),
             (vars::GOSHIM_RESPONSE_TIMEOUT_MS, &mut d.response),
             (vars::GOSHIM_STALL_TIMEOUT_MS, &mut d.stall),
         ] {
-            if let Some(ms) = number(process, var)? {
-                *slot = Duration::from_millis(ms.max(1));
+            if let Some(v) = process.non_empty(var) {
+                let ms = v.trim().parse::<u64>().ok().filter(|&ms| ms > 0);
+                if let Some(warning) = set_timeout(slot, ms, &format!("{var}={v}")) {
+                    config.warnings.push(warning);
+                }
             }
         }
         if let Some(ms) = number(process, vars::GOSHIM_HEDGE_DELAY_MS)? {
@@ -181,9 +186,6 @@ impl Config {
         if let Some(m) = file.probe_module {
             self.probe_module = m;
         }
-        if let Some(ms) = file.probe_timeout_ms {
-            self.probe_timeout = Duration::from_millis(ms.max(1));
-        }
         if let Some(s) = file.ttl_seconds {
             self.ttl = Duration::from_secs(s);
         }
@@ -197,13 +199,38 @@ impl Config {
             self.prefetch = on;
         }
         let d = &mut self.deadlines;
-        for (value, slot) in [
-            (file.connect_timeout_ms, &mut d.connect),
-            (file.response_timeout_ms, &mut d.response),
-            (file.stall_timeout_ms, &mut d.stall),
+        for (key, value, slot) in [
+            (
+                "probe_timeout_ms",
+                file.probe_timeout_ms,
+                &mut self.probe_timeout,
+            ),
+            (
+                "connect_timeout_ms",
+                file.connect_timeout_ms,
+                &mut d.connect,
+            ),
+            (
+                "response_timeout_ms",
+                file.response_timeout_ms,
+                &mut d.response,
+            ),
+            ("stall_timeout_ms", file.stall_timeout_ms, &mut d.stall),
         ] {
-            if let Some(ms) = value {
-                *slot = Duration::from_millis(ms.max(1));
+            if let Some(value) = value {
+                let ms = value
+                    .as_integer()
+                    .filter(|&ms| ms > 0)
+                    .and_then(|ms| u64::try_from(ms).ok());
+                let shown = match &value {
+                    toml::Value::Integer(n) => n.to_string(),
+                    toml::Value::String(text) => format!("{text:?}"),
+                    other => format!("a {}", other.type_str()),
+                };
+                let what = format!("{}: {key} = {shown}", path.display());
+                if let Some(warning) = set_timeout(slot, ms, &what) {
+                    self.warnings.push(warning);
+                }
             }
         }
         if let Some(ms) = file.hedge_delay_ms {
@@ -228,6 +255,22 @@ fn modules<'a>(list: impl Iterator<Item = &'a str>) -> Vec<String> {
         }
     }
     out
+}
+
+/// Sets a timeout to `ms`; or, when it is no positive whole number of
+/// milliseconds (zero would fail every request at once), leaves it as it
+/// was (the default, or the config file's) and says so.
+fn set_timeout(slot: &mut Duration, ms: Option<u64>, what: &str) -> Option<String> {
+    match ms {
+        Some(ms) => {
+            *slot = Duration::from_millis(ms);
+            None
+        }
+        None => Some(format!(
+            "{what} is not a positive whole number of milliseconds; using {} ms",
+            slot.as_millis()
+        )),
+    }
 }
 
 fn number(process: &Env, var: &str) -> Result<Option<u64>, String> {
@@ -278,9 +321,58 @@ mod tests {
         assert!(c.ttl.is_zero());
         assert!(!c.relay);
         assert!(c.prefetch, "empty is unset");
-        assert_eq!(c.probe_timeout, Duration::from_millis(1));
+        assert_eq!(
+            c.probe_timeout,
+            Duration::from_millis(3000),
+            "0 is no deadline"
+        );
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
         assert_eq!(c.doctor_modules, ["x.example/m"]);
         assert_eq!(c.probe_module, "golang.org/x/text");
+    }
+
+    #[test]
+    fn zero_negative_or_unreadable_timeouts_keep_the_default_and_say_so() {
+        let c = load(&[
+            ("GOSHIM_CONNECT_TIMEOUT_MS", "-5"),
+            ("GOSHIM_RESPONSE_TIMEOUT_MS", "0"),
+            ("GOSHIM_STALL_TIMEOUT_MS", "soon"),
+            ("GOSHIM_PROBE_TIMEOUT_MS", "250"),
+        ])
+        .unwrap();
+        let d = Config::default().deadlines;
+        assert_eq!(c.deadlines.connect, d.connect);
+        assert_eq!(c.deadlines.response, d.response);
+        assert_eq!(c.deadlines.stall, d.stall);
+        assert_eq!(c.probe_timeout, Duration::from_millis(250));
+        assert_eq!(
+            c.warnings,
+            [
+                "GOSHIM_CONNECT_TIMEOUT_MS=-5 is not a positive whole number of milliseconds; using 5000 ms",
+                "GOSHIM_RESPONSE_TIMEOUT_MS=0 is not a positive whole number of milliseconds; using 15000 ms",
+                "GOSHIM_STALL_TIMEOUT_MS=soon is not a positive whole number of milliseconds; using 15000 ms",
+            ]
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config.toml");
+        let text = "response_timeout_ms = 0\nconnect_timeout_ms = -1\nstall_timeout_ms = \"x\"\nprobe_timeout_ms = 700\n";
+        std::fs::write(&file, text).unwrap();
+        let f = file.to_str().unwrap();
+        let c = load(&[("GOSHIM_CONFIG", f), ("GOSHIM_STALL_TIMEOUT_MS", "0")]).unwrap();
+        assert_eq!(c.deadlines.response, d.response);
+        assert_eq!(c.deadlines.connect, d.connect);
+        assert_eq!(c.deadlines.stall, d.stall);
+        assert_eq!(c.probe_timeout, Duration::from_millis(700));
+        assert_eq!(c.warnings.len(), 4, "{:?}", c.warnings);
+        assert!(c.warnings[0].starts_with(&format!("{f}: connect_timeout_ms = -1 is not")));
+        assert!(c.warnings[1].starts_with(&format!("{f}: response_timeout_ms = 0 is not")));
+        assert!(c.warnings[2].starts_with(&format!("{f}: stall_timeout_ms = \"x\" is not")));
+        // A good file value stands when the variable is bad.
+        std::fs::write(&file, "response_timeout_ms = 4000\n").unwrap();
+        let c = load(&[("GOSHIM_CONFIG", f), ("GOSHIM_RESPONSE_TIMEOUT_MS", "0")]).unwrap();
+        assert_eq!(c.deadlines.response, Duration::from_millis(4000));
+        assert!(c.warnings[0].ends_with("using 4000 ms"), "{:?}", c.warnings);
     }
 
     #[test]

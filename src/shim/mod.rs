@@ -79,7 +79,12 @@ pub fn main(process: &Env, args: Vec<OsString>) -> ! {
         exec(cmd, &real_go, "the toolchain go switches to is downloaded");
     }
     let config = match Config::load(process) {
-        Ok(c) => c,
+        Ok(c) => {
+            for w in &c.warnings {
+                warn!("{w}");
+            }
+            c
+        }
         Err(e) => {
             warn!("ignoring goshim settings: {e}");
             exec(cmd, &real_go, "bad goshim settings");
@@ -234,12 +239,25 @@ fn start_relay(
             .unwrap_or_default()
             .to_string(),
         deadlines: config.deadlines,
+        sumdb_name: sumdb_name(env.get("GOSUMDB")),
+        tail: plan.tail.is_some(),
         ahead,
         local_cache: Some(env.get("GOMODCACHE"))
             .filter(|d| !d.is_empty())
             .map(|d| Path::new(d).join("cache").join("download")),
         inject: process.non_empty(vars::GOSHIM_FAULT_INJECT),
     })
+}
+
+/// The name of the checksum database GOSUMDB names (`<name>[+<key>] [<url>]`,
+/// sum.golang.org when empty), as the probe asks it; None for `off`.
+fn sumdb_name(gosumdb: &str) -> Option<String> {
+    let first = gosumdb
+        .split_whitespace()
+        .next()
+        .unwrap_or("sum.golang.org");
+    let name = first.split('+').next().unwrap_or(first);
+    (name != "off").then(|| name.to_string())
 }
 
 /// `go [-C dir] version` with stdout dropped: go switches toolchains (and

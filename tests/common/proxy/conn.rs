@@ -79,7 +79,11 @@ fn serve(mut stream: TcpStream, state: &State) {
     let _ = stream.set_nodelay(true);
     let mut buf = Vec::new();
     while let Some(head) = read_head(&mut stream, &mut buf, state) {
-        if !respond(&mut stream, &head, state) || head.close {
+        let now = state.answering.fetch_add(1, Ordering::SeqCst) + 1;
+        state.peak_answering.fetch_max(now, Ordering::SeqCst);
+        let go_on = respond(&mut stream, &head, state);
+        state.answering.fetch_sub(1, Ordering::SeqCst);
+        if !go_on || head.close {
             return;
         }
     }
@@ -208,7 +212,7 @@ fn respond(stream: &mut TcpStream, head: &Head, state: &State) -> bool {
     let (status, ctype, body) = lookup(&head.path, state);
     let is_head = head.method == "HEAD";
     match fault {
-        Fault::Healthy | Fault::EveryNth { .. } => {
+        Fault::Healthy | Fault::EveryNth { .. } | Fault::HangFirst { .. } => {
             // `Range: bytes=N-`, when the proxy honours ranges: 206 with the rest.
             let range = head
                 .range_from
@@ -303,6 +307,13 @@ fn respond(stream: &mut TcpStream, head: &Head, state: &State) -> bool {
             }
             pausing && !state.stopping() && write_fully(stream, rest, state)
         }
+        Fault::CutBeforeBody => {
+            state.record(head, Some(status), &fault);
+            let headers = head_bytes(status, ctype, body.len(), &[]);
+            write_fully(stream, &headers, state);
+            let _ = stream.flush();
+            false
+        }
         Fault::TruncatedZip if head.path.ends_with(".zip") && status == 200 => {
             state.record(head, Some(status), &fault);
             let short = &body[..body.len() / 2];
@@ -313,7 +324,23 @@ fn respond(stream: &mut TcpStream, head: &Head, state: &State) -> bool {
             let short = &body[..body.len() / 2];
             send(stream, status, ctype, &[], short, is_head, state)
         }
-        Fault::TruncatedZip | Fault::Truncated => {
+        Fault::LongChunked if status == 200 => {
+            state.record(head, Some(status), &fault);
+            let head_text = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: {ctype}\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n"
+            );
+            let mut out = head_text.into_bytes();
+            if !is_head {
+                for chunk in [&body[..], &[0x55u8; 32][..]] {
+                    out.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+                    out.extend_from_slice(chunk);
+                    out.extend_from_slice(b"\r\n");
+                }
+                out.extend_from_slice(b"0\r\n\r\n");
+            }
+            write_fully(stream, &out, state)
+        }
+        Fault::TruncatedZip | Fault::Truncated | Fault::LongChunked => {
             state.record(head, Some(status), &Fault::Healthy);
             send(stream, status, ctype, &[], &body, is_head, state)
         }

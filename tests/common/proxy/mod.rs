@@ -29,7 +29,7 @@ pub(crate) use conn::wait_for_connection;
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -56,6 +56,8 @@ pub enum Fault {
     EveryNth { n: u64, status: u16 },
     /// Read the request and never answer (until the proxy is dropped).
     Hang,
+    /// `Hang` for the first `n` matching requests, normally afterwards.
+    HangFirst { n: u64 },
     /// Send headers at once, then the body `bytes_per_chunk` at a time, `delay` apart.
     SlowDrip {
         bytes_per_chunk: usize,
@@ -79,6 +81,12 @@ pub enum Fault {
     /// Send only the first half of any 200 body with a matching Content-Length
     /// (e.g. a short checksum-database tile).
     Truncated,
+    /// Send the headers with the full Content-Length, then close the
+    /// connection before any body byte.
+    CutBeforeBody,
+    /// Send any 200 body chunked (no Content-Length) with 32 bytes too many
+    /// at its end (e.g. a hash tile longer than its path says).
+    LongChunked,
 }
 
 /// One request the proxy received.
@@ -139,6 +147,9 @@ struct State {
     /// Paused bodies (`Fault::PauseMidBody`) may go on.
     resumed: AtomicBool,
     prefix: String,
+    /// Requests being answered now, and the most ever answered at once.
+    answering: AtomicUsize,
+    peak_answering: AtomicUsize,
 }
 
 impl State {
@@ -153,6 +164,8 @@ impl State {
         match rule.fault {
             Fault::EveryNth { n, status } if rule.matched % n.max(1) == 0 => Fault::Status(status),
             Fault::EveryNth { .. } => Fault::Healthy,
+            Fault::HangFirst { n } if rule.matched <= n => Fault::Hang,
+            Fault::HangFirst { .. } => Fault::Healthy,
             ref other => other.clone(),
         }
     }
@@ -257,6 +270,8 @@ impl ProxyBuilder {
             shutdown: AtomicBool::new(false),
             resumed: AtomicBool::new(false),
             prefix: self.prefix,
+            answering: AtomicUsize::new(0),
+            peak_answering: AtomicUsize::new(0),
         });
         let acceptor = {
             let state = state.clone();
@@ -400,6 +415,12 @@ impl TestProxy {
             .write()
             .unwrap()
             .insert(path.to_string(), contents);
+    }
+
+    /// The most requests that were ever being answered at once (over
+    /// HTTP/1.1, each on a connection of its own).
+    pub fn peak_requests(&self) -> usize {
+        self.state.peak_answering.load(Ordering::SeqCst)
     }
 
     /// Every request received so far, oldest first.
