@@ -49,9 +49,6 @@ impl Context {
 
     /// Name of the checksum database go uses, None when GOSUMDB=off.
     pub fn sumdb_name(&self) -> Option<String> {
-        let value = self.env.get("GOSUMDB").trim();
-        let first = value.split_whitespace().next().unwrap_or("sum.golang.org");
-        let name = first.split('+').next().unwrap_or(first);
-        (name != "off").then(|| name.to_string())
+        self.env.sumdb_name()
     }
 }

@@ -43,7 +43,7 @@ pub fn run(process: &Env, flags: &[String]) -> i32 {
 
     let candidates = candidates(env.as_ref(), &settings, all, mirrors.as_deref().ok());
     let (modules, bad_modules) = sample_modules(&settings);
-    let sumdb = env.as_ref().and_then(sumdb_name);
+    let sumdb = env.as_ref().and_then(goenv::GoEnv::sumdb_name);
     let before = Snapshot::read(process);
     let goenv_of = |key| env.as_ref().map_or("", |e| e.get(key));
     // One probe at a time (a background refresh waits or gives up).
@@ -195,12 +195,4 @@ fn is_module_path(m: &str) -> bool {
         && !m.contains("//")
         && m.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-._~/+".contains(&b))
-}
-
-/// Name of the checksum database go uses, None when GOSUMDB=off.
-fn sumdb_name(env: &goenv::GoEnv) -> Option<String> {
-    let value = env.get("GOSUMDB").trim();
-    let first = value.split_whitespace().next().unwrap_or("sum.golang.org");
-    let name = first.split('+').next().unwrap_or(first);
-    (name != "off").then(|| name.to_string())
 }

@@ -47,6 +47,15 @@ impl GoEnv {
         self.0.get(key).map_or("", String::as_str)
     }
 
+    /// The name of the checksum database go uses (GOSUMDB's first word,
+    /// without its key); None when GOSUMDB=off.
+    pub fn sumdb_name(&self) -> Option<String> {
+        let value = self.get("GOSUMDB").trim();
+        let first = value.split_whitespace().next().unwrap_or("sum.golang.org");
+        let name = first.split('+').next().unwrap_or(first);
+        (name != "off").then(|| name.to_string())
+    }
+
     #[cfg(test)]
     pub fn from_pairs(pairs: &[(&str, &str)]) -> GoEnv {
         GoEnv(

@@ -239,7 +239,7 @@ fn start_relay(
             .unwrap_or_default()
             .to_string(),
         deadlines: config.deadlines,
-        sumdb_name: sumdb_name(env.get("GOSUMDB")),
+        sumdb_name: env.sumdb_name(),
         tail: plan.tail.is_some(),
         ahead,
         local_cache: Some(env.get("GOMODCACHE"))
@@ -247,17 +247,6 @@ fn start_relay(
             .map(|d| Path::new(d).join("cache").join("download")),
         inject: process.non_empty(vars::GOSHIM_FAULT_INJECT),
     })
-}
-
-/// The name of the checksum database GOSUMDB names (`<name>[+<key>] [<url>]`,
-/// sum.golang.org when empty), as the probe asks it; None for `off`.
-fn sumdb_name(gosumdb: &str) -> Option<String> {
-    let first = gosumdb
-        .split_whitespace()
-        .next()
-        .unwrap_or("sum.golang.org");
-    let name = first.split('+').next().unwrap_or(first);
-    (name != "off").then(|| name.to_string())
 }
 
 /// `go [-C dir] version` with stdout dropped: go switches toolchains (and
