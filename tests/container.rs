@@ -177,7 +177,7 @@ fn builds_as_nobody_with_an_unwritable_home_and_as_pid_1() {
     assert_program_prints(&w, "work/app-pid1", &tree.expected_output());
 }
 
-/// What the README's Dockerfile relies on: with goshim's cache folder kept
+/// What the Dockerfile in docs/install.md relies on: with goshim's cache folder kept
 /// (a cache mount), the first build leaves a snapshot that the next one
 /// starts with, even though no background probe outlived the build step.
 #[test]

@@ -53,7 +53,7 @@ fn goshim_is_reachable_from_the_shims_line_and_uninstall_cleans_up() {
         assert_eq!(link_target(&shims.join(name)), Path::new("../bin/goshim"));
     }
 
-    // The README's PATH line: shims first, then the real go.
+    // The PATH line install.sh prints: shims first, then the real go.
     w.set_path(&[shims.clone(), w.real_go_dir().to_path_buf()]);
     w.remove_env("GOSHIM_CACHE_DIR"); // the default place, under XDG_CACHE_HOME
     let out = w.run(&mut w.cmd("sh", ["-c", "goshim which && go version"]));
