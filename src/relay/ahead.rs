@@ -58,8 +58,7 @@ const NEAR: usize = 4;
 /// round trip (go itself asks about GOMAXPROCS at a time). No more than an
 /// upstream's connection budget allows fetches ahead
 /// (`super::AHEAD_PER_UPSTREAM`), so that a fetch ahead go waits for is
-/// never itself waiting for a place (it was 16: about 17 connections to one
-/// upstream per go command).
+/// never itself waiting for a place.
 const FAR: usize = super::AHEAD_PER_UPSTREAM;
 /// An upstream whose first bytes took this long is distant.
 const DISTANT_MS: f64 = 5.0;

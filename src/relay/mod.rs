@@ -153,10 +153,12 @@ pub struct Settings {
 /// Requests in flight to one upstream at once, go's own and fetches ahead
 /// together: over HTTP/1.1 each is a connection (go itself opens about 2),
 /// and a small server's listen queue overflows when many commands each open
-/// many at once.
-const PER_UPSTREAM: usize = 10;
+/// many at once. Not fewer: on a distant upstream fetching ahead is worth
+/// what it runs at once (40 modules 150 ms away, `go mod download`: 1.7 s
+/// with 16 fetches ahead, 3.0 s with 8; plain go 15.4 s).
+const PER_UPSTREAM: usize = 18;
 /// Of those, fetches ahead at most: the rest is kept for go's own requests.
-pub(crate) const AHEAD_PER_UPSTREAM: usize = 8;
+pub(crate) const AHEAD_PER_UPSTREAM: usize = 16;
 
 /// The share of an upstream's connection budget one request holds.
 pub(crate) type Permits = (
