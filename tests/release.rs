@@ -318,4 +318,67 @@ fn release_installer_offline() {
         "{}",
         show(&out)
     );
+
+    action_install_step(&w, &installer_url, &base, &profile_before);
+}
+
+/// The GitHub Action's install step (action/install.sh) run as Actions runs
+/// it, after actions/setup-go wrote its Go folder to GITHUB_PATH: the next
+/// step's PATH (GITHUB_PATH lines, the last first) finds the shim ahead of
+/// that Go, and go runs through it; GOSHIM_CACHE_DIR is exported for
+/// actions/cache; no shell profile is touched.
+fn action_install_step(w: &World, installer_url: &str, base: &str, profile_before: &str) {
+    let gh = w.path("github");
+    fs::create_dir_all(&gh).unwrap();
+    let (path_file, env_file, output) = (gh.join("path"), gh.join("env"), gh.join("output"));
+    let go_dir = w.real_go_dir().display().to_string();
+    fs::write(&path_file, format!("{go_dir}\n")).unwrap(); // setup-go's line
+    fs::write(&env_file, "").unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("action/install.sh");
+    let mut cmd = w.cmd("sh", [&script]);
+    cmd.env("GITHUB_PATH", &path_file)
+        .env("GITHUB_ENV", &env_file)
+        .env("GITHUB_OUTPUT", &output)
+        .env("RUNNER_TEMP", w.path("runner"))
+        .env("GOSHIM_INSTALLER_URL", installer_url)
+        .env("GOSHIM_DOWNLOAD_URL", base);
+    let out = w.run(&mut cmd);
+    assert!(out.status.success(), "action/install.sh: {}", show(&out));
+
+    let lines = fs::read_to_string(&path_file).unwrap();
+    let mut dirs: Vec<PathBuf> = lines.lines().rev().map(PathBuf::from).collect();
+    dirs.extend(["/usr/local/bin", "/usr/bin", "/bin"].map(PathBuf::from));
+    let mut next = w.cmd("sh", ["-c", "command -v go && go version && goshim which"]);
+    next.env("PATH", std::env::join_paths(&dirs).unwrap());
+    let exported = fs::read_to_string(&env_file).unwrap();
+    for line in exported.lines() {
+        let (k, v) = line.split_once('=').unwrap();
+        next.env(k, v);
+    }
+    let out = w.run(&mut next);
+    assert!(out.status.success(), "the next step: {}", show(&out));
+    let text = stdout_text(&out);
+    let mut said = text.lines();
+    let shim = w.path("runner/goshim/bin/go");
+    assert_eq!(said.next(), Some(shim.to_str().unwrap()), "{text}");
+    assert!(
+        said.next().unwrap_or("").starts_with("go version go1."),
+        "{text}"
+    );
+    assert_eq!(said.next(), Some(w.real_go().to_str().unwrap()), "{text}");
+    let cache = w.path("runner/goshim/cache");
+    assert!(
+        exported.contains(&format!("GOSHIM_CACHE_DIR={}", cache.display())),
+        "{exported}"
+    );
+    let outputs = fs::read_to_string(&output).unwrap();
+    assert!(
+        outputs.contains(&format!("cache-dir={}", cache.display())),
+        "{outputs}"
+    );
+    assert_eq!(
+        fs::read_to_string(w.path("home/.profile")).unwrap(),
+        profile_before,
+        "the action edits no profile"
+    );
 }
