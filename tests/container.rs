@@ -205,3 +205,64 @@ fn a_kept_cache_folder_gives_the_next_build_a_snapshot() {
         "{status:#}"
     );
 }
+
+/// docs/install.md's Dockerfile line against the official golang image's
+/// layout: `/go/bin` and `/usr/local/go/bin` (the real go) first on its PATH.
+/// The binary copied in as `go` in a folder of its own, put first, is the
+/// shim (and finds the real go behind it); copied to `/usr/local/bin`
+/// instead, it loses to the real go. And docker/Dockerfile ships only the
+/// static binary, at /goshim, in a scratch image.
+#[test]
+fn the_dockerfile_line_puts_the_shim_ahead_of_the_golang_image_s_go() {
+    let mut w = World::new();
+    let root = w.path("image");
+    let real_go_dir = root.join("usr/local/go/bin");
+    fs::create_dir_all(&real_go_dir).unwrap();
+    std::os::unix::fs::symlink(w.real_go(), real_go_dir.join("go")).unwrap();
+    fs::create_dir_all(root.join("go/bin")).unwrap();
+    // COPY --from=goshim:latest /goshim /usr/local/goshim/go
+    w.copy_goshim_to("image/usr/local/goshim");
+    w.copy_goshim_to("image/usr/local/bin");
+    let golang_path = |first: Option<&str>| -> Vec<PathBuf> {
+        first
+            .map(|f| root.join(f))
+            .into_iter()
+            .chain(["go/bin", "usr/local/go/bin", "usr/local/bin"].map(|d| root.join(d)))
+            .chain(["/usr/bin", "/bin"].map(PathBuf::from))
+            .collect()
+    };
+    w.set_env("GOSHIM_LOG", "debug");
+    // ENV PATH=/usr/local/goshim:$PATH
+    w.set_path(&golang_path(Some("usr/local/goshim")));
+    let out = w.run(&mut w.cmd("sh", ["-c", "command -v go && go version"]));
+    assert!(out.status.success(), "{}", show(&out));
+    let text = stdout_text(&out);
+    assert_eq!(
+        text.lines().next(),
+        Some(root.join("usr/local/goshim/go").to_str().unwrap()),
+        "{text}"
+    );
+    assert!(text.contains("go version go1."), "{text}");
+    assert!(
+        !goshim_lines(&out).is_empty(),
+        "the shim ran: {}",
+        show(&out)
+    );
+    // The usual place for a binary loses to the image's own go.
+    w.set_path(&golang_path(None));
+    let out = w.run(&mut w.cmd("sh", ["-c", "command -v go"]));
+    assert_eq!(
+        stdout_text(&out).trim(),
+        real_go_dir.join("go").to_str().unwrap()
+    );
+
+    let dockerfile =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docker/Dockerfile"))
+            .unwrap();
+    let last_stage = dockerfile.rsplit("\nFROM ").next().unwrap();
+    assert!(last_stage.starts_with("scratch"), "{dockerfile}");
+    assert!(
+        last_stage.contains("COPY --from=build /goshim /goshim"),
+        "{dockerfile}"
+    );
+}
