@@ -2,6 +2,7 @@
 
 mod context;
 mod doctor;
+mod help;
 mod probe;
 mod prometheus;
 mod self_cmd;
@@ -14,46 +15,55 @@ use crate::log::warn;
 use crate::settings::vars::Env;
 use crate::shim::discovery::{self, Seen};
 
-const USAGE: &str = "usage: goshim <command> [flags]
-
-commands:
-  status [--json | --format text|json|prometheus]
-                    the real go, the health snapshot, and the GOPROXY the next go call gets;
-                    prometheus: snapshot gauges and counters for a textfile collector
-  doctor [--all] [--json]
-                    probe and rank the proxies (latency, checksum database, index
-                    freshness, TLS certificate), check the setup; --all adds the
-                    well-known public mirrors; exit 0 iff a proxy in use is
-                    healthy and serves modules
-  use <preset>      add a preset of public mirrors (cn, global, all) as candidates:
-                    writes preset = <name> to the config file; 'goshim use none' removes it
-  probe [--json]    probe every candidate proxy now, save the snapshot, print the ranking
-  which             print the real go that the shim runs
-  self uninstall    remove this installation (binary, go link, cache, the installer's
-                    PATH lines); keeps the config file. 'goshim self --help' for more
-  --version         print goshim's version and the commit it was built from
-  --help            print this help
-
-The shim itself is the same binary started as `go` (install.sh links both
-<prefix>/shims/go and <prefix>/shims/goshim to it).";
-
 pub fn main(process: &Env, args: Vec<OsString>) -> ! {
     let args: Vec<String> = match args.into_iter().map(OsString::into_string).collect() {
         Ok(a) => a,
         Err(_) => usage_error("arguments must be valid UTF-8"),
     };
+    let usage = || help::usage(crate::settings::paths::config_file(process).as_deref());
     let (cmd, flags) = match args.split_first() {
         Some((c, f)) => (c.as_str(), f),
         None => {
-            eprintln!("{USAGE}");
+            eprintln!("{}", usage());
             std::process::exit(2);
         }
     };
+    // `goshim <command> --help` (or -h) anywhere among its flags.
+    if let Some(c) = help::find(cmd)
+        && flags.iter().any(|f| f == "--help" || f == "-h")
+    {
+        println!("{}", help::command_help(c));
+        std::process::exit(0);
+    }
     let code = match cmd {
-        "-h" | "--help" | "help" => {
-            println!("{USAGE}");
+        "-h" | "--help" => {
+            println!("{}", usage());
             0
         }
+        "help" => match flags {
+            [] => {
+                println!("{}", usage());
+                0
+            }
+            [name] => match help::find(name) {
+                Some(c) => {
+                    println!("{}", help::command_help(c));
+                    0
+                }
+                None => usage_error(&format!("unknown command '{name}'")),
+            },
+            _ => usage_error("'goshim help' takes one command at most"),
+        },
+        "completions" => match flags {
+            [shell] => match help::completions(shell) {
+                Some(script) => {
+                    print!("{script}");
+                    0
+                }
+                None => usage_error(&format!("no completions for '{shell}' (bash, zsh or fish)")),
+            },
+            _ => usage_error("usage: goshim completions bash|zsh|fish"),
+        },
         "-V" | "--version" | "version" => {
             no_flags(cmd, flags);
             println!("{VERSION_LINE}");

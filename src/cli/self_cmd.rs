@@ -14,14 +14,12 @@ use crate::log::warn;
 use crate::settings::paths;
 use crate::settings::vars::{self, Env};
 
-pub const USAGE: &str = "usage: goshim self <command>
-
-commands:
-  uninstall   remove this installation: the goshim binary, the go (and goshim)
-              links to it, goshim's cache (health snapshot, go env cache, locks),
-              and what the installer added for PATH (its env files and the line
-              sourcing them in each shell profile); your config file is kept
-  --help      print this help";
+/// What `goshim self --help` says below its usage line.
+pub const DETAILS: &str =
+    "uninstall: remove this installation: the goshim binary, the go (and goshim)
+links to it, goshim's cache (health snapshot, go env cache, locks), and what
+the installer added for PATH (its env files and the line sourcing them in each
+shell profile); your config file is kept.";
 
 /// The files the release installer writes beside the config file
 /// (`$XDG_CONFIG_HOME/goshim/`): its receipt and the env scripts the shell
@@ -52,14 +50,9 @@ const CACHE_FILES: [(&str, &str); 10] = [
 
 pub fn run(process: &Env, args: &[String]) -> i32 {
     let Some((cmd, rest)) = args.split_first() else {
-        eprintln!("{USAGE}");
-        return 2;
+        return usage_error("'goshim self' needs a command");
     };
     match cmd.as_str() {
-        "-h" | "--help" | "help" => {
-            println!("{USAGE}");
-            0
-        }
         "uninstall" => match rest.first() {
             Some(flag) => usage_error(&format!(
                 "unknown flag '{flag}' for 'goshim self uninstall'"
