@@ -510,6 +510,12 @@ fn proxies_that_answer_but_serve_no_module_fail_the_doctor() {
         text.contains("next: for a proxy of private modules only, set GOSHIM_PROBE_MODULE"),
         "{text}"
     );
+    // The hint keeps the user's own proxies: nothing that replaces GOPROXY.
+    assert!(text.contains("'goshim use global'"), "{text}");
+    assert!(
+        !text.contains("GOPROXY=https://proxy.golang.org"),
+        "a hint that replaces GOPROXY: {text}"
+    );
     assert!(
         text.contains(&format!(
             "{}: answers 404/410 for every sample module",

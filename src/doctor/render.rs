@@ -69,7 +69,8 @@ fn verdict(r: &Report) -> String {
         return format!(
             "no healthy proxy serves modules: those that answer have none of {} (404/410) (exit status 1)\n\
              next: for a proxy of private modules only, set GOSHIM_PROBE_MODULE (probe_module in the config) to one of its modules; \
-             otherwise add a public one, e.g. go env -w GOPROXY=https://proxy.golang.org,direct",
+             otherwise add public mirrors after your own: 'goshim use global' ('goshim use cn' in mainland China), \
+             or for go itself go env -w GOPROXY=<your proxies>,https://proxy.golang.org,direct (yours kept first)",
             r.sample_modules.join(", ")
         );
     }
