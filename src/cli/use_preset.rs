@@ -48,7 +48,8 @@ pub fn run(process: &Env, args: &[String]) -> i32 {
         None => println!("preset removed from {}", written.display()),
         Some(name) => {
             println!(
-                "preset {name} written to {}: {} mirror(s) are now candidates after your GOPROXY proxies:",
+                "preset {name} written to {}: {} mirror(s) are now candidates besides your GOPROXY proxies \
+                 (the relay tries all in health order; private module paths go only to yours):",
                 written.display(),
                 chosen.len()
             );

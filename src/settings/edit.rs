@@ -23,6 +23,16 @@ fn set_key(path: &Path, key: &str, value: Option<&str>) -> Result<PathBuf, Strin
         Err(e) => return Err(format!("cannot read {}: {e}", target.display())),
     };
     let new = edit(&old, key, value).map_err(|e| format!("{}: {e}", target.display()))?;
+    // A file left with nothing in it (`goshim use none` after `goshim use
+    // cn`) goes: an empty config.toml only makes a person wonder.
+    if new.trim().is_empty() {
+        return match std::fs::remove_file(&target) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(format!("cannot remove {}: {e}", target.display()))
+            }
+            _ => Ok(target),
+        };
+    }
     if new != old {
         state_file::write_atomic(&target, new.as_bytes(), Durability::Durable)
             .map_err(|e| format!("cannot write {}: {e}", target.display()))?;
@@ -75,6 +85,19 @@ fn edit(old: &str, key: &str, value: Option<&str>) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_left_empty_is_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        set_preset(&path, Some("cn")).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "preset = \"cn\"\n");
+        set_preset(&path, None).unwrap();
+        assert!(!path.exists());
+        // Nothing to remove: no file is made either.
+        set_preset(&path, None).unwrap();
+        assert!(!path.exists());
+    }
 
     #[test]
     fn sets_replaces_and_removes_keeping_everything_else() {
