@@ -107,3 +107,35 @@ fn completions_load_in_the_shells() {
         assert!(out.status.success(), "{shell}: {}", show(&out));
     }
 }
+
+/// `goshim status` says what go gets with the relay: the upstreams, and
+/// go's own `direct` tail as what go does after them (it is no upstream).
+#[test]
+fn status_names_upstreams_and_go_s_own_tail_apart() {
+    let mut w = World::new();
+    w.set_env("GOSHIM_TTL", "0");
+    for (goproxy, tail) in [
+        (
+            "https://a.example,direct",
+            "then go itself goes direct when they all answer not found",
+        ),
+        (
+            "https://a.example|https://b.example|direct",
+            "then go itself goes direct when they all fail",
+        ),
+    ] {
+        w.set_env("GOPROXY", goproxy);
+        let out = w.run(&mut w.goshim_cmd(["status"]));
+        assert!(out.status.success(), "{}", show(&out));
+        let text = stdout_text(&out);
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("GOPROXY:"))
+            .unwrap_or("");
+        assert!(
+            line.contains("loopback relay, upstreams https://a.example"),
+            "{text}"
+        );
+        assert!(!line.contains(",direct") && line.ends_with(tail), "{text}");
+    }
+}

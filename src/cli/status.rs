@@ -106,7 +106,7 @@ pub fn run(process: &Env, format: Format) -> i32 {
         snapshot_line(process, snap.as_ref(), ctx.config.ttl.as_secs())
     );
     match reason {
-        None if relay => println!("GOPROXY:   loopback relay, upstreams {goproxy}"),
+        None if relay => println!("GOPROXY:   {}", relay_line(&goproxy)),
         None => println!("GOPROXY:   {goproxy}"),
         Some(why) => println!("GOPROXY:   {goproxy} (unchanged: {why})"),
     }
@@ -217,4 +217,20 @@ pub fn print_table(order: &[Proxy], snap: Option<&Snapshot>) {
             i + 1
         );
     }
+}
+
+/// What go gets with the relay, said as it is: the upstreams the relay tries
+/// (in health order), and go's own `direct`/`off` tail, which is no upstream.
+fn relay_line(goproxy: &str) -> String {
+    let list = crate::go::proxy_list::ProxyList::parse(goproxy);
+    let upstreams: Vec<String> = list.proxies.iter().map(|p| p.key()).collect();
+    let mut line = format!("loopback relay, upstreams {}", upstreams.join(", "));
+    if let Some(tail) = list.tail {
+        let when = match tail.sep {
+            '|' => "when they all fail",
+            _ => "when they all answer not found",
+        };
+        line.push_str(&format!("; then go itself goes {} {when}", tail.word));
+    }
+    line
 }
