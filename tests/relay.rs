@@ -821,6 +821,13 @@ fn private_path_after_a_502_reaches_neither_b_nor_the_extra_upstream() {
         !requests_with(&c, &public.path).is_empty(),
         "the public module should have been served by C\n{all}"
     );
+    // What go prints says why B was not asked, and how to let it be.
+    let err = stderr_text(&out);
+    assert!(
+        err.contains(&format!("{} is a private path", private.path))
+            && err.contains("'|' after it lets both move on"),
+        "{all}"
+    );
 }
 
 /// GOPROXY=A,B with A answering 404 for the private module: go's `,` allows

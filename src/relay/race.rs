@@ -112,6 +112,8 @@ pub(super) struct Race {
     strict: bool,
     /// A `,` entry of the user's list failed: go would stop there.
     stopped: bool,
+    /// The upstream whose failure stopped the walk, to say why in the account.
+    stopped_at: Option<usize>,
     transfers: Vec<Transfer>,
     splice: Splice,
     /// Bytes reached go: the answer can no longer change.
@@ -159,6 +161,7 @@ impl Race {
             candidates: order.into(),
             strict,
             stopped: false,
+            stopped_at: None,
             transfers: Vec::new(),
             splice: Splice::new(zip),
             started: false,
@@ -380,6 +383,7 @@ impl Race {
     fn stop_if_final(&mut self, up: usize) {
         if !self.may_move_on(up) {
             self.stopped = true;
+            self.stopped_at.get_or_insert(up);
         }
     }
 
@@ -597,7 +601,17 @@ impl Race {
                 parts.push(line);
             }
         }
-        parts.join("; ")
+        let mut account = parts.join("; ");
+        // A private path stopped at a `,` entry: say why the rest of the list
+        // was not asked, so "every upstream failed" naming one proxy makes sense.
+        if let (Some(up), Route::Module { path, .. }) = (self.stopped_at, route::parse(&self.rel)) {
+            let key = &self.shared.upstream(up).endpoint.key;
+            account.push_str(&format!(
+                "; {path} is a private path (GONOSUMDB/GOPRIVATE), and after {key} failed go would not \
+                 ask the next proxy of a ',' list, so goshim did not either ('|' after it lets both move on after any error)"
+            ));
+        }
+        account
     }
 }
 
