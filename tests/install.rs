@@ -242,7 +242,7 @@ fn self_uninstall_refuses_a_binary_that_is_not_installed() {
     let out = w.run(&mut w.cmd(&copy, ["self"]));
     assert_eq!(out.status.code(), Some(2), "{}", show(&out));
     assert!(
-        common::stderr_text(&out).contains("goshim self <command>"),
+        common::stderr_text(&out).contains("usage: goshim self uninstall"),
         "{}",
         show(&out)
     );

@@ -50,7 +50,10 @@ const CACHE_FILES: [(&str, &str); 10] = [
 
 pub fn run(process: &Env, args: &[String]) -> i32 {
     let Some((cmd, rest)) = args.split_first() else {
-        return usage_error("'goshim self' needs a command");
+        if let Some(help) = super::help::find("self") {
+            eprintln!("{}", super::help::command_help(help));
+        }
+        return 2;
     };
     match cmd.as_str() {
         "uninstall" => match rest.first() {
