@@ -9,6 +9,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use common::scenario::home_files;
 use common::{World, show, stdout_text};
 
 /// A world with a fake `cargo` first on PATH.
@@ -126,27 +127,6 @@ fn uninstall_leaves_links_it_did_not_make() {
     );
 }
 
-/// Every file and symlink under `dir`, relative to it, sorted.
-fn files_under(dir: &Path) -> Vec<String> {
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
-        let Ok(entries) = fs::read_dir(dir) else {
-            return;
-        };
-        for e in entries.flatten() {
-            let path = e.path();
-            if e.file_type().unwrap().is_dir() {
-                walk(root, &path, out);
-            } else {
-                out.push(path.strip_prefix(root).unwrap().display().to_string());
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(dir, dir, &mut out);
-    out.sort();
-    out
-}
-
 /// `goshim self uninstall` without a checkout: install.sh's layout under a
 /// temporary HOME (every goshim path at its default), used for real, then the
 /// installed goshim removes itself, its links, its cache and the PATH lines
@@ -207,10 +187,7 @@ fn self_uninstall_leaves_only_the_config() {
         fs::read_to_string(home.join(".profile")).unwrap(),
         "umask 022\n"
     );
-    let left: Vec<String> = files_under(&home)
-        .into_iter()
-        .filter(|f| !f.starts_with(".config/go/")) // go's telemetry folder
-        .collect();
+    let left = home_files(&home);
     assert_eq!(
         left,
         [".bashrc", ".config/goshim/config.toml", ".profile"],

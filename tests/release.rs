@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use common::scenario::home_files;
 use common::{World, show, stderr_text, stdout_text};
 
 const TARGET: &str = "x86_64-unknown-linux-gnu";
@@ -135,23 +136,6 @@ fn curl_pipe_sh(w: &World, installer_url: &str, downloads: &str) -> Output {
     w.run(&mut cmd)
 }
 
-/// Everything under `dir`, relative, sorted (files and symlinks).
-fn files_under(dir: &Path) -> Vec<String> {
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
-        for e in fs::read_dir(dir).into_iter().flatten().flatten() {
-            if e.file_type().unwrap().is_dir() {
-                walk(root, &e.path(), out);
-            } else {
-                out.push(e.path().strip_prefix(root).unwrap().display().to_string());
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(dir, dir, &mut out);
-    out.sort();
-    out
-}
-
 /// No PT_INTERP program header and no DT_NEEDED entry: a static executable
 /// (static-pie keeps a PT_DYNAMIC for its own relocations, with no NEEDED).
 fn assert_static_elf(bytes: &[u8]) {
@@ -234,7 +218,7 @@ fn release_installer_offline() {
         "{}",
         show(&out)
     );
-    assert_eq!(files_under(&home), [".profile"], "{}", show(&out));
+    assert_eq!(home_files(&home), [".profile"], "{}", show(&out));
 
     // The server gone: a clear error within seconds, nothing installed.
     let gone = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -254,7 +238,7 @@ fn release_installer_offline() {
         "{}",
         show(&out)
     );
-    assert_eq!(files_under(&home), [".profile"], "{}", show(&out));
+    assert_eq!(home_files(&home), [".profile"], "{}", show(&out));
 
     // The real thing, twice: one PATH line.
     let started = Instant::now();
@@ -308,10 +292,7 @@ fn release_installer_offline() {
         fs::read_to_string(home.join(".profile")).unwrap(),
         profile_before
     );
-    let left: Vec<String> = files_under(&home)
-        .into_iter()
-        .filter(|f| !f.starts_with(".config/go/")) // go's telemetry folder
-        .collect();
+    let left = home_files(&home);
     assert_eq!(
         left,
         [".config/goshim/config.toml", ".profile"],

@@ -129,15 +129,7 @@ pub fn completions(shell: &str) -> Option<String> {
     let top = format!("{} --help --version", names.join(" "));
     Some(match shell {
         "bash" => {
-            let mut cases = String::new();
-            for c in COMMANDS.iter().filter(|c| !c.words.is_empty()) {
-                let _ = writeln!(
-                    cases,
-                    "        {}) words=\"{} --help\" ;;",
-                    c.name,
-                    c.words.join(" ")
-                );
-            }
+            let cases = case_lines(|name, words| format!("{name}) words=\"{words} --help\" ;;"));
             format!(
                 "# bash completion for goshim (goshim completions bash)
 _goshim() {{
@@ -158,15 +150,7 @@ complete -F _goshim goshim
             )
         }
         "zsh" => {
-            let mut cases = String::new();
-            for c in COMMANDS.iter().filter(|c| !c.words.is_empty()) {
-                let _ = writeln!(
-                    cases,
-                    "        {}) compadd -- {} --help ;;",
-                    c.name,
-                    c.words.join(" ")
-                );
-            }
+            let cases = case_lines(|name, words| format!("{name}) compadd -- {words} --help ;;"));
             format!(
                 "#compdef goshim
 # zsh completion for goshim (goshim completions zsh)
@@ -208,6 +192,15 @@ compdef _goshim goshim
         }
         _ => return None,
     })
+}
+
+/// One `case` branch per command with words of its own, for the shell scripts.
+fn case_lines(branch: impl Fn(&str, &str) -> String) -> String {
+    COMMANDS
+        .iter()
+        .filter(|c| !c.words.is_empty())
+        .map(|c| format!("        {}\n", branch(c.name, &c.words.join(" "))))
+        .collect()
 }
 
 #[cfg(test)]

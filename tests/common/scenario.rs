@@ -134,6 +134,26 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// What is left in a home folder: every file and symlink under `home`,
+/// relative to it, sorted; go's own `.config/go/` (telemetry) left out.
+pub fn home_files(home: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        for e in fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = e.path();
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                walk(root, &path, out);
+            } else if let Ok(rel) = path.strip_prefix(root) {
+                out.push(rel.display().to_string());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(home, home, &mut out);
+    out.retain(|f| !f.starts_with(".config/go/"));
+    out.sort();
+    out
+}
+
 /// A query token the credential tests put on a proxy URL.
 pub const TOKEN: &str = "s3cr3tTOKEN";
 /// A password the credential tests put in a proxy URL's userinfo.
