@@ -86,6 +86,7 @@ fn assert_schema(doc: &Value) {
             "duration_ms",
             "probe_module",
             "sample_modules",
+            "samples",
             "healthy",
             "proxies",
             "setup"
@@ -107,6 +108,7 @@ fn assert_schema(doc: &Value) {
                 "latency",
                 "sumdb",
                 "sumdb_known",
+                "serves_modules",
                 "freshness",
                 "tls"
             ]),
@@ -507,7 +509,7 @@ fn proxies_that_answer_but_serve_no_module_fail_the_doctor() {
     let text = stdout_text(&out);
     assert!(text.contains("no healthy proxy serves modules"), "{text}");
     assert!(
-        text.contains("next: for a proxy of private modules only, set GOSHIM_PROBE_MODULE"),
+        text.contains("for a proxy of private modules only, set GOSHIM_PROBE_MODULE"),
         "{text}"
     );
     // The hint keeps the user's own proxies: nothing that replaces GOPROXY.
@@ -561,6 +563,90 @@ fn a_private_proxy_that_lacks_the_probe_module_still_counts() {
     let (out, doc) = doctor_json(&w, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     assert_eq!(doc["healthy"], true);
+}
+
+/// The first-hour finding: `goshim probe` said `up 1.00` where
+/// `goshim doctor` said no proxy serves modules. Both now ask the same sample
+/// modules (the probe module, go.mod's first requirements here, the doctor's
+/// samples) and count a proxy as serving modules when it lists one of them.
+#[test]
+fn probe_and_doctor_agree_on_a_partial_mirror() {
+    let all = ModTree::new(4);
+    let subset = |r: std::ops::Range<usize>| ModTree {
+        modules: all.modules[r].to_vec(),
+    };
+    // The company mirror has only its own modules (dep2, dep3), none of the
+    // probe and doctor samples (dep0, dep1).
+    let corp = TestProxy::start(&subset(2..4));
+    let mut w = world();
+    w.set_env("GOPROXY", corp.url());
+
+    // Outside a module: nothing it has was asked, and both say so.
+    let probe = goshim(&w, &["probe"]);
+    assert_eq!(probe.status.code(), Some(1), "{}", show(&probe));
+    let out = stdout_text(&probe);
+    assert!(
+        row(&out, &corp.url()).contains("404/410 for every sample module"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "sample modules: example.com/dep0 (probe module), example.com/dep1 (doctor_modules)"
+        ),
+        "{out}"
+    );
+    assert!(
+        stderr_text(&probe).contains("no healthy proxy serves modules"),
+        "{}",
+        show(&probe)
+    );
+    let (doctor, doc) = doctor_json(&w, &[]);
+    assert_eq!(doctor.status.code(), Some(1), "{}", show(&doctor));
+    assert_eq!(proxy(&doc, &corp.url())["serves_modules"], false, "{doc:#}");
+    let text = stdout_text(&goshim(&w, &["doctor"]));
+    assert_eq!(
+        row(&text, &corp.url()).split_whitespace().nth(12),
+        Some("none"),
+        "{text}"
+    );
+
+    // Inside the user's module: its requirements are asked (not the one go
+    // fetches directly, GONOPROXY), and both pass.
+    w.set_env("GONOPROXY", "example.com/dep3");
+    w.write_file(
+        "work/go.mod",
+        "module corp.example/app\n\ngo 1.21\n\nrequire (\n\texample.com/dep3 v1.0.0\n\texample.com/dep2 v1.0.0\n)\n",
+    );
+    corp.clear_log();
+    let probe = goshim(&w, &["probe"]);
+    assert_eq!(probe.status.code(), Some(0), "{}", show(&probe));
+    assert!(
+        stdout_text(&probe).contains(
+            "example.com/dep0 (probe module), example.com/dep2 (go.mod), example.com/dep1"
+        ),
+        "{}",
+        show(&probe)
+    );
+    assert!(
+        corp.requests_ending_with("dep3/@v/list").is_empty(),
+        "{:?}",
+        corp.request_paths()
+    );
+    let status = json_of(&goshim(&w, &["status", "--json"]));
+    assert_eq!(status["proxies"][0]["serves_modules"], true, "{status:#}");
+    let (doctor, doc) = doctor_json(&w, &[]);
+    assert_eq!(doctor.status.code(), Some(0), "{}", show(&doctor));
+    assert_eq!(doc["samples"][1]["module"], "example.com/dep2", "{doc:#}");
+    assert_eq!(doc["samples"][1]["source"], "go_mod", "{doc:#}");
+    assert_eq!(proxy(&doc, &corp.url())["serves_modules"], true);
+
+    // A public mirror without the company's module is not a dead mirror.
+    let public = TestProxy::start(&subset(0..2));
+    w.set_env("GOPROXY", format!("{},{}", corp.url(), public.url()));
+    let (doctor, doc) = doctor_json(&w, &[]);
+    assert_eq!(doctor.status.code(), Some(0), "{}", show(&doctor));
+    assert_eq!(proxy(&doc, &public.url())["state"], "up", "{doc:#}");
+    assert_eq!(proxy(&doc, &public.url())["serves_modules"], true);
 }
 
 #[test]

@@ -586,8 +586,17 @@ fn probe_ranks_fast_slow_and_broken_proxies_and_status_shows_them() {
     assert!(probe.status.success(), "{}", show(&probe));
     assert!(probe.stderr.is_empty(), "{}", show(&probe));
     let table = stdout_text(&probe);
-    let rows: Vec<&str> = table.lines().skip(1).collect();
+    // The table, then what was asked of every proxy.
+    let rows: Vec<&str> = table
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .collect();
     assert_eq!(rows.len(), 3, "{table}");
+    assert!(
+        table.contains("\nsample modules: example.com/dep0 (probe module)"),
+        "{table}"
+    );
     for (row, url) in rows.iter().zip([fast.url(), slow.url(), broken.url()]) {
         assert!(row.contains(&url), "ranking:\n{table}");
     }
@@ -706,7 +715,8 @@ fn probe_ranks_a_proxy_dripping_its_body_after_a_fast_one() {
 }
 
 /// A proxy answering 404 for the probe module that another proxy has is
-/// "gone" (down); when no proxy has it, a 404 only shows the proxy answers.
+/// "gone" (down); when no proxy has it, a 404 only shows the proxy answers,
+/// and that none serves modules.
 #[test]
 fn probe_marks_a_proxy_missing_a_module_others_have_as_gone() {
     let tree = ModTree::new(1);
@@ -723,9 +733,17 @@ fn probe_marks_a_proxy_missing_a_module_others_have_as_gone() {
     assert_eq!(proxies[1]["state"], "down", "{status:#}");
     assert_eq!(proxies[1]["last_error"], "gone", "{status:#}");
 
+    // Nobody has it: no proxy is gone, and none serves modules, which the
+    // exit status and stderr say as goshim doctor does.
     world.set_env("GOSHIM_PROBE_MODULE", "example.com/nobody/has");
+    world.set_env("GOSHIM_DOCTOR_MODULES", "example.com/nobody/either");
     let probe = world.run(&mut world.goshim_cmd(["probe"]));
-    assert!(probe.status.success(), "{}", show(&probe));
+    assert_eq!(probe.status.code(), Some(1), "{}", show(&probe));
+    assert!(
+        stderr_text(&probe).contains("no healthy proxy serves modules: those that answer list none of example.com/nobody/has (probe module), example.com/nobody/either (doctor_modules)"),
+        "{}",
+        show(&probe)
+    );
     let snap = read_health(&world);
     assert_eq!(
         entry(&snap, &empty.url())["last_error"],

@@ -11,7 +11,7 @@ use crate::doctor::{self, Candidate, setup};
 use crate::go::proxy_list::{Proxy, ProxyList};
 use crate::health::Snapshot;
 use crate::log::warn;
-use crate::probe::background;
+use crate::probe::{background, samples};
 use crate::settings::config::Config;
 use crate::settings::vars::Env;
 use crate::shim::discovery::{self, Seen};
@@ -42,7 +42,7 @@ pub fn run(process: &Env, flags: &[String]) -> i32 {
     }
 
     let candidates = candidates(env.as_ref(), &settings, all, mirrors.as_deref().ok());
-    let (modules, bad_modules) = sample_modules(&settings);
+    let samples = samples::for_here(process, env.as_ref(), &settings);
     let sumdb = env.as_ref().and_then(goenv::GoEnv::sumdb_name);
     let before = Snapshot::read(process);
     let goenv_of = |key| env.as_ref().map_or("", |e| e.get(key));
@@ -53,7 +53,7 @@ pub fn run(process: &Env, flags: &[String]) -> i32 {
         &doctor::Settings {
             process,
             credentials: &Auth::for_go(goenv_of("GOVERSION"), goenv_of("GOAUTH"), process),
-            modules: &modules,
+            samples: &samples.list,
             sumdb: sumdb.as_deref(),
             deadline: settings.probe_timeout,
             progress: std::io::stderr().is_terminal(),
@@ -72,12 +72,12 @@ pub fn run(process: &Env, flags: &[String]) -> i32 {
         env: env.as_ref(),
         candidates: &in_use,
         public: setup::public_keys(process),
-        bad_modules: &bad_modules,
+        bad_modules: &samples.invalid,
         snapshot_before: before.as_ref(),
         snapshot_error: probed.snapshot_error.as_deref(),
         ttl: settings.ttl,
     });
-    let report = doctor::assemble(probed, &modules, checks);
+    let report = doctor::assemble(probed, &samples.list, checks);
     if json {
         match serde_json::to_string_pretty(&report) {
             Ok(text) => print_out(&format!("{text}\n")),
@@ -171,28 +171,4 @@ fn candidates(
         }
     }
     out
-}
-
-/// The probe module first, then the configured samples; invalid paths apart.
-fn sample_modules(config: &Config) -> (Vec<String>, Vec<String>) {
-    let mut good: Vec<String> = Vec::new();
-    let mut bad: Vec<String> = Vec::new();
-    for m in std::iter::once(&config.probe_module).chain(&config.doctor_modules) {
-        if !is_module_path(m) {
-            bad.push(m.clone());
-        } else if !good.contains(m) {
-            good.push(m.clone());
-        }
-    }
-    (good, bad)
-}
-
-fn is_module_path(m: &str) -> bool {
-    !m.is_empty()
-        && m.len() <= 500
-        && !m.starts_with(['/', '.', '-'])
-        && !m.contains("..")
-        && !m.contains("//")
-        && m.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._~/+".contains(&b))
 }

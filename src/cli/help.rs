@@ -42,7 +42,10 @@ when a proxy in use is healthy and serves modules, 1 when none is.",
         args: "[--json]",
         words: &["--json"],
         summary: "probe every candidate proxy now, save the snapshot, print the ranking",
-        details: "Exit status 0 when at least one candidate is usable, 1 when none is.",
+        details: "Asks every proxy for the sample modules' @v/list: the probe module, inside a
+module the first three requirements of its go.mod, and doctor_modules. Exit
+status 0 when a proxy is up or degraded and lists at least one of them (goshim
+doctor's rule), 1 when none does.",
     },
     Command {
         name: "use",

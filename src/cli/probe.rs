@@ -4,7 +4,7 @@ use super::context::Context;
 use crate::health::select::{self, Decision};
 use crate::health::{self, State};
 use crate::log::warn;
-use crate::probe::{self, background};
+use crate::probe::{self, background, samples};
 use crate::settings::vars::Env;
 use crate::upstream::goauth::Auth;
 
@@ -26,9 +26,10 @@ pub fn run(process: &Env, flags: &[String]) -> i32 {
         return 0;
     };
     let sumdb = ctx.sumdb_name();
+    let samples = samples::for_here(process, Some(&ctx.env), &ctx.config);
     let observations = probe::probe_all(&probe::Request {
         proxies: &ctx.candidates,
-        module: &ctx.config.probe_module,
+        samples: &samples.list,
         sumdb: sumdb.as_deref(),
         deadline: ctx.config.probe_timeout,
         credentials: &Auth::for_go(ctx.env.get("GOVERSION"), ctx.env.get("GOAUTH"), process),
@@ -43,9 +44,11 @@ pub fn run(process: &Env, flags: &[String]) -> i32 {
             return 1;
         }
     };
-    let usable = observations
-        .iter()
-        .any(|o| snap.get(&o.url).is_some_and(|h| h.state != State::Down));
+    // The doctor's rule: up or degraded, and not 404/410 for every sample.
+    let usable = observations.iter().any(|o| {
+        snap.get(&o.url)
+            .is_some_and(|h| h.state != State::Down && h.serves_modules != Some(false))
+    });
     if quiet {
         return i32::from(!usable);
     }
@@ -58,6 +61,11 @@ pub fn run(process: &Env, flags: &[String]) -> i32 {
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     } else {
         super::status::print_table(&order, Some(&snap));
+        println!("\nsample modules: {}", samples::describe(&samples.list));
+        println!("a proxy serves modules when it lists at least one of them");
+        if !usable && observations.iter().any(|o| o.result.is_ok()) {
+            warn!("{}", samples::none_served(&samples.list));
+        }
     }
     i32::from(!usable)
 }

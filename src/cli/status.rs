@@ -179,6 +179,7 @@ fn proxy_json(p: &Proxy, snap: Option<&Snapshot>) -> Value {
             "latency": h.latency,
             "last_error": h.last_error,
             "sumdb": h.sumdb,
+            "serves_modules": h.serves_modules,
             "checked_at": h.checked_at,
         }),
     }
@@ -211,7 +212,11 @@ pub fn print_table(order: &[Proxy], snap: Option<&Snapshot>) {
             Some(false) => "no",
             None => "-",
         };
-        let err = h.and_then(|h| h.last_error.as_deref()).unwrap_or("-");
+        let err = match h {
+            Some(h) if h.last_error.is_some() => h.last_error.as_deref().unwrap_or("-"),
+            Some(h) if h.serves_modules == Some(false) => "404/410 for every sample module",
+            _ => "-",
+        };
         println!(
             "  {:<2} {key:width$}  {state:9} {score:6} {latency:11} {sumdb:6} {err}",
             i + 1

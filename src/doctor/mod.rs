@@ -20,6 +20,7 @@ use crate::error_class::ErrorClass;
 use crate::go::proxy_list::Proxy;
 use crate::health;
 use crate::health::snapshot::now_secs;
+use crate::probe::samples::Sample;
 use crate::probe::{cert, freshness, measure as probe};
 use crate::settings::vars::Env;
 use crate::upstream::goauth::Auth;
@@ -40,6 +41,8 @@ pub struct Report {
     pub probe_module: String,
     /// Modules whose version lists were compared.
     pub sample_modules: Vec<String>,
+    /// The same, with why each is asked (see probe::samples).
+    pub samples: Vec<Sample>,
     /// At least one proxy in use (not `--all`'s extras) is up or degraded
     /// and does not answer 404/410 for every sample module (the exit status
     /// is 0 iff true).
@@ -63,7 +66,8 @@ pub struct Settings<'a> {
     pub process: &'a Env,
     /// The credentials go would send.
     pub credentials: &'a std::sync::Arc<Auth>,
-    pub modules: &'a [String],
+    /// The probe module first.
+    pub samples: &'a [Sample],
     pub sumdb: Option<&'a str>,
     pub deadline: Duration,
     pub progress: bool,
@@ -81,10 +85,11 @@ pub struct Probed {
 pub fn probe(candidates: &[Candidate], settings: &Settings) -> Probed {
     let started = Instant::now();
     let proxies: Vec<Proxy> = candidates.iter().map(|c| c.proxy.clone()).collect();
+    let modules = crate::probe::samples::modules(settings.samples);
     let measured = probe::measure_all(
         &proxies,
         &probe::Plan {
-            modules: settings.modules,
+            modules: &modules,
             sumdb: settings.sumdb,
             deadline: settings.deadline,
             progress: settings.progress,
@@ -92,7 +97,7 @@ pub fn probe(candidates: &[Candidate], settings: &Settings) -> Probed {
         },
     );
     let listings: Vec<_> = measured.iter().map(|m| m.listings.clone()).collect();
-    let fresh = freshness::compare(settings.modules, &listings);
+    let fresh = freshness::compare(settings.samples, &listings);
     let observations: Vec<_> = measured
         .iter()
         .zip(&fresh)
@@ -117,9 +122,8 @@ pub fn probe(candidates: &[Candidate], settings: &Settings) -> Probed {
             let (state, score) = report::state_and_score(obs, snap.as_ref());
             let tls = tls_report(m, now);
             let error = obs.result.err();
-            let error_detail = error.map(|class| {
-                report::describe(class, m, f, settings.modules, deadline_ms, tls.as_ref())
-            });
+            let error_detail = error
+                .map(|class| report::describe(class, m, f, &modules, deadline_ms, tls.as_ref()));
             let compared: Vec<_> = f.iter().filter(|x| x.missing.is_some()).collect();
             ProxyReport {
                 rank: 0,
@@ -133,6 +137,7 @@ pub fn probe(candidates: &[Candidate], settings: &Settings) -> Probed {
                 latency: m.latency.clone(),
                 sumdb: m.sumdb,
                 sumdb_known: c.sumdb_known,
+                serves_modules: m.serves_modules(),
                 freshness: Freshness {
                     modules_compared: compared.len(),
                     missing_versions: compared
@@ -220,18 +225,17 @@ fn tls_reason(
 }
 
 /// The whole report.
-pub fn assemble(probed: Probed, modules: &[String], setup: Vec<Check>) -> Report {
+pub fn assemble(probed: Probed, samples: &[Sample], setup: Vec<Check>) -> Report {
+    let modules = crate::probe::samples::modules(samples);
     Report {
         schema: SCHEMA,
         goshim_version: env!("CARGO_PKG_VERSION"),
         generated_at: now_secs(),
         duration_ms: (probed.duration.as_secs_f64() * 100_000.0).round() / 100.0,
         probe_module: modules.first().cloned().unwrap_or_default(),
-        sample_modules: modules.to_vec(),
-        healthy: probed
-            .proxies
-            .iter()
-            .any(|p| p.in_use && p.serves_modules()),
+        sample_modules: modules,
+        samples: samples.to_vec(),
+        healthy: probed.proxies.iter().any(|p| p.in_use && p.serves()),
         proxies: probed.proxies,
         setup,
     }

@@ -6,6 +6,7 @@ use super::Report;
 use super::report::ProxyReport;
 use super::setup::Status;
 use crate::error_class::ErrorClass;
+use crate::probe::samples;
 
 /// Width of the latency bar, in characters.
 const BAR: usize = 12;
@@ -52,7 +53,7 @@ fn verdict(r: &Report) -> String {
     let spare = r
         .proxies
         .iter()
-        .find(|p| !p.in_use && p.serves_modules())
+        .find(|p| !p.in_use && p.serves())
         .map(|p| p.url.as_str());
     let elsewhere = match spare {
         Some(url) => format!("{url} works: pick its preset with 'goshim use <preset>'"),
@@ -66,13 +67,7 @@ fn verdict(r: &Report) -> String {
         );
     }
     if in_use.iter().any(|p| p.state != "down") {
-        return format!(
-            "no healthy proxy serves modules: those that answer have none of {} (404/410) (exit status 1)\n\
-             next: for a proxy of private modules only, set GOSHIM_PROBE_MODULE (probe_module in the config) to one of its modules; \
-             otherwise add public mirrors after your own: 'goshim use global' ('goshim use cn' in mainland China), \
-             or for go itself go env -w GOPROXY=<your proxies>,https://proxy.golang.org,direct (yours kept first)",
-            r.sample_modules.join(", ")
-        );
+        return samples::none_served(&r.samples).replacen('\n', " (exit status 1)\n", 1);
     }
     format!(
         "no healthy proxy (exit status 1)\nnext: see the problems above (network, proxy settings, certificates); or {elsewhere}"
@@ -114,7 +109,9 @@ fn table(out: &mut String, proxies: &[ProxyReport]) {
             }
             (None, _) => "-",
         };
-        let fresh = if p.freshness.modules_compared == 0 {
+        let fresh = if p.lists_none() {
+            "none".to_string()
+        } else if p.freshness.modules_compared == 0 {
             "-".to_string()
         } else if p.freshness.missing_versions == 0 {
             "ok".to_string()

@@ -56,6 +56,9 @@ pub struct ProxyReport {
     pub sumdb: Option<bool>,
     /// The built-in list's claim for a public mirror (None: not in the list).
     pub sumdb_known: Option<bool>,
+    /// Lists at least one sample module (false: 404/410 for all of them;
+    /// None: no such answer). See probe::samples.
+    pub serves_modules: Option<bool>,
     pub freshness: Freshness,
     /// https proxies only.
     pub tls: Option<TlsReport>,
@@ -87,22 +90,18 @@ pub struct TlsReport {
 }
 
 impl ProxyReport {
-    /// Healthy and not 404/410 for every sample module. A proxy that is
-    /// "up" for the ranking (a private-only proxy answers 404 for public
-    /// modules) may still be unable to serve the modules go needs. Other
-    /// answers (a redirect) give it the benefit of the doubt.
-    pub fn serves_modules(&self) -> bool {
+    /// Healthy and not 404/410 for every sample module (`goshim probe`'s
+    /// rule too). A proxy that is "up" for the ranking (a private-only proxy
+    /// answers 404 for public modules) may still be unable to serve the
+    /// modules go needs. Other answers (a redirect) give it the benefit of
+    /// the doubt.
+    pub fn serves(&self) -> bool {
         self.state != "down" && !self.lists_none()
     }
 
     /// 404/410 for every sample module it was asked for.
     pub fn lists_none(&self) -> bool {
-        !self.freshness.modules.is_empty()
-            && self
-                .freshness
-                .modules
-                .iter()
-                .all(|m| m.versions.is_none() && m.missing.is_some())
+        self.serves_modules == Some(false)
     }
 }
 

@@ -56,6 +56,14 @@ impl GoEnv {
         (name != "off").then(|| name.to_string())
     }
 
+    /// GONOPROXY as go applies it (GOPRIVATE by default, as go env reports
+    /// it; "none" → ""): module paths go fetches directly, never from a proxy.
+    pub fn direct_patterns(&self) -> &str {
+        Some(self.get("GONOPROXY"))
+            .filter(|p| p.trim() != "none")
+            .unwrap_or_default()
+    }
+
     #[cfg(test)]
     pub fn from_pairs(pairs: &[(&str, &str)]) -> GoEnv {
         GoEnv(

@@ -189,6 +189,7 @@ mod tests {
                     result,
                     latency: None,
                     sumdb: None,
+                    serves_modules: None,
                 },
             );
         }

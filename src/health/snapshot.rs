@@ -71,6 +71,10 @@ pub struct ProxyHealth {
     pub sumdb: Option<bool>,
     /// Recent outcomes, oldest first.
     pub history: Vec<bool>,
+    /// At the last probe, it listed one of the sample modules (false: it
+    /// answered 404/410 for all of them; absent: unknown). See probe::samples.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serves_modules: Option<bool>,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, Default)]
@@ -90,6 +94,8 @@ pub struct Observation {
     pub result: Result<(), ErrorClass>,
     pub latency: Option<Latency>,
     pub sumdb: Option<bool>,
+    /// From a probe's sample modules (None: not asked, e.g. a relay failure).
+    pub serves_modules: Option<bool>,
 }
 
 pub fn now_secs() -> u64 {
@@ -144,6 +150,7 @@ impl Snapshot {
                     last_failure_at: None,
                     sumdb: None,
                     history: Vec::new(),
+                    serves_modules: None,
                 });
                 self.proxies.len() - 1
             }
@@ -159,6 +166,9 @@ impl Snapshot {
         }
         if obs.sumdb.is_some() {
             p.sumdb = obs.sumdb;
+        }
+        if obs.serves_modules.is_some() {
+            p.serves_modules = obs.serves_modules;
         }
         match &obs.result {
             Ok(()) => p.last_error = None,
@@ -233,6 +243,7 @@ mod tests {
                 ..Latency::default()
             }),
             sumdb: Some(true),
+            serves_modules: Some(true),
         }
     }
 
@@ -246,8 +257,11 @@ mod tests {
             result: Err(ErrorClass::Http(502)),
             latency: None,
             sumdb: None,
+            serves_modules: None,
         };
         snap.apply(&fail, 1001);
+        // A relay failure says nothing of the modules it serves.
+        assert_eq!(snap.get("https://a").unwrap().serves_modules, Some(true));
         let a = snap.get("https://a").unwrap();
         assert_eq!(a.state, State::Down);
         assert_eq!(a.last_error.as_deref(), Some("http_502"));

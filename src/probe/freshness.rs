@@ -8,6 +8,8 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
+use super::samples::Sample;
+
 /// What one proxy said about one module's version list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Listing {
@@ -17,6 +19,17 @@ pub enum Listing {
     NotFound(u16),
     /// Anything else (error, other status, not asked): nothing to compare.
     Unknown,
+}
+
+impl Listing {
+    /// Listed (true), not found (false), or no such answer.
+    pub fn listed(&self) -> Option<bool> {
+        match self {
+            Listing::Versions(_) => Some(true),
+            Listing::NotFound(_) => Some(false),
+            Listing::Unknown => None,
+        }
+    }
 }
 
 /// One module as one proxy serves it, against the union.
@@ -31,9 +44,9 @@ pub struct ModuleFreshness {
     pub gone: bool,
 }
 
-/// `listings[p][m]`: proxy p, module m. Returns the same shape.
-pub fn compare(modules: &[String], listings: &[Vec<Listing>]) -> Vec<Vec<ModuleFreshness>> {
-    let unions: Vec<BTreeSet<&str>> = (0..modules.len())
+/// `listings[p][m]`: proxy p, sample m. Returns the same shape.
+pub fn compare(samples: &[Sample], listings: &[Vec<Listing>]) -> Vec<Vec<ModuleFreshness>> {
+    let unions: Vec<BTreeSet<&str>> = (0..samples.len())
         .map(|m| {
             listings
                 .iter()
@@ -49,10 +62,10 @@ pub fn compare(modules: &[String], listings: &[Vec<Listing>]) -> Vec<Vec<ModuleF
         .iter()
         .enumerate()
         .map(|(p, row)| {
-            modules
+            samples
                 .iter()
                 .enumerate()
-                .map(|(m, module)| {
+                .map(|(m, sample)| {
                     let union = &unions[m];
                     let (versions, missing, gone) = match row.get(m) {
                         Some(Listing::Versions(v)) => {
@@ -61,13 +74,15 @@ pub fn compare(modules: &[String], listings: &[Vec<Listing>]) -> Vec<Vec<ModuleF
                             (Some(own.len()), Some(sorted(lacking.copied())), false)
                         }
                         Some(Listing::NotFound(_)) => {
-                            let gone = !union.is_empty() && others_all_list(listings, p, m);
+                            let gone = sample.source.condemns()
+                                && !union.is_empty()
+                                && others_all_list(listings, p, m);
                             (None, Some(sorted(union.iter().copied())), gone)
                         }
                         _ => (None, None, false),
                     };
                     ModuleFreshness {
-                        module: module.clone(),
+                        module: sample.module.clone(),
                         versions,
                         missing,
                         gone,
@@ -144,6 +159,7 @@ pub fn semver_cmp(a: &str, b: &str) -> Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::probe::samples::Source;
 
     fn vs(list: &[&str]) -> Listing {
         Listing::Versions(list.iter().map(|s| s.to_string()).collect())
@@ -151,7 +167,14 @@ mod tests {
 
     #[test]
     fn reports_missing_versions_and_dead_mirrors() {
-        let modules = vec!["example.com/a".to_string(), "example.com/b".to_string()];
+        let sample = |module: &str, source| Sample {
+            module: module.into(),
+            source,
+        };
+        let modules = [
+            sample("example.com/a", Source::ProbeModule),
+            sample("example.com/b", Source::DoctorModules),
+        ];
         let listings = vec![
             vec![vs(&["v1.0.0", "v1.1.0", "v1.2.0"]), vs(&["v0.1.0"])],
             vec![vs(&["v1.0.0"]), Listing::Unknown],
@@ -179,6 +202,11 @@ mod tests {
         // Nobody has it: a 404 is an honest answer.
         let r = compare(&modules[..1], &[vec![Listing::NotFound(404)]]);
         assert!(!r[0][0].gone);
+        // The user's own requirement: a public mirror rightly lacks it.
+        let own = [sample("corp.example/lib", Source::GoMod)];
+        let r = compare(&own, &[vec![vs(&["v1.0.0"])], vec![Listing::NotFound(404)]]);
+        assert!(!r[1][0].gone);
+        assert_eq!(r[1][0].missing, Some(vec!["v1.0.0".to_string()]));
     }
 
     #[test]

@@ -259,5 +259,13 @@ pub fn observation(m: &Measured, fresh: &[ModuleFreshness]) -> Observation {
         result: verdict(m, fresh),
         latency: m.latency.clone(),
         sumdb: m.sumdb,
+        serves_modules: m.serves_modules(),
+    }
+}
+
+impl Measured {
+    /// Lists at least one sample module (see samples::serves).
+    pub fn serves_modules(&self) -> Option<bool> {
+        super::samples::serves(self.listings.iter().map(Listing::listed))
     }
 }

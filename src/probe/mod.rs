@@ -5,6 +5,7 @@ pub mod cert;
 pub mod freshness;
 pub mod http;
 pub mod measure;
+pub mod samples;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +17,8 @@ use crate::upstream::goauth::Auth;
 /// What to probe and how long to wait.
 pub struct Request<'a> {
     pub proxies: &'a [Proxy],
-    pub module: &'a str,
+    /// The probe module first (see samples).
+    pub samples: &'a [samples::Sample],
     /// Name of the checksum database (e.g. sum.golang.org); None when GOSUMDB=off.
     pub sumdb: Option<&'a str>,
     pub deadline: Duration,
@@ -24,12 +26,13 @@ pub struct Request<'a> {
     pub credentials: &'a Arc<Auth>,
 }
 
-/// Probes every proxy at once: `<proxy>/<module>/@v/list` for health and
-/// latency, `<proxy>/sumdb/<name>/supported` for checksum-database support.
-/// A proxy answering 404/410 for a module that another proxy has is marked
-/// down ("gone": the seed article's circuit breaker).
+/// Probes every proxy at once: `<proxy>/<probe module>/@v/list` for health
+/// and latency, the other samples' lists for whether it serves modules,
+/// `<proxy>/sumdb/<name>/supported` for checksum-database support. A proxy
+/// answering 404/410 for a module that every other proxy has is marked down
+/// ("gone": the seed article's circuit breaker).
 pub fn probe_all(req: &Request) -> Vec<Observation> {
-    let modules = [req.module.to_string()];
+    let modules = samples::modules(req.samples);
     let measured = measure::measure_all(
         req.proxies,
         &measure::Plan {
@@ -41,7 +44,7 @@ pub fn probe_all(req: &Request) -> Vec<Observation> {
         },
     );
     let listings: Vec<_> = measured.iter().map(|m| m.listings.clone()).collect();
-    let fresh = freshness::compare(&modules, &listings);
+    let fresh = freshness::compare(req.samples, &listings);
     measured
         .iter()
         .zip(&fresh)

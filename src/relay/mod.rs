@@ -544,6 +544,7 @@ impl Relay {
                     result,
                     latency,
                     sumdb: self.shared.serves_gosumdb(i),
+                    serves_modules: None,
                 })
             })
             .collect()

@@ -234,10 +234,7 @@ fn start_relay(
             &Auth::new(auth, process),
         ),
         private_patterns: format!("{},{}", env.get("GONOSUMDB"), env.get("GOPRIVATE")),
-        direct_patterns: Some(env.get("GONOPROXY"))
-            .filter(|p| p.trim() != "none")
-            .unwrap_or_default()
-            .to_string(),
+        direct_patterns: env.direct_patterns().to_string(),
         deadlines: config.deadlines,
         sumdb_name: env.sumdb_name(),
         tail: plan.tail.is_some(),
@@ -369,6 +366,7 @@ impl Runner<'_> {
                     result: Err(*class),
                     latency: None,
                     sumdb: None,
+                    serves_modules: None,
                 }));
             }
         }
