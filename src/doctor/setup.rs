@@ -1,6 +1,5 @@
 //! The setup checks of `goshim doctor`, each with what to do about it.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -13,7 +12,7 @@ use crate::health::Snapshot;
 use crate::log::count;
 use crate::settings::config::Config;
 use crate::settings::vars::{self, Env};
-use crate::shim::discovery::{FileId, Seen};
+use crate::shim::discovery::{self, FileId, Seen};
 use crate::{settings::paths, settings::presets};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -172,24 +171,13 @@ fn minor_version(v: &str) -> Option<u32> {
         .ok()
 }
 
-fn is_executable(path: &Path) -> bool {
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
 /// Every executable `go` on PATH, in order, and whether it is goshim.
 fn gos_on_path(process: &Env) -> Vec<(PathBuf, bool)> {
     let seen = Seen::current(process);
     let path = process.get_os(vars::PATH).unwrap_or_default();
-    std::env::split_paths(path)
-        .map(|d| {
-            if d.as_os_str().is_empty() {
-                PathBuf::from(".")
-            } else {
-                d
-            }
-        })
-        .map(|d| d.join("go"))
-        .filter(|p| is_executable(p))
+    let names = discovery::go_names_here(process);
+    discovery::candidates(path, &names, None)
+        .filter(|p| discovery::is_executable(p))
         .map(|p| {
             let me = FileId::of(&p).is_some_and(|id| seen.contains(id));
             (p, me)
@@ -270,11 +258,8 @@ fn editor_settings_files(process: &Env) -> Vec<PathBuf> {
         "Cursor",
     ];
     let home = process.non_empty(vars::HOME).map(PathBuf::from);
-    let config_home = process
-        .non_empty(vars::XDG_CONFIG_HOME)
-        .map(PathBuf::from)
-        .or_else(|| home.as_ref().map(|h| h.join(".config")));
-    let mut roots: Vec<PathBuf> = config_home.into_iter().collect();
+    // ~/.config on Linux, %AppData% on Windows.
+    let mut roots: Vec<PathBuf> = paths::config_home(process).into_iter().collect();
     if cfg!(target_os = "macos")
         && let Some(h) = &home
     {
