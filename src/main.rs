@@ -16,11 +16,14 @@
 //!   The environment is read once, in `main`, into a `settings::vars::Env`
 //!   that is passed down (only the logger and TLS keep a value of it globally).
 //! - `cli`, `doctor`, `metrics`: the goshim personality.
+//! - `platform`: what differs between Unix and Windows (file identity and
+//!   modes, detaching a process); running go differs in `shim::child`.
 //! - `error_class`, `state_file`, `log`: shared vocabulary and plumbing.
 
 use std::ffi::OsString;
 use std::path::Path;
 
+use platform::Platform;
 use settings::vars::{self, Env};
 
 mod cli;
@@ -30,6 +33,7 @@ mod go;
 mod health;
 mod log;
 mod metrics;
+mod platform;
 mod probe;
 mod relay;
 mod settings;
@@ -57,5 +61,42 @@ fn main() {
 /// The file stem of argv[0], unless a test forces another name.
 fn started_as_go(process: &Env, argv0: &OsString) -> bool {
     let name = process.get_os(vars::GOSHIM_FORCE_ARG0).unwrap_or(argv0);
-    Path::new(name).file_stem().is_some_and(|stem| stem == "go")
+    is_go(Platform::CURRENT, Path::new(name))
+}
+
+/// Whether a program of this name is the go shim: its file stem is `go`
+/// (`go.exe`, and in any case on Windows, where names ignore case).
+fn is_go(platform: Platform, name: &Path) -> bool {
+    name.file_stem().is_some_and(|stem| match platform {
+        Platform::Unix => stem == "go",
+        Platform::Windows => stem.eq_ignore_ascii_case("go"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn personality_by_file_stem() {
+        let table = [
+            (Platform::Unix, "go", true),
+            (Platform::Unix, "/home/u/.goshim/bin/go", true),
+            (Platform::Unix, "GO", false),
+            (Platform::Unix, "goshim", false),
+            (Platform::Unix, "go.exe", true),
+            (Platform::Windows, "C:/Users/u/.goshim/bin/go.exe", true),
+            (Platform::Windows, "GO.EXE", true),
+            (Platform::Windows, "Go", true),
+            (Platform::Windows, "goshim.exe", false),
+            (Platform::Windows, "gofmt.exe", false),
+        ];
+        for (platform, name, want) in table {
+            assert_eq!(
+                is_go(platform, Path::new(name)),
+                want,
+                "{platform:?} {name}"
+            );
+        }
+    }
 }

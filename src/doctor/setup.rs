@@ -1,6 +1,5 @@
 //! The setup checks of `goshim doctor`, each with what to do about it.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -11,9 +10,10 @@ use crate::go::goenv::GoEnv;
 use crate::go::proxy_list::{Proxy, ProxyList};
 use crate::health::Snapshot;
 use crate::log::count;
+use crate::platform::Platform;
 use crate::settings::config::Config;
 use crate::settings::vars::{self, Env};
-use crate::shim::discovery::{FileId, Seen};
+use crate::shim::discovery::{self, FileId, Seen};
 use crate::{settings::paths, settings::presets};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -172,24 +172,13 @@ fn minor_version(v: &str) -> Option<u32> {
         .ok()
 }
 
-fn is_executable(path: &Path) -> bool {
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
 /// Every executable `go` on PATH, in order, and whether it is goshim.
 fn gos_on_path(process: &Env) -> Vec<(PathBuf, bool)> {
     let seen = Seen::current(process);
     let path = process.get_os(vars::PATH).unwrap_or_default();
-    std::env::split_paths(path)
-        .map(|d| {
-            if d.as_os_str().is_empty() {
-                PathBuf::from(".")
-            } else {
-                d
-            }
-        })
-        .map(|d| d.join("go"))
-        .filter(|p| is_executable(p))
+    let names = discovery::go_names_here(process);
+    discovery::candidates(path, &names, None)
+        .filter(|p| discovery::is_executable(p))
         .map(|p| {
             let me = FileId::of(&p).is_some_and(|id| seen.contains(id));
             (p, me)
@@ -215,8 +204,7 @@ fn shim_on_path(i: &Inputs) -> Check {
         .as_deref()
         .and_then(Path::parent)
         .map_or("<prefix>/shims".to_string(), |d| d.display().to_string());
-    let export =
-        format!("export PATH=\"{shims_dir}:$PATH\" (in ~/.bashrc or ~/.zshrc; then hash -r)");
+    let export = put_first(Platform::CURRENT, &shims_dir);
     match gos.first() {
         Some((first, true)) => {
             let real = i
@@ -233,15 +221,16 @@ fn shim_on_path(i: &Inputs) -> Check {
                 None,
             )
         }
-        Some((first, false)) if gos.iter().any(|(_, me)| *me) => check(
-            "shim_on_path",
-            Status::Warn,
-            format!(
-                "{} comes before goshim on PATH: go calls bypass goshim",
-                first.display()
-            ),
-            Some(format!("put the shims folder first: {export}")),
-        ),
+        Some((first, false)) if gos.iter().any(|(_, me)| *me) => {
+            let shim_text = shim.as_deref().map(Path::display).map(|p| p.to_string());
+            let (message, fix) = bypassed(
+                Platform::CURRENT,
+                first,
+                &shims_dir,
+                shim_text.as_deref().unwrap_or("<prefix>/shims/go"),
+            );
+            check("shim_on_path", Status::Warn, message, Some(fix))
+        }
         Some((first, false)) => check(
             "shim_on_path",
             Status::Warn,
@@ -260,6 +249,54 @@ fn shim_on_path(i: &Inputs) -> Check {
     }
 }
 
+/// How to put the shims folder first on PATH.
+fn put_first(platform: Platform, shims_dir: &str) -> String {
+    match platform {
+        Platform::Unix => {
+            format!("export PATH=\"{shims_dir}:$PATH\" (in ~/.bashrc or ~/.zshrc; then hash -r)")
+        }
+        Platform::Windows => format!(
+            "put {shims_dir} first in the PATH (Settings > System > About > Advanced system settings > Environment Variables), then open a new terminal"
+        ),
+    }
+}
+
+/// What to say when `first`, a real go, comes before the shim on PATH. On
+/// Windows a process's PATH is the machine value followed by the user value,
+/// so Go's installer entry in the machine PATH (C:\Program Files\Go\bin)
+/// beats any user PATH entry, whatever its place there.
+fn bypassed(platform: Platform, first: &Path, shims_dir: &str, shim: &str) -> (String, String) {
+    let message = format!(
+        "{} comes before goshim on PATH: go calls bypass goshim",
+        first.display()
+    );
+    match platform {
+        Platform::Unix => (
+            message,
+            format!(
+                "put the shims folder first: {}",
+                put_first(platform, shims_dir)
+            ),
+        ),
+        Platform::Windows => (
+            format!(
+                "{message}; Windows puts the machine PATH before the user PATH, so a machine-wide Go beats a user PATH entry"
+            ),
+            format!(
+                "for VS Code and gopls, name the shim in your user settings: {}; for every program, put {shims_dir} in the machine PATH before Go's folder (as an administrator)",
+                alternate_tools(shim)
+            ),
+        ),
+    }
+}
+
+/// The VS Code setting that makes the Go extension and gopls run the shim,
+/// ready to paste into settings.json (the backslashes of a Windows path escaped).
+fn alternate_tools(shim: &str) -> String {
+    let path = serde_json::Value::from(shim).to_string();
+    format!("\"go.alternateTools\": {{ \"go\": {path} }}")
+}
+
 /// VS Code (and its forks) user settings, then the workspace's.
 fn editor_settings_files(process: &Env) -> Vec<PathBuf> {
     let apps = [
@@ -270,11 +307,8 @@ fn editor_settings_files(process: &Env) -> Vec<PathBuf> {
         "Cursor",
     ];
     let home = process.non_empty(vars::HOME).map(PathBuf::from);
-    let config_home = process
-        .non_empty(vars::XDG_CONFIG_HOME)
-        .map(PathBuf::from)
-        .or_else(|| home.as_ref().map(|h| h.join(".config")));
-    let mut roots: Vec<PathBuf> = config_home.into_iter().collect();
+    // ~/.config on Linux, %AppData% on Windows.
+    let mut roots: Vec<PathBuf> = paths::config_home(process).into_iter().collect();
     if cfg!(target_os = "macos")
         && let Some(h) = &home
     {
@@ -302,7 +336,7 @@ fn editor(process: &Env) -> Check {
     let shim_text = shim
         .as_deref()
         .map_or("<prefix>/shims/go".to_string(), |p| p.display().to_string());
-    let alternate = format!("\"go.alternateTools\": {{ \"go\": \"{shim_text}\" }}");
+    let alternate = alternate_tools(&shim_text);
     let files = editor_settings_files(process);
     if files.is_empty() {
         return check(
@@ -734,6 +768,49 @@ pub fn public_keys(process: &Env) -> Result<Vec<String>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn path_order_advice_per_platform() {
+        let (unix_message, unix_fix) = bypassed(
+            Platform::Unix,
+            Path::new("/usr/local/go/bin/go"),
+            "/home/u/.goshim/shims",
+            "/home/u/.goshim/shims/go",
+        );
+        assert_eq!(
+            unix_message,
+            "/usr/local/go/bin/go comes before goshim on PATH: go calls bypass goshim"
+        );
+        assert_eq!(
+            unix_fix,
+            "put the shims folder first: export PATH=\"/home/u/.goshim/shims:$PATH\" (in ~/.bashrc or ~/.zshrc; then hash -r)"
+        );
+        let (message, fix) = bypassed(
+            Platform::Windows,
+            Path::new(r"C:\Program Files\Go\bin\go.exe"),
+            r"C:\Users\u\.goshim\bin",
+            r"C:\Users\u\.goshim\bin\go.exe",
+        );
+        let table = [
+            (
+                &message,
+                r"C:\Program Files\Go\bin\go.exe comes before goshim on PATH",
+            ),
+            (&message, "machine PATH before the user PATH"),
+            // JSON-escaped, ready to paste into settings.json.
+            (
+                &fix,
+                r#""go.alternateTools": { "go": "C:\\Users\\u\\.goshim\\bin\\go.exe" }"#,
+            ),
+            (
+                &fix,
+                r"put C:\Users\u\.goshim\bin in the machine PATH before Go's folder",
+            ),
+        ];
+        for (text, part) in table {
+            assert!(text.contains(part), "{text:?} lacks {part:?}");
+        }
+    }
 
     fn jsonc(text: &str) -> serde_json::Value {
         let stripped = strip_jsonc(text);

@@ -7,7 +7,6 @@
 //! credentials is never cached at all: the cache file holds no secrets.
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -219,7 +218,7 @@ fn cache_key(process: &Env, real_go: &Path) -> String {
 /// Size and mtime of a file, or "-" when it is absent.
 fn stamp(path: &Path) -> String {
     match std::fs::metadata(path) {
-        Ok(m) => format!("{}:{}.{}", m.size(), m.mtime(), m.mtime_nsec()),
+        Ok(m) => crate::platform::stamp(&m),
         Err(_) => "-".to_string(),
     }
 }

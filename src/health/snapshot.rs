@@ -8,7 +8,6 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
 use super::score;
@@ -205,8 +204,7 @@ pub fn record(
         .ok_or_else(|| std::io::Error::other("no cache dir (set HOME or GOSHIM_CACHE_DIR)"))?;
     let lock_file = state_file::open_lock(&path.with_file_name(LOCK))?;
     // Writers only: readers never take this lock.
-    let _lock = Flock::lock(lock_file, FlockArg::LockExclusive)
-        .map_err(|(_, e)| std::io::Error::from(e))?;
+    lock_file.lock()?; // released when lock_file closes
     let mut snap = Snapshot::read_from(&path).unwrap_or_default();
     snap.version = VERSION;
     let now = now_secs();

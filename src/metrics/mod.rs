@@ -12,7 +12,6 @@ pub mod prometheus;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
 use crate::health::Observation;
@@ -97,8 +96,7 @@ fn update(process: &Env, change: impl FnOnce(&mut Counters, u64)) -> std::io::Re
 
 fn update_at(path: &Path, change: impl FnOnce(&mut Counters, u64)) -> std::io::Result<()> {
     let lock_file = state_file::open_lock(&path.with_file_name(LOCK))?;
-    let _lock = Flock::lock(lock_file, FlockArg::LockExclusive)
-        .map_err(|(_, e)| std::io::Error::from(e))?;
+    lock_file.lock()?; // released when lock_file closes
     let mut counters = read_from(path).unwrap_or_default();
     counters.version = VERSION;
     let now = now_secs();

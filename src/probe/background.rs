@@ -1,16 +1,14 @@
 //! The stale-while-revalidate refresh: a shim that finds the snapshot stale
 //! starts one detached `goshim probe --background` and goes on without waiting.
 
-use std::os::unix::process::CommandExt;
+use std::fs::File;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-
-use nix::fcntl::{Flock, FlockArg};
 
 use crate::log::debug;
 use crate::settings::vars::{self, Env};
 use crate::shim::discovery::Seen;
-use crate::{settings::paths, state_file};
+use crate::{platform, settings::paths, state_file};
 
 const LOCK: &str = "probe.lock";
 
@@ -18,18 +16,19 @@ fn lock_path(process: &Env) -> Option<PathBuf> {
     paths::cache_dir(process).map(|d| d.join(LOCK))
 }
 
-/// Held while a probe runs, so that at most one runs at a time.
-pub struct ProbeLock(#[allow(dead_code)] Flock<std::fs::File>);
+/// Held while a probe runs, so that at most one runs at a time (the lock
+/// goes with the file's handle).
+pub struct ProbeLock(#[allow(dead_code)] File);
 
 /// Takes the probe lock; with `wait` false, gives up at once if it is held.
 pub fn lock(process: &Env, wait: bool) -> Option<ProbeLock> {
     let file = state_file::open_lock(&lock_path(process)?).ok()?;
-    let arg = if wait {
-        FlockArg::LockExclusive
+    let locked = if wait {
+        file.lock().is_ok()
     } else {
-        FlockArg::LockExclusiveNonblock
+        file.try_lock().is_ok()
     };
-    Flock::lock(file, arg).ok().map(ProbeLock)
+    locked.then_some(ProbeLock(file))
 }
 
 /// Starts a detached background probe unless one is already running.
@@ -44,21 +43,12 @@ pub fn spawn_refresh(process: &Env, seen: &Seen) {
         return;
     };
     let mut cmd = Command::new(exe);
-    cmd.arg0("goshim")
-        .args(["probe", "--background"])
+    cmd.args(["probe", "--background"])
         .env(vars::GOSHIM_SEEN, seen.env_value())
-        .env_remove(vars::GOSHIM_FORCE_ARG0)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    // SAFETY: setsid is async-signal-safe; the prober leaves our session so a
-    // terminal's Ctrl-C or hangup does not reach it.
-    unsafe {
-        cmd.pre_exec(|| {
-            let _ = nix::unistd::setsid();
-            Ok(())
-        });
-    }
+    platform::detach_as_goshim(&mut cmd);
     match cmd.spawn() {
         Ok(child) => debug!("started background probe (pid {})", child.id()),
         Err(e) => debug!("cannot start background probe: {e}"),

@@ -34,7 +34,6 @@
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::Write;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -154,7 +153,7 @@ impl Held {
             Held::File(f, len, _) => {
                 let n = max.min(len.saturating_sub(offset) as usize);
                 let mut buf = vec![0u8; n];
-                f.read_exact_at(&mut buf, offset)?;
+                crate::platform::read_exact_at(f, &mut buf, offset)?;
                 Ok(buf.into())
             }
         }
@@ -696,24 +695,14 @@ fn siblings(rel: &str, mode: Prefetch) -> Vec<String> {
         .collect()
 }
 
-/// A new 0600 file in the temporary directory, unlinked at once: it lives as
-/// long as its handle, so nothing is left behind, whatever happens.
+/// A new private file in the temporary directory that lives as long as its
+/// handle (see `platform::create_anonymous`).
 fn spill_file() -> std::io::Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
     let dir = std::env::temp_dir();
     for _ in 0..8 {
         let path = dir.join(format!("goshim-ahead-{}", super::random_token()?));
-        match std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-        {
-            Ok(file) => {
-                std::fs::remove_file(&path)?;
-                return Ok(file);
-            }
+        match crate::platform::create_anonymous(&path) {
+            Ok(file) => return Ok(file),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(e),
         }

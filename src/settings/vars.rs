@@ -43,6 +43,12 @@ pub const GOSHIM_FORCE_ARG0: &str = "GOSHIM_FORCE_ARG0";
 
 /// Read by the PATH search.
 pub const PATH: &str = "PATH";
+/// Windows: the extensions a PATH search tries, in order (`.COM;.EXE;...`).
+pub const PATHEXT: &str = "PATHEXT";
+/// Windows: the roaming application-data folder (goshim's config, go's env file).
+pub const APPDATA: &str = "APPDATA";
+/// Windows: the local application-data folder (goshim's cache).
+pub const LOCALAPPDATA: &str = "LOCALAPPDATA";
 /// Go variables goshim overrides for the child (only for commands that may fetch).
 pub const GOPROXY: &str = "GOPROXY";
 /// Set to `local` for the shim's own `go env` call, so that it never downloads
@@ -129,11 +135,15 @@ impl Env {
     }
 
     pub fn get_os(&self, name: &str) -> Option<&OsStr> {
-        // The first of duplicate entries, as getenv(3) answers.
+        // The first of duplicate entries, as getenv(3) answers. Windows names
+        // are case-insensitive (its PATH is usually spelt `Path`).
         let name = OsStr::new(name);
         self.vars
             .iter()
-            .find(|(k, _)| k == name)
+            .find(|(k, _)| match cfg!(windows) {
+                true => k.eq_ignore_ascii_case(name),
+                false => k == name,
+            })
             .map(|(_, v)| v.as_os_str())
     }
 
@@ -196,6 +206,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)]
     fn non_utf8_values_read_as_unset_but_stay_available_raw() {
         use std::os::unix::ffi::OsStrExt;
         let mut env = Env::default();

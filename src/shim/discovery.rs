@@ -1,15 +1,16 @@
 //! Finding the real `go`: never goshim itself, never a loop.
 //!
-//! Identity is a file's (device, inode), so symlinks, hard links, relative PATH
-//! entries and the same shims folder listed twice all resolve to "me". Every
+//! Identity is a file's (device, inode), on Windows its (volume serial, file
+//! index), so symlinks, hard links, relative PATH entries, other spellings of
+//! a name and the same shims folder listed twice all resolve to "me". Every
 //! shim adds its identity to `GOSHIM_SEEN` for its child, so a second copy of
 //! goshim elsewhere on PATH skips the first one instead of bouncing back to it.
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use crate::platform::{self, Platform};
 use crate::settings::vars::{self, Env};
 
 /// A file's identity on disk.
@@ -21,10 +22,7 @@ pub struct FileId {
 
 impl FileId {
     pub fn of(path: &Path) -> Option<FileId> {
-        std::fs::metadata(path).ok().map(|m| FileId {
-            dev: m.dev(),
-            ino: m.ino(),
-        })
+        platform::file_id(path).map(|(dev, ino)| FileId { dev, ino })
     }
 
     fn parse(s: &str) -> Option<FileId> {
@@ -132,7 +130,7 @@ pub fn find_real_go(process: &Env, seen: &Seen) -> Result<PathBuf, DiscoveryErro
         return check_override(PathBuf::from(path), seen);
     }
     let path_var = process.get_os(vars::PATH).unwrap_or_default();
-    search_path(path_var, seen, process.cwd())
+    search_path(path_var, &go_names_here(process), seen, process.cwd())
 }
 
 fn check_override(path: PathBuf, seen: &Seen) -> Result<PathBuf, DiscoveryError> {
@@ -155,22 +153,14 @@ fn check_override(path: PathBuf, seen: &Seen) -> Result<PathBuf, DiscoveryError>
 
 fn search_path(
     path_var: &OsStr,
+    names: &[OsString],
     seen: &Seen,
     cwd: Option<&Path>,
 ) -> Result<PathBuf, DiscoveryError> {
-    let mut searched = 0;
     let mut skipped_shims = 0;
-    for dir in std::env::split_paths(path_var) {
-        searched += 1;
-        // An empty PATH entry means the current directory, as in execvp.
-        let dir = if dir.as_os_str().is_empty() {
-            PathBuf::from(".")
-        } else {
-            dir
-        };
-        // Resolved now (against the start directory), so that a later chdir
-        // (go -C) cannot change the answer.
-        let candidate = absolute(dir.join(go_exe_name()), cwd);
+    // Resolved now (against the start directory), so that a later chdir
+    // (go -C) cannot change the answer.
+    for candidate in candidates(path_var, names, cwd) {
         let Some(id) = FileId::of(&candidate) else {
             continue;
         };
@@ -183,19 +173,61 @@ fn search_path(
         }
     }
     Err(DiscoveryError::NotFound {
-        searched,
+        searched: std::env::split_paths(path_var).count(),
         skipped_shims,
     })
 }
 
-fn go_exe_name() -> OsString {
-    OsString::from(if cfg!(windows) { "go.exe" } else { "go" })
+/// Every place a `go` may be, in PATH order: each entry (an empty one means
+/// the current directory, as in execvp) with each of `names`; made absolute
+/// against `cwd` when it is given.
+pub fn candidates<'a>(
+    path_var: &OsStr,
+    names: &'a [OsString],
+    cwd: Option<&'a Path>,
+) -> impl Iterator<Item = PathBuf> + 'a {
+    let dirs: Vec<PathBuf> = std::env::split_paths(path_var)
+        .map(|dir| match dir.as_os_str().is_empty() {
+            true => PathBuf::from("."),
+            false => dir,
+        })
+        .collect();
+    dirs.into_iter()
+        .flat_map(move |dir| names.iter().map(move |name| absolute(dir.join(name), cwd)))
 }
 
-fn is_executable(path: &Path) -> bool {
-    std::fs::metadata(path)
-        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
+/// The names of go in a PATH folder on this machine.
+pub fn go_names_here(process: &Env) -> Vec<OsString> {
+    go_names(Platform::CURRENT, process.get_os(vars::PATHEXT))
+}
+
+/// The names a PATH search for `go` tries in one folder: `go` on Unix;
+/// `go` with each PATHEXT extension in order on Windows, as cmd.exe and go's
+/// own exec.LookPath do (`go.exe` among them).
+pub fn go_names(platform: Platform, pathext: Option<&OsStr>) -> Vec<OsString> {
+    match platform {
+        Platform::Unix => vec![OsString::from("go")],
+        Platform::Windows => {
+            let pathext = pathext
+                .and_then(OsStr::to_str)
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or(".com;.exe;.bat;.cmd");
+            pathext
+                .split(';')
+                .map(str::trim)
+                .filter(|e| !e.is_empty())
+                .map(|e| match e.starts_with('.') {
+                    true => OsString::from(format!("go{e}")),
+                    false => OsString::from(format!("go.{e}")),
+                })
+                .collect()
+        }
+    }
+}
+
+/// An existing file that the platform would run.
+pub fn is_executable(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| platform::is_executable(&m))
 }
 
 /// `path` against `cwd` when it is relative and `cwd` known.
@@ -225,7 +257,48 @@ mod tests {
         assert!(seen.contains(FileId { dev: 3, ino: 4 }));
     }
 
+    #[test]
+    fn go_names_follow_pathext_on_windows() {
+        let names = |platform, pathext: Option<&str>| {
+            go_names(platform, pathext.map(OsStr::new))
+                .into_iter()
+                .map(|n| n.into_string().unwrap())
+                .collect::<Vec<_>>()
+        };
+        let table: [(Platform, Option<&str>, &[&str]); 6] = [
+            (Platform::Unix, None, &["go"]),
+            (Platform::Unix, Some(".EXE"), &["go"]),
+            (
+                Platform::Windows,
+                None,
+                &["go.com", "go.exe", "go.bat", "go.cmd"],
+            ),
+            (
+                Platform::Windows,
+                Some(" "),
+                &["go.com", "go.exe", "go.bat", "go.cmd"],
+            ),
+            (
+                Platform::Windows,
+                Some(".COM;.EXE;.BAT;.CMD;.VBS;.JS;.MSC"),
+                &[
+                    "go.COM", "go.EXE", "go.BAT", "go.CMD", "go.VBS", "go.JS", "go.MSC",
+                ],
+            ),
+            // Empty entries skipped, a missing dot added (as go's LookPath).
+            (
+                Platform::Windows,
+                Some(";EXE;;.cmd "),
+                &["go.EXE", "go.cmd"],
+            ),
+        ];
+        for (platform, pathext, want) in table {
+            assert_eq!(names(platform, pathext), want, "{platform:?} {pathext:?}");
+        }
+    }
+
     /// A directory with an executable `go` in it.
+    #[cfg(unix)]
     fn go_in(dir: &Path) -> PathBuf {
         use std::os::unix::fs::PermissionsExt;
         let go = dir.join("go");
@@ -235,6 +308,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)]
     fn goshim_go_wins_over_path_and_is_checked() {
         let dir = tempfile::tempdir().unwrap();
         let (a, b) = (dir.path().join("a"), dir.path().join("b"));
@@ -278,6 +352,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)]
     fn relative_path_entries_resolve_against_the_start_directory() {
         let dir = tempfile::tempdir().unwrap();
         let go = go_in(dir.path());

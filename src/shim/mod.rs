@@ -297,7 +297,7 @@ impl Runner<'_> {
                 }
             }
             let done =
-                outcome.status.success() || outcome.status.code().is_none() || child::interrupted();
+                outcome.status.success() || child::stopped(outcome.status) || child::interrupted();
             // Every upstream failed in this very run: another run would too.
             if done || !diagnosis.should_retry() || attempt == attempts || exhausted {
                 if let Route::Relay(relay, _) = &self.route {

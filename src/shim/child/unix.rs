@@ -1,5 +1,4 @@
-//! Running the real go: exec when nothing is left to do afterwards, otherwise
-//! spawn and supervise it like a good parent (after uv's child.rs).
+//! Running the real go on Unix: exec, or spawn and supervise.
 //!
 //! Supervision rules:
 //! - SIGTERM/SIGHUP/SIGINT/SIGQUIT, and SIGUSR1/SIGUSR2/SIGALRM/SIGWINCH, sent
@@ -10,7 +9,7 @@
 //! - go's exit code is returned as is; a death by signal is re-raised, so the
 //!   caller sees the same signal (128+n where re-raising cannot kill us, as PID 1).
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
@@ -20,19 +19,13 @@ use nix::sys::signal::{self, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
+use super::{Ending, Outcome, tee};
+use crate::platform::Platform;
+
 /// Replaces this process with `cmd`. Returns only if exec failed.
 pub fn exec(mut cmd: Command) -> io::Error {
     cmd.exec()
 }
-
-/// How a supervised run ended, with the stderr text when it was captured.
-pub struct Outcome {
-    pub status: ExitStatus,
-    pub stderr: String,
-}
-
-/// The longest stderr tail kept for classification; older text is dropped.
-const STDERR_KEEP: usize = 256 * 1024;
 
 /// Signals passed on to go. The first four ask it to stop; the others would
 /// otherwise kill the shim by their default action and orphan go (SIGUSR1,
@@ -140,7 +133,7 @@ pub fn run(cmd: &mut Command, capture_stderr: bool) -> io::Result<Outcome> {
     let tee = child
         .stderr
         .take()
-        .map(|pipe| std::thread::spawn(move || tee(pipe)));
+        .map(|pipe| std::thread::spawn(move || tee(pipe, send_sigpipe)));
     let status = wait_for(Pid::from_raw(pid));
     CHILD_PID.store(0, Ordering::SeqCst);
     let (stderr, broken) = tee.and_then(|t| t.join().ok()).unwrap_or_default();
@@ -172,54 +165,32 @@ fn wait_for(pid: Pid) -> io::Result<ExitStatus> {
     }
 }
 
-/// Copies the child's stderr to ours chunk by chunk and keeps the text.
-/// Returns true if our stderr turned out to be a broken pipe: go's write that
-/// we could not pass on would have killed go by SIGPIPE, so go gets SIGPIPE.
-fn tee(mut pipe: impl Read) -> (String, bool) {
-    let mut kept: Vec<u8> = Vec::new();
-    let mut buf = [0u8; 8192];
-    let mut out = io::stderr().lock();
-    loop {
-        match pipe.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                if let Err(e) = out.write_all(&buf[..n]).and_then(|()| out.flush())
-                    && e.kind() == io::ErrorKind::BrokenPipe
-                {
-                    let pid = CHILD_PID.load(Ordering::SeqCst);
-                    if pid > 0 {
-                        send(pid, libc::SIGPIPE); // our own, not yet reaped, child
-                    }
-                    return (String::from_utf8_lossy(&kept).into_owned(), true);
-                }
-                kept.extend_from_slice(&buf[..n]);
-                if kept.len() > STDERR_KEEP {
-                    kept.drain(..kept.len() - STDERR_KEEP);
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => break,
-        }
+/// Our stderr is a broken pipe: go's write that we could not pass on would
+/// have killed go by SIGPIPE, so go gets SIGPIPE.
+fn send_sigpipe() {
+    let pid = CHILD_PID.load(Ordering::SeqCst);
+    if pid > 0 {
+        send(pid, libc::SIGPIPE); // our own, not yet reaped, child
     }
-    (String::from_utf8_lossy(&kept).into_owned(), false)
 }
 
-/// Ends this process the way the child ended: same exit code, or same signal.
-pub fn exit_like(status: ExitStatus) -> ! {
-    let _ = io::stderr().flush();
-    if let Some(sig) = status.signal() {
-        if let Ok(sig) = Signal::try_from(sig) {
-            // SAFETY: restoring the default action before re-raising.
-            unsafe {
-                let _ = signal::signal(sig, SigHandler::SigDfl);
-            }
-            let mut mask = SigSet::empty();
-            mask.add(sig);
-            let _ = mask.thread_unblock();
-            let _ = signal::raise(sig);
+/// What go's wait status means for the shim's own ending.
+pub(super) fn ending(status: ExitStatus) -> Ending {
+    Ending::of(Platform::Unix, status.into_raw() as u32)
+}
+
+/// Dies by `sig` with its default action, as go did.
+pub(super) fn die_by(sig: i32) -> ! {
+    if let Ok(signal) = Signal::try_from(sig) {
+        // SAFETY: restoring the default action before re-raising.
+        unsafe {
+            let _ = signal::signal(signal, SigHandler::SigDfl);
         }
-        // Still alive: PID 1 ignores default-action signals, or the signal is not fatal.
-        std::process::exit(128 + sig);
+        let mut mask = SigSet::empty();
+        mask.add(signal);
+        let _ = mask.thread_unblock();
+        let _ = signal::raise(signal);
     }
-    std::process::exit(status.code().unwrap_or(1))
+    // Still alive: PID 1 ignores default-action signals, or the signal is not fatal.
+    std::process::exit(128 + sig);
 }
