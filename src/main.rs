@@ -68,7 +68,7 @@ fn started_as_go(process: &Env, argv0: &OsString) -> bool {
 /// (`go.exe`, and in any case on Windows, where names ignore case).
 fn is_go(platform: Platform, name: &Path) -> bool {
     name.file_stem().is_some_and(|stem| match platform {
-        Platform::Unix => stem == "go",
+        Platform::Unix | Platform::MacOs => stem == "go",
         Platform::Windows => stem.eq_ignore_ascii_case("go"),
     })
 }

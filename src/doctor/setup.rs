@@ -252,7 +252,7 @@ fn shim_on_path(i: &Inputs) -> Check {
 /// How to put the shims folder first on PATH.
 fn put_first(platform: Platform, shims_dir: &str) -> String {
     match platform {
-        Platform::Unix => {
+        Platform::Unix | Platform::MacOs => {
             format!("export PATH=\"{shims_dir}:$PATH\" (in ~/.bashrc or ~/.zshrc; then hash -r)")
         }
         Platform::Windows => format!(
@@ -271,7 +271,7 @@ fn bypassed(platform: Platform, first: &Path, shims_dir: &str, shim: &str) -> (S
         first.display()
     );
     match platform {
-        Platform::Unix => (
+        Platform::Unix | Platform::MacOs => (
             message,
             format!(
                 "put the shims folder first: {}",

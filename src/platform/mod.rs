@@ -20,6 +20,8 @@ pub use windows::*;
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Platform {
     Unix,
+    /// Unix, but where go keeps its own settings (`os.UserConfigDir`).
+    MacOs,
     Windows,
 }
 
@@ -27,6 +29,8 @@ impl Platform {
     /// The one goshim was built for.
     pub const CURRENT: Platform = if cfg!(windows) {
         Platform::Windows
+    } else if cfg!(target_os = "macos") {
+        Platform::MacOs
     } else {
         Platform::Unix
     };

@@ -19,7 +19,7 @@ fn cache_dir_on(platform: Platform, process: &Env) -> Option<PathBuf> {
         return Some(PathBuf::from(dir));
     }
     match platform {
-        Platform::Unix => process
+        Platform::Unix | Platform::MacOs => process
             .non_empty(vars::XDG_CACHE_HOME)
             .map(|dir| PathBuf::from(dir).join("goshim"))
             .or_else(|| home(process).map(|h| h.join(".cache").join("goshim"))),
@@ -50,6 +50,10 @@ fn go_env_file_on(platform: Platform, process: &Env) -> Option<PathBuf> {
     match process.non_empty(vars::GOENV) {
         Some(v) if v == "off" => None,
         Some(v) => Some(PathBuf::from(v)),
+        // go's os.UserConfigDir: on macOS not XDG's folder.
+        None if platform == Platform::MacOs => {
+            home(process).map(|h| h.join("Library/Application Support/go/env"))
+        }
         None => config_home_on(platform, process).map(|d| d.join("go").join("env")),
     }
 }
@@ -61,7 +65,7 @@ pub fn config_home(process: &Env) -> Option<PathBuf> {
 
 fn config_home_on(platform: Platform, process: &Env) -> Option<PathBuf> {
     match platform {
-        Platform::Unix => process
+        Platform::Unix | Platform::MacOs => process
             .non_empty(vars::XDG_CONFIG_HOME)
             .map(PathBuf::from)
             .or_else(|| home(process).map(|h| h.join(".config"))),
@@ -216,6 +220,12 @@ mod tests {
         assert_eq!(
             go_env_file(&Env::from_pairs(&[home, ("GOENV", "")])),
             p("/h/.config/go/env")
+        );
+        // macOS: ~/Library/Application Support, whatever XDG says.
+        let mac = Env::from_pairs(&[home, ("XDG_CONFIG_HOME", "/x")]);
+        assert_eq!(
+            go_env_file_on(Platform::MacOs, &mac),
+            p("/h/Library/Application Support/go/env")
         );
     }
 }

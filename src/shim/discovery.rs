@@ -206,7 +206,7 @@ pub fn go_names_here(process: &Env) -> Vec<OsString> {
 /// own exec.LookPath do (`go.exe` among them).
 pub fn go_names(platform: Platform, pathext: Option<&OsStr>) -> Vec<OsString> {
     match platform {
-        Platform::Unix => vec![OsString::from("go")],
+        Platform::Unix | Platform::MacOs => vec![OsString::from("go")],
         Platform::Windows => {
             let pathext = pathext
                 .and_then(OsStr::to_str)

@@ -49,7 +49,7 @@ impl Ending {
     pub fn of(platform: Platform, raw: u32) -> Ending {
         match platform {
             Platform::Windows => Ending::Code(raw as i32),
-            Platform::Unix => match raw & 0x7f {
+            Platform::Unix | Platform::MacOs => match raw & 0x7f {
                 0 => Ending::Code(((raw >> 8) & 0xff) as i32),
                 signal => Ending::Signal(signal as i32),
             },
