@@ -349,6 +349,11 @@ mod tests {
         );
         let both = set(&["example.com/x v1.0.0/go.mod", "example.com/z v0.1.0/go.mod"]);
         assert_eq!(summed_go_mods(&workspace(work.clone())), Some(both.clone()));
+        // Each used module's go.sum counts for the zips too.
+        assert_eq!(
+            summed_zips(&workspace(work.clone())),
+            Some(set(&["example.com/x v1.0.0"]))
+        );
         // GOWORK may name any file; its sum file is beside it.
         let other = dir.path().join("other");
         fs::copy(&work, &other).unwrap();
