@@ -7,6 +7,9 @@
 //!   `go build`, `go list -m all`, `go mod tidy`;
 //!
 //! - 20 flat modules: `go mod download` (the relay's own cost, issue 8);
+//! - with a go.sum as `go mod tidy` writes it (issue 19: the zips it names
+//!   are fetched ahead): the 40 modules' `go build` and `go test ./...`, the
+//!   graph's `go build`;
 //!
 //! each with plain go, the shim's list mode (`GOSHIM_RELAY=0`), the relay
 //! with `GOSHIM_PREFETCH=0`, and the relay fetching ahead; with no added
@@ -62,7 +65,18 @@ impl Way {
 
 struct Cell {
     ms: Vec<f64>,
-    waste: Option<(u64, u64, u64, u64)>,
+    waste: Option<Waste>,
+}
+
+/// What the shim fetched ahead and go never used (`goshim status --json`).
+#[derive(Clone, Copy, Default)]
+struct Waste {
+    fetched: u64,
+    fetched_bytes: u64,
+    unused: u64,
+    unused_bytes: u64,
+    zips: u64,
+    unused_zips: u64,
 }
 
 fn main() {
@@ -83,11 +97,15 @@ fn main() {
     let flat = ModTree::new(40);
     let graph = ModTree::layered(4, 5);
     let twenty = ModTree::new(20);
-    let commands: [(&str, &ModTree, &[&str]); 7] = [
+    let build: &[&str] = &["build", "-o", "out/prog", "."];
+    let commands: [(&str, &ModTree, &[&str]); 10] = [
         ("40 modules", &flat, &["mod", "download"]),
-        ("40 modules", &flat, &["build", "-o", "out/prog", "."]),
+        ("40 modules", &flat, build),
+        ("40 modules, go.sum", &flat, build),
+        ("40 modules, go.sum", &flat, &["test", "./..."]),
         ("graph 4x5", &graph, &["mod", "download"]),
-        ("graph 4x5", &graph, &["build", "-o", "out/prog", "."]),
+        ("graph 4x5", &graph, build),
+        ("graph 4x5, go.sum", &graph, build),
         ("graph 4x5", &graph, &["list", "-m", "all"]),
         ("graph 4x5", &graph, &["mod", "tidy"]),
         ("20 modules", &twenty, &["mod", "download"]),
@@ -95,7 +113,7 @@ fn main() {
     let mut md = format!("Worlds in {worlds_in}; {runs} rounds, medians.\n\n");
     let _ = writeln!(
         md,
-        "| project | command | delay | plain go | minimal relay | shim, list mode | shim, prefetch off | shim | minimal relay / plain | shim / plain | shim / list mode | fetched ahead | unused (requests, bytes) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        "| project | command | delay | plain go | minimal relay | shim, list mode | shim, prefetch off | shim | minimal relay / plain | shim / plain | shim / list mode | fetched ahead | unused (requests, bytes) | zips ahead, unused |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     );
     let mut seed = std::process::id() as u64 | 1;
     for &delay in &delays {
@@ -122,14 +140,22 @@ fn main() {
             for _ in 0..runs {
                 shuffle(&mut order, &mut seed);
                 for &way in &order {
-                    let (ms, waste) = run(&proxy, minimal, &db, tree, args, way);
+                    let with_sum = project.ends_with("go.sum");
+                    let (ms, waste) = run(&proxy, minimal, &db, (tree, with_sum), args, way);
                     let cell = &mut cells[way as usize];
                     cell.ms.push(ms);
                     cell.waste = waste.or(cell.waste);
                 }
             }
             let med = |way: Way| median(&cells[way as usize].ms);
-            let (f, fb, u, ub) = cells[Way::Shim as usize].waste.unwrap_or_default();
+            let Waste {
+                fetched: f,
+                fetched_bytes: fb,
+                unused: u,
+                unused_bytes: ub,
+                zips,
+                unused_zips,
+            } = cells[Way::Shim as usize].waste.unwrap_or_default();
             let shown = |way: Way| match med(way) {
                 ms if ms.is_nan() => "–".to_string(),
                 ms if delay == 0 => format!("{ms:.1} ms"),
@@ -140,7 +166,7 @@ fn main() {
                 r => format!("{r:.2}×"),
             };
             let line = format!(
-                "| {project} | `go {}` | {delay} ms | {} | {} | {} | {} | {} | {} | {} | {} | {f} ({:.1} KiB) | {u}, {:.1} KiB ({:.1}% of bytes) |",
+                "| {project} | `go {}` | {delay} ms | {} | {} | {} | {} | {} | {} | {} | {} | {f} ({:.1} KiB) | {u}, {:.1} KiB ({:.1}% of bytes) | {zips}, {unused_zips} |",
                 args.join(" "),
                 shown(Way::Plain),
                 shown(Way::MinimalRelay),
@@ -168,15 +194,16 @@ fn main() {
     let _ = std::fs::write("target/bench/prefetch.md", &md);
 }
 
-/// One cold run (fresh world); the waste counters for the shim.
+/// One cold run (fresh world, with a tidy go.sum when `with_sum`); the waste
+/// counters for the shim.
 fn run(
     proxy: &TestProxy,
     minimal: Option<u16>,
     db: &SumDb,
-    tree: &ModTree,
+    (tree, with_sum): (&ModTree, bool),
     args: &[&str],
     way: Way,
-) -> (f64, Option<(u64, u64, u64, u64)>) {
+) -> (f64, Option<Waste>) {
     let mut world = World::new();
     world.set_env("GOPROXY", proxy.url());
     if let (Way::MinimalRelay, Some(port)) = (way, minimal) {
@@ -192,6 +219,9 @@ fn run(
         Way::Plain | Way::MinimalRelay | Way::Shim => {}
     }
     world.write_tree_main_module(tree);
+    if with_sum {
+        common::scenario::write_tidy_go_sum(&world, db, tree, &[]);
+    }
     if !matches!(way, Way::Plain | Way::MinimalRelay) {
         let _ = world.run(&mut world.goshim_cmd(["status"])); // go env cache, as on a used machine
     }
@@ -205,12 +235,14 @@ fn run(
     let waste = (way == Way::Shim).then(|| {
         let p = &status_json(&world)["prefetch"];
         let get = |k: &str| p[k].as_u64().unwrap_or(0);
-        (
-            get("fetched"),
-            get("fetched_bytes"),
-            get("unused"),
-            get("unused_bytes"),
-        )
+        Waste {
+            fetched: get("fetched"),
+            fetched_bytes: get("fetched_bytes"),
+            unused: get("unused"),
+            unused_bytes: get("unused_bytes"),
+            zips: get("zips"),
+            unused_zips: get("unused_zips"),
+        }
     });
     (ms, waste)
 }

@@ -15,7 +15,9 @@ use std::fs;
 use std::process::Output;
 use std::time::Duration;
 
-use common::scenario::{assert_go_sum_from, files_under, goshim_lines, status_json};
+use common::scenario::{
+    assert_go_sum_from, files_under, goshim_lines, status_json, write_tidy_go_sum,
+};
 use common::sumdb::{SUMDB_NAME, SumDb};
 use common::{Fault, ModTree, Running, TestProxy, World, show};
 
@@ -457,6 +459,26 @@ fn with_another_modfile_go_mod_s_requirements_are_not_fetched_ahead() {
     assert!(others.is_empty(), "{others:?}");
 }
 
+/// A copy of `module` in `work/local`, and the main go.mod's `replace` of
+/// its path with that folder.
+fn replace_with_local_copy(w: &World, module: &common::modtree::Module) {
+    let local = w.work_dir().join("local");
+    fs::create_dir_all(&local).unwrap();
+    fs::write(local.join("go.mod"), module.go_mod()).unwrap();
+    fs::write(
+        local.join(format!("{}.go", module.name)),
+        module.source(module.latest()),
+    )
+    .unwrap();
+    let go_mod = w.work_dir().join("go.mod");
+    let text = fs::read_to_string(&go_mod).unwrap();
+    fs::write(
+        &go_mod,
+        format!("{text}\nreplace {} => ./local\n", module.path),
+    )
+    .unwrap();
+}
+
 /// A main module's `replace` holds for the whole module graph: go never asks
 /// a proxy for the replaced path, so fetching ahead along the graph (a
 /// required module's go.mod names it) must not either. Here `go build`, which
@@ -467,18 +489,7 @@ fn a_path_the_main_module_replaces_is_never_fetched_ahead() {
     let (tree, db, proxy) = graph(Duration::ZERO);
     let replaced = &tree.modules[tree.modules.len() - 1]; // required by the level above
     let w = world(&proxy.url(), &db, &tree);
-    let local = w.work_dir().join("local");
-    fs::create_dir_all(&local).unwrap();
-    fs::write(local.join("go.mod"), replaced.go_mod()).unwrap();
-    fs::write(
-        local.join(format!("{}.go", replaced.name)),
-        replaced.source(replaced.latest()),
-    )
-    .unwrap();
-    let go_mod = w.work_dir().join("go.mod");
-    let mut text = fs::read_to_string(&go_mod).unwrap();
-    text.push_str(&format!("\nreplace {} => ./local\n", replaced.path));
-    fs::write(&go_mod, text).unwrap();
+    replace_with_local_copy(&w, replaced);
     run_ok(&w, true, &["build", "-o", "out/prog", "."]);
     let asked: Vec<String> = proxy
         .request_paths()
@@ -749,4 +760,145 @@ fn fetching_ahead_keeps_to_a_connection_budget_per_upstream() {
     assert_fetched_ahead(&w);
     let peak = proxy.peak_requests();
     assert!(peak <= 18, "{peak} requests answered at once");
+}
+
+// ---------------------------------------------------------------------------
+// go build: the zips go.sum names (issue 19).
+// ---------------------------------------------------------------------------
+
+/// `tree` with its database, a proxy that sends every zip half and then
+/// waits, and a world (go one package at a time, `GOMAXPROCS=1`) whose main
+/// module has a tidy go.sum: go is held at its first zip, so the zips the
+/// proxy is asked for beyond it were fetched ahead.
+fn held_at_first_zip(tree: &ModTree) -> (SumDb, TestProxy, World) {
+    let db = SumDb::from_tree(SUMDB_NAME, tree);
+    let proxy = TestProxy::builder().tree(tree).sumdb(&db).start();
+    proxy.set_fault_for(".zip", Fault::PauseMidBody);
+    let mut w = world(&proxy.url(), &db, tree);
+    w.set_env("GOMAXPROCS", "1");
+    (db, proxy, w)
+}
+
+/// go through the shim, held until the proxy was asked for `n` different
+/// zips, then let on to a quiet success.
+fn run_once_zips_asked(w: &World, proxy: &TestProxy, args: &[&str], n: usize) {
+    let mut go = Running::spawn(&mut w.shim_cmd(args));
+    go.wait_until("asking for the zips", Duration::from_secs(60), |_| {
+        distinct_asked(proxy, ".zip") == n
+    });
+    resume_and_finish(proxy, go);
+}
+
+#[test]
+fn go_build_fetches_ahead_the_zips_go_sum_names_each_once_none_unused() {
+    let tree = ModTree::new(4);
+    let (db, proxy, w) = held_at_first_zip(&tree);
+    let go_sum = write_tidy_go_sum(&w, &db, &tree, &[]);
+    let build = ["build", "-o", "out/prog", "."];
+    // Without fetching ahead, go (held at its first zip) never asks for a
+    // second one.
+    run_once_zips_asked(&w, &proxy, &build, tree.modules.len());
+    assert_eq!(
+        proxy.requests_ending_with(".zip").len(),
+        tree.modules.len(),
+        "{:?}",
+        proxy.request_paths()
+    );
+    let p = prefetch_of(&w);
+    assert_eq!(p["unused_zips"].as_u64(), Some(0), "{p}");
+    assert!(
+        p["zips"].as_u64() >= Some(tree.modules.len() as u64 - 1),
+        "{p}"
+    );
+    common::scenario::assert_program_prints(&w, "work/out/prog", &tree.expected_output());
+    // What plain go gets: the same go.sum (untouched) and module cache.
+    let plain_proxy = TestProxy::builder().tree(&tree).sumdb(&db).start();
+    let plain = world(&plain_proxy.url(), &db, &tree);
+    write_tidy_go_sum(&plain, &db, &tree, &[]);
+    run_ok(&plain, false, &build);
+    assert_eq!(common::scenario::go_sum(&w), go_sum);
+    assert_eq!(common::scenario::go_sum(&plain), go_sum);
+    assert!(
+        download_cache(&w) == download_cache(&plain),
+        "the module caches differ"
+    );
+}
+
+#[test]
+fn an_older_version_in_go_sum_is_skipped_and_a_test_only_zip_counts_as_unused() {
+    let tree = ModTree::with_versions(3, &["v1.0.0", "v1.1.0"]);
+    let (db, proxy, w) = held_at_first_zip(&tree);
+    // dep2 is imported by a test only; go.sum keeps dep0's version from
+    // before an upgrade.
+    let built = ModTree {
+        modules: tree.modules[..2].to_vec(),
+    };
+    w.write_file("work/main.go", built.main_go());
+    w.write_file(
+        "work/main_test.go",
+        "package main\n\nimport (\n\t\"testing\"\n\n\t\"example.com/dep2\"\n)\n\n\
+         func TestDep2(t *testing.T) { _ = dep2.Name() }\n",
+    );
+    write_tidy_go_sum(&w, &db, &tree, &[("example.com/dep0", "v1.0.0")]);
+    run_once_zips_asked(&w, &proxy, &["build", "-o", "out/prog", "."], 3);
+    let zips = proxy.requests_ending_with(".zip");
+    assert_eq!(zips.len(), 3, "{:?}", proxy.request_paths());
+    assert!(
+        !proxy.request_paths().iter().any(|p| p.contains("v1.0.0")),
+        "the version from before the upgrade was fetched: {:?}",
+        proxy.request_paths()
+    );
+    let p = prefetch_of(&w);
+    assert_eq!(p["unused_zips"].as_u64(), Some(1), "the test-only zip: {p}");
+    common::scenario::assert_program_prints(&w, "work/out/prog", &built.expected_output());
+
+    // go test wants it: fetched ahead again (the rest is cached), and used.
+    proxy.heal();
+    proxy.clear_log();
+    run_ok(&w, true, &["test", "./..."]);
+    assert_eq!(
+        proxy.requests_ending_with(".zip").len(),
+        1,
+        "{:?}",
+        proxy.request_paths()
+    );
+    assert_eq!(prefetch_of(&w)["unused_zips"].as_u64(), Some(1));
+}
+
+/// Replaced, cached and GONOPROXY modules' zips never reach the proxy ahead
+/// of go: dep0 is replaced by a folder, dep1 is in go's download cache, go
+/// fetches dep2 directly (and fails: nothing is there), dep3 comes from the
+/// proxy.
+#[test]
+fn replaced_cached_and_direct_zips_are_never_fetched_ahead() {
+    let tree = ModTree::new(4);
+    let (db, proxy, mut w) = held_at_first_zip(&tree);
+    write_tidy_go_sum(&w, &db, &tree, &[]);
+    replace_with_local_copy(&w, &tree.modules[0]);
+    proxy.heal();
+    run_ok(&w, false, &["mod", "download", "example.com/dep1"]);
+    proxy.set_fault_for(".zip", Fault::PauseMidBody);
+    proxy.clear_log();
+    w.set_env("GONOPROXY", "example.com/dep2");
+    w.set_env("GONOSUMDB", "example.com/dep2");
+    w.set_env("HTTPS_PROXY", common::refused_url());
+
+    let mut go = Running::spawn(&mut w.shim_cmd(["build", "-o", "out/prog", "."]));
+    go.wait_until("asking for dep3's zip", Duration::from_secs(60), |_| {
+        !proxy.requests_ending_with("dep3/@v/v1.0.0.zip").is_empty()
+    });
+    proxy.resume();
+    let out = go.wait(Duration::from_secs(60));
+    let wrong: Vec<String> = proxy
+        .request_paths()
+        .into_iter()
+        .filter(|p| p.contains("dep0") || p.contains("dep1") || p.contains("dep2"))
+        .collect();
+    assert!(wrong.is_empty(), "{wrong:?}\n{}", show(&out));
+    assert_eq!(
+        proxy.requests_ending_with(".zip").len(),
+        1,
+        "{:?}",
+        proxy.request_paths()
+    );
 }

@@ -207,6 +207,16 @@ fn counter_families(e: &mut Exposition, counters: Option<&Counters>) {
             "Bytes fetched ahead that go never asked for.",
             prefetch.unused_bytes,
         ),
+        (
+            "goshim_prefetch_zips_total",
+            "Module zips the relay started fetching ahead of go.",
+            prefetch.zips,
+        ),
+        (
+            "goshim_prefetch_unused_zips_total",
+            "Module zips fetched ahead that go never asked for.",
+            prefetch.unused_zips,
+        ),
     ] {
         e.family(name, Kind::Counter, help)
             .sample(&[], value as f64);

@@ -115,11 +115,13 @@ pub fn run(process: &Env, format: Format) -> i32 {
         .filter(|p| p.fetched > 0)
     {
         println!(
-            "prefetch:  {} requests ({}) fetched ahead, {} ({}) never used",
+            "prefetch:  {} requests ({}) fetched ahead, {} ({}) never used; {} zips, {} never used",
             p.fetched,
             kib(p.fetched_bytes),
             p.unused,
-            kib(p.unused_bytes)
+            kib(p.unused_bytes),
+            p.zips,
+            p.unused_zips
         );
     }
     println!();

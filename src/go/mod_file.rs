@@ -112,6 +112,31 @@ fn used_dirs(work: &Path, text: &str) -> Vec<PathBuf> {
 /// one holds nothing): go checks these go.mod files without asking the
 /// checksum database. None when `file` itself cannot be read.
 pub fn summed_go_mods(file: &MainFile) -> Option<HashSet<String>> {
+    Some(
+        sum_lines(file)?
+            .iter()
+            .filter_map(|l| go_mod_key(l))
+            .collect(),
+    )
+}
+
+/// `"<path> <version>"` of each module version whose zip hash go finds in
+/// the sum files of the main module(s) read from `file` (lines without
+/// `/go.mod`): since Go 1.17, those of the modules that provide a package
+/// the main modules' packages or their tests import. None when `file`
+/// itself cannot be read.
+pub fn summed_zips(file: &MainFile) -> Option<HashSet<String>> {
+    let zip_key = |line: &str| match line.split_whitespace().collect::<Vec<_>>()[..] {
+        [path, version, hash] if !version.ends_with("/go.mod") && hash.contains(':') => {
+            Some(format!("{path} {version}"))
+        }
+        _ => None,
+    };
+    Some(sum_lines(file)?.iter().filter_map(|l| zip_key(l)).collect())
+}
+
+/// The lines of the main module(s)' sum files (see [`summed_go_mods`]).
+fn sum_lines(file: &MainFile) -> Option<Vec<String>> {
     let text = fs::read_to_string(&file.path).ok()?;
     let sum_files: Vec<PathBuf> = if file.workspace {
         let mut work_sum = file.path.as_os_str().to_owned();
@@ -125,12 +150,12 @@ pub fn summed_go_mods(file: &MainFile) -> Option<HashSet<String>> {
     } else {
         vec![file.path.with_file_name("go.sum")]
     };
-    let keys = sum_files
+    let lines = sum_files
         .iter()
         .filter_map(|f| fs::read_to_string(f).ok())
-        .flat_map(|go_sum| go_sum.lines().filter_map(go_mod_key).collect::<Vec<_>>())
+        .flat_map(|go_sum| go_sum.lines().map(str::to_string).collect::<Vec<_>>())
         .collect();
-    Some(keys)
+    Some(lines)
 }
 
 /// `"<path> <version>/go.mod"` of a go.sum line holding a go.mod's hash.
@@ -145,13 +170,29 @@ fn go_mod_key(line: &str) -> Option<String> {
 
 /// `(path, version)` of each `require` in a go.mod file.
 pub fn requirements(go_mod: &str) -> Vec<(String, String)> {
-    directive(go_mod, "require")
+    direct_first(go_mod)
         .into_iter()
-        .filter_map(|words| match words.as_slice() {
-            [path, version, ..] => Some((path.clone(), version.clone())),
+        .map(|(path, version, _)| (path, version))
+        .collect()
+}
+
+/// `(path, version, indirect)` of each `require`, the direct ones (without
+/// an `// indirect` comment) first, each group in file order: go asks first
+/// for what the main module's own packages import.
+fn direct_first(go_mod: &str) -> Vec<(String, String, bool)> {
+    let mut all: Vec<(String, String, bool)> = directive_lines(go_mod, "require")
+        .into_iter()
+        .filter_map(|(words, comment)| match words.as_slice() {
+            [path, version, ..] => Some((
+                path.clone(),
+                version.clone(),
+                comment.split_whitespace().next() == Some("indirect"),
+            )),
             _ => None,
         })
-        .collect()
+        .collect();
+    all.sort_by_key(|(.., indirect)| *indirect);
+    all
 }
 
 /// The module paths that `replace` directives redirect (whatever the version).
@@ -165,10 +206,19 @@ pub fn replaced(go_mod: &str) -> Vec<String> {
 /// The words of each `verb` directive, one-line and block form alike
 /// (comments dropped, quotes and backquotes removed).
 pub(super) fn directive(go_mod: &str, verb: &str) -> Vec<Vec<String>> {
+    directive_lines(go_mod, verb)
+        .into_iter()
+        .map(|(words, _)| words)
+        .collect()
+}
+
+/// [`directive`], with each line's comment (what follows `//`).
+fn directive_lines<'a>(go_mod: &'a str, verb: &str) -> Vec<(Vec<String>, &'a str)> {
     let mut out = Vec::new();
     let mut in_block = false;
     for line in go_mod.lines() {
-        let line = line.split("//").next().unwrap_or("").trim();
+        let (line, comment) = line.split_once("//").unwrap_or((line, ""));
+        let line = line.trim();
         let spec = if in_block {
             if line == ")" {
                 in_block = false;
@@ -193,7 +243,7 @@ pub(super) fn directive(go_mod: &str, verb: &str) -> Vec<Vec<String>> {
             .map(|w| w.trim_matches(['"', '`']).to_string())
             .collect();
         if !words.is_empty() {
-            out.push(words);
+            out.push((words, comment));
         }
     }
     out
@@ -210,12 +260,12 @@ mod tests {
                           requirement-like-word x y\n";
 
     #[test]
-    fn reads_requirements_in_both_forms() {
+    fn reads_requirements_in_both_forms_direct_ones_first() {
         assert_eq!(
             requirements(GO_MOD),
             vec![
-                ("example.com/a".into(), "v1.0.0".into()),
                 ("example.com/B".into(), "v1.2.0".into()),
+                ("example.com/a".into(), "v1.0.0".into()),
                 ("example.com/c".into(), "v0.1.0".into()),
             ]
         );
@@ -273,6 +323,11 @@ mod tests {
             summed_go_mods(&module(a.join("go.mod"))),
             Some(set(&["example.com/x v1.0.0/go.mod"]))
         );
+        // And the other way round: the zips go will want for a build.
+        assert_eq!(
+            summed_zips(&module(a.join("go.mod"))),
+            Some(set(&["example.com/x v1.0.0"]))
+        );
         let work = dir.path().join("go.work");
         fs::write(
             &work,
@@ -294,6 +349,11 @@ mod tests {
         );
         let both = set(&["example.com/x v1.0.0/go.mod", "example.com/z v0.1.0/go.mod"]);
         assert_eq!(summed_go_mods(&workspace(work.clone())), Some(both.clone()));
+        // Each used module's go.sum counts for the zips too.
+        assert_eq!(
+            summed_zips(&workspace(work.clone())),
+            Some(set(&["example.com/x v1.0.0"]))
+        );
         // GOWORK may name any file; its sum file is beside it.
         let other = dir.path().join("other");
         fs::copy(&work, &other).unwrap();

@@ -46,6 +46,12 @@ pub struct PrefetchCounters {
     /// Fetched ahead but never asked for by go: the waste.
     pub unused: u64,
     pub unused_bytes: u64,
+    /// Zips whose fetch ahead started, and of those the ones go never asked
+    /// for (a test-only module's, after `go build`).
+    #[serde(default)]
+    pub zips: u64,
+    #[serde(default)]
+    pub unused_zips: u64,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
@@ -143,7 +149,7 @@ pub fn count_failovers(process: &Env, failed: &[(String, u64)]) {
 
 /// One run's fetching ahead. Free when nothing was fetched ahead.
 pub fn count_prefetch(process: &Env, run: PrefetchCounters) {
-    if run.fetched == 0 {
+    if run.fetched == 0 && run.zips == 0 {
         return;
     }
     report(update(process, |c, _| {
@@ -152,6 +158,8 @@ pub fn count_prefetch(process: &Env, run: PrefetchCounters) {
         p.fetched_bytes += run.fetched_bytes;
         p.unused += run.unused;
         p.unused_bytes += run.unused_bytes;
+        p.zips += run.zips;
+        p.unused_zips += run.unused_zips;
     }));
 }
 

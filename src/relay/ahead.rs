@@ -206,6 +206,8 @@ pub struct Ahead {
     main_module: std::sync::Mutex<Option<(PathBuf, Option<String>)>>,
     /// Fetch the main modules' requirements at go's first request.
     requirements: bool,
+    /// Fetch the zips go.sum names at go's first request.
+    summed_zips: bool,
     /// Module paths the main modules' `replace` lines redirect; set at go's
     /// first request.
     replaced: OnceLock<HashSet<String>>,
@@ -238,6 +240,10 @@ pub struct Stats {
     pub fetched_bytes: AtomicU64,
     pub used: AtomicU64,
     pub used_bytes: AtomicU64,
+    /// Zips whose fetch ahead started, and of those the ones go asked for
+    /// (whole or under way).
+    pub zips: AtomicU64,
+    pub zips_used: AtomicU64,
 }
 
 impl Stats {
@@ -253,6 +259,7 @@ impl Ahead {
             mode: settings.prefetch,
             main_module: std::sync::Mutex::new(settings.main_module.clone()),
             requirements: settings.requirements,
+            summed_zips: settings.summed_zips,
             replaced: OnceLock::new(),
             main_file: OnceLock::new(),
             summed: OnceLock::new(),
@@ -314,6 +321,9 @@ impl Ahead {
         };
         ahead.stats.used.fetch_add(1, Ordering::Relaxed);
         ahead.stats.used_bytes.fetch_add(len, Ordering::Relaxed);
+        if rel.ends_with(".zip") {
+            ahead.stats.zips_used.fetch_add(1, Ordering::Relaxed);
+        }
         Some(found)
     }
 
@@ -378,9 +388,12 @@ impl Ahead {
     /// that loads the whole module graph, go will then ask for the `.mod` of
     /// every module they require (a few at a time, a round trip each): fetch
     /// those ahead, and note them as go.mod files go will check (whether
-    /// fetched or in go's cache, which go checks too). The main
-    /// go.mod, or the go.work and the go.mod files it uses, read on the
-    /// relay's thread; go.sum waits until go asks for the checksum database.
+    /// fetched or in go's cache, which go checks too). In a command that
+    /// builds the main modules' packages, go will ask for the zip of each
+    /// module providing a package they import, which is what go.sum's zip
+    /// lines name (see [`build_zips`]). The main go.mod, or the go.work and
+    /// the go.mod files it uses, read on the relay's thread; for lookups,
+    /// go.sum waits until go asks for the checksum database.
     pub fn on_first_request(shared: &Arc<Shared>) {
         let ahead = &shared.ahead;
         let Some((start, gowork)) = locked(&ahead.main_module).take() else {
@@ -396,6 +409,15 @@ impl Ahead {
         };
         let main = mod_file::main_modules(&file);
         let _ = ahead.replaced.set(main.replaced.into_iter().collect());
+        if ahead.summed_zips {
+            let summed = mod_file::summed_zips(&file).unwrap_or_default();
+            // In the order go asks for a module's files when it builds.
+            for (path, version) in build_zips(&main.requirements, &summed) {
+                for ext in ["zip", "mod", "info"] {
+                    schedule(shared, module_rel(path, version, ext));
+                }
+            }
+        }
         if ahead.requirements {
             for (path, version) in main.requirements {
                 let rel = mod_rel(&path, &version);
@@ -404,6 +426,21 @@ impl Ahead {
             }
         }
     }
+}
+
+/// The zips a build will download: each requirement (direct ones first, as
+/// go asks for them) at the version the main modules select, when go.sum
+/// holds its zip hash. Not the versions go.sum keeps from before an upgrade,
+/// and not modules no package needs (no zip line: go.mod-only lines).
+/// Replaced, direct (GONOPROXY) and cached ones are left out by
+/// [`worth_fetching`].
+fn build_zips<'a>(
+    requirements: &'a [(String, String)],
+    summed: &HashSet<String>,
+) -> impl Iterator<Item = &'a (String, String)> {
+    requirements
+        .iter()
+        .filter(move |(path, version)| summed.contains(&format!("{path} {version}")))
 }
 
 /// go will check the `.mod` `rel` against the checksum database: fetch its
@@ -489,6 +526,9 @@ fn schedule(shared: &Arc<Shared>, rel: String) -> bool {
                 return;
             }
             entry.started.store(true, Ordering::Release);
+        }
+        if rel.ends_with(".zip") {
+            shared.ahead.stats.zips.fetch_add(1, Ordering::Relaxed);
         }
         let hold = Hold {
             bytes: 0,
@@ -666,8 +706,13 @@ fn worth_fetching(rel: &str, gate: &Gate) -> bool {
 
 /// The proxy path of `path@version`'s go.mod.
 fn mod_rel(path: &str, version: &str) -> String {
+    module_rel(path, version, "mod")
+}
+
+/// The proxy path of `path@version`'s `.ext` (info, mod, zip).
+fn module_rel(path: &str, version: &str, ext: &str) -> String {
     let (path, version) = (module_path::escape(path), module_path::escape(version));
-    format!("{path}/@v/{version}.mod")
+    format!("{path}/@v/{version}.{ext}")
 }
 
 /// What go will ask next after `rel`, for `mode`.
@@ -785,6 +830,7 @@ mod tests {
             prefetch: Prefetch::Small,
             main_module: None,
             requirements: false,
+            summed_zips: false,
         });
         assert_eq!(ahead.permits.available_permits(), NEAR);
         ahead.on_latency(1.0);

@@ -125,6 +125,10 @@ pub struct FetchAhead {
     /// Whether to fetch the `.mod` of the main modules' requirements at go's
     /// first request (commands that load the whole module graph).
     pub requirements: bool,
+    /// Whether to fetch, at go's first request, the zips of the main modules'
+    /// requirements whose hashes their go.sum holds (commands that build the
+    /// main module's packages).
+    pub summed_zips: bool,
 }
 
 pub struct Settings {
@@ -489,6 +493,8 @@ impl Relay {
             fetched_bytes,
             unused: fetched.saturating_sub(get(&s.used)),
             unused_bytes: fetched_bytes.saturating_sub(get(&s.used_bytes)),
+            zips: get(&s.zips),
+            unused_zips: get(&s.zips).saturating_sub(get(&s.zips_used)),
         }
     }
 

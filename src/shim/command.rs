@@ -74,6 +74,30 @@ pub fn loads_module_graph(args: &[OsString]) -> bool {
     }
 }
 
+/// Whether the command builds (or lists) the main module's packages, so go
+/// downloads the zip of every module providing a package they import: the
+/// zips whose hashes go.sum holds. Not `-m` listings, and not
+/// `go install`/`go run` of `pkg@version`, which ignore the main module.
+pub fn builds_packages(args: &[OsString]) -> bool {
+    let words: Vec<&str> = split_chdir(args)
+        .1
+        .iter()
+        .filter_map(|a| a.to_str())
+        .collect();
+    let at_version = || {
+        words
+            .iter()
+            .skip(1)
+            .any(|w| !w.starts_with('-') && w.contains('@'))
+    };
+    match words.as_slice() {
+        ["build" | "test" | "vet" | "generate", ..] => true,
+        ["install" | "run", ..] => !at_version(),
+        ["list", ..] => !words.contains(&"-m"),
+        _ => false,
+    }
+}
+
 /// Whether go reads another file than go.mod for the main module
 /// (`-modfile`, on the command line or in GOFLAGS).
 pub fn uses_other_modfile(args: &[OsString], goflags: &str) -> bool {
@@ -174,6 +198,38 @@ mod tests {
         assert_eq!(kind("-C sub build ./..."), Kind::FetchRetryable);
         assert_eq!(kind("-C sub mod graph"), Kind::FetchOnce);
         assert_eq!(kind("-C"), Kind::Passthrough);
+    }
+
+    #[test]
+    fn knows_which_commands_build_the_main_module_s_packages() {
+        let builds = |line: &str| {
+            let args: Vec<OsString> = line.split_whitespace().map(OsString::from).collect();
+            builds_packages(&args)
+        };
+        for line in [
+            "build ./...",
+            "test -count=1 ./...",
+            "vet .",
+            "generate ./...",
+            "install ./cmd/x",
+            "run .",
+            "list ./...",
+            "list -deps -json ./...",
+            "-C sub build .",
+        ] {
+            assert!(builds(line), "{line}");
+        }
+        for line in [
+            "install golang.org/x/tools/gopls@latest",
+            "run example.com/cmd@v1.0.0",
+            "list -m all",
+            "mod download",
+            "get example.com/x",
+            "version",
+            "",
+        ] {
+            assert!(!builds(line), "{line}");
+        }
     }
 
     #[test]

@@ -120,6 +120,7 @@ pub fn main(process: &Env, args: Vec<OsString>) -> ! {
                 prefetch,
                 main_module,
                 requirements: command::loads_module_graph(&args),
+                summed_zips: command::builds_packages(&args),
             };
             match start_relay(process, &env, &config, &plan, snap.as_ref(), ahead) {
                 Ok(relay) => Ok((Route::Relay(relay, plan.tail.clone()), attempts)),

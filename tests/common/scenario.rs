@@ -291,6 +291,27 @@ pub fn go_sum(world: &World) -> String {
     fs::read_to_string(world.work_dir().join("go.sum")).unwrap_or_default()
 }
 
+/// Writes go.sum as `go mod tidy` writes it for `tree`'s main module (both
+/// lines of each module at the version go.mod selects, from `db`), plus both
+/// lines of each `older` version (kept from before an upgrade); returns it.
+pub fn write_tidy_go_sum(
+    world: &World,
+    db: &SumDb,
+    tree: &ModTree,
+    older: &[(&str, &str)],
+) -> String {
+    let mut lines: Vec<String> = tree
+        .modules
+        .iter()
+        .flat_map(|m| db.go_sum_lines(&m.path, m.latest()))
+        .chain(older.iter().flat_map(|(p, v)| db.go_sum_lines(p, v)))
+        .collect();
+    lines.sort();
+    let text = lines.join("\n") + "\n";
+    world.write_file("work/go.sum", &text);
+    text
+}
+
 /// go.sum holds only `db`'s lines, among them the go.mod line of every
 /// module of `tree` and, with `zips` (go built with them), the zip line too:
 /// go verified them against the database. (`go mod download` records the
