@@ -264,18 +264,35 @@ build_target() {
     [ "${CI:-}" = true ] && locked=(--locked)
     mkdir -p "$target_dir"
     local log=$target_dir/$target.messages.json started=$SECONDS
+    local target_env=()
+    if [ "$target" = x86_64-pc-windows-gnu ]; then
+        # rustc's windows-gnu target links -lssp_nonshared -lssp (MinGW's
+        # stack protector, see its late-link-args), which zig's MinGW does not
+        # ship. Nothing here is built with -fstack-protector, so empty
+        # archives satisfy the linker; a symbol that is really missing still
+        # fails the link. (RUSTFLAGS for this target only.)
+        local stubs=$cache/mingw-ssp-stubs
+        mkdir -p "$stubs"
+        printf '!<arch>\n' >"$stubs/libssp.a"
+        printf '!<arch>\n' >"$stubs/libssp_nonshared.a"
+        target_env=("CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUSTFLAGS=-L native=$stubs")
+    fi
     if [ "$mode" = to-link ]; then
         say "$target: cargo zigbuild -Zbuild-std into ${target_dir#"$root/"}, up to the link (cargo's 'could not compile goshim' for the link is expected; judged below)"
     else
         say "$target: cargo zigbuild -Zbuild-std into ${target_dir#"$root/"}, linked"
     fi
-    # cargo's progress goes to stderr; its JSON messages to the log, judged below.
-    env -u CARGO_TARGET_DIR LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+    # cargo's progress goes to stderr; its JSON messages to the log, judged
+    # below. The host's RUSTFLAGS are not the target's (and would override
+    # the per-target flags above).
+    env -u CARGO_TARGET_DIR -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS \
+        LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
         RUSTC="$sysroot/bin/rustc" \
         RUSTC_BOOTSTRAP=1 \
         CARGO_ZIGBUILD_ZIG_PATH="$py/ziglang/zig" \
         CARGO_ZIGBUILD_CACHE_DIR="$cache/zigbuild" \
         ZIG_GLOBAL_CACHE_DIR="$cache/zig-cache" \
+        "${target_env[@]}" \
         "$py/bin/cargo-zigbuild" zigbuild "${locked[@]}" \
         -Zbuild-std=std,panic_abort --target "$target" --target-dir "$target_dir" \
         --message-format=json </dev/null >"$log" || true
