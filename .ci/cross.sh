@@ -50,7 +50,9 @@ wheels=(ziglang==0.17.1 cargo-zigbuild==0.24.1)
 cache=$root/target/ci-tools/cross
 target_dir=$root/target/cross
 sysroot=$cache/root/usr
-libdir=$sysroot/lib/x86_64-linux-gnu
+# rustc-web's libraries, and the system ones unpacked beside them (some of
+# bookworm's are under /lib).
+libdirs=$cache/root/usr/lib/x86_64-linux-gnu:$cache/root/lib/x86_64-linux-gnu
 py=$cache/py
 
 # --- the toolchain ---------------------------------------------------------
@@ -95,7 +97,7 @@ package_of_lib() {
 }
 
 missing_libs() {
-    LD_LIBRARY_PATH=$1/usr/lib/x86_64-linux-gnu ldd "$1/usr/bin/rustc" "$1"/usr/lib/x86_64-linux-gnu/libLLVM.so.* |
+    LD_LIBRARY_PATH=$1/usr/lib/x86_64-linux-gnu:$1/lib/x86_64-linux-gnu ldd "$1/usr/bin/rustc" "$1"/usr/lib/x86_64-linux-gnu/libLLVM.so.* |
         awk '/not found/ { print $1 }' | sort -u
 }
 
@@ -148,7 +150,7 @@ fetch_toolchain() {
         --target "$new/py" "${wheels[@]}" </dev/null ||
         die "pip install ${wheels[*]} failed"
 
-    LD_LIBRARY_PATH=$new/root/usr/lib/x86_64-linux-gnu "$new/root/usr/bin/rustc" -vV >/dev/null ||
+    LD_LIBRARY_PATH=$new/root/usr/lib/x86_64-linux-gnu:$new/root/lib/x86_64-linux-gnu "$new/root/usr/bin/rustc" -vV >/dev/null ||
         die "the unpacked rustc-web does not run"
     "$new/py/ziglang/zig" version >/dev/null || die "the zig from PyPI does not run"
     echo "$want" >"$new/ready"
@@ -286,7 +288,7 @@ build_target() {
     # below. The host's RUSTFLAGS are not the target's (and would override
     # the per-target flags above).
     env -u CARGO_TARGET_DIR -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS \
-        LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+        LD_LIBRARY_PATH="$libdirs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
         RUSTC="$sysroot/bin/rustc" \
         RUSTC_BOOTSTRAP=1 \
         CARGO_ZIGBUILD_ZIG_PATH="$py/ziglang/zig" \
