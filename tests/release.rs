@@ -7,8 +7,13 @@
 //! and a server that is gone install nothing; installing twice leaves one PATH
 //! line; `goshim self uninstall` leaves only the config.
 //!
-//! Needs `dist` (cargo install cargo-dist --locked): without it the test says
-//! so and passes without checking anything (.ci/run builds cargo-dist when it is missing).
+//! The PowerShell installer, on Linux (no PowerShell here): dist's
+//! goshim-installer.ps1 gets the archive's SHA-256 check from
+//! .github/ps1-checksum.py, as the release workflow runs it, and release.yml
+//! is dist's output plus that one step.
+//!
+//! Needs `dist` (cargo install cargo-dist --locked): without it the tests say
+//! so and pass without checking anything (.ci/run builds cargo-dist when it is missing).
 
 mod common;
 
@@ -362,4 +367,221 @@ fn action_install_step(w: &World, installer_url: &str, base: &str, profile_befor
         profile_before,
         "the action edits no profile"
     );
+}
+
+/// A copy of this checkout (tracked and new files, as they are on disk) in a
+/// temporary git repository: `dist` needs git for the source tarball, and a
+/// copy keeps these tests off target/distrib, which the test above clears.
+fn checkout_copy() -> tempfile::TempDir {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let git = |dir: &Path, args: &[&str]| {
+        let out = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", show(&out));
+        out.stdout
+    };
+    let files = git(
+        root,
+        &[
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+        ],
+    );
+    let copy = tempfile::tempdir().unwrap();
+    for name in files.split(|b| *b == 0).filter(|n| !n.is_empty()) {
+        let name = std::str::from_utf8(name).unwrap();
+        let (from, to) = (root.join(name), copy.path().join(name));
+        // A deleted file is still listed, and shims/go is a symlink.
+        let Ok(meta) = fs::symlink_metadata(&from) else {
+            continue;
+        };
+        fs::create_dir_all(to.parent().unwrap()).unwrap();
+        if meta.file_type().is_symlink() {
+            std::os::unix::fs::symlink(fs::read_link(&from).unwrap(), &to).unwrap();
+        } else {
+            fs::copy(&from, &to).unwrap();
+        }
+    }
+    git(copy.path(), &["init", "-q"]);
+    git(copy.path(), &["add", "-A"]);
+    git(copy.path(), &["commit", "-q", "-m", "copy"]);
+    copy
+}
+
+/// The global artifacts (the installers) built by `dist` in `dir`, as the
+/// release workflow's build-global-artifacts job builds them.
+fn build_installers(dist: &Path, dir: &Path) -> PathBuf {
+    let out = common::process::run_with_timeout(
+        Command::new(dist)
+            .args(["build", "--artifacts=global", "--output-format=json"])
+            .current_dir(dir),
+        Duration::from_secs(300),
+    );
+    assert!(out.status.success(), "dist build: {}", show(&out));
+    let distrib = dir.join("target/distrib");
+    assert!(
+        distrib.join("goshim-installer.ps1").is_file(),
+        "no goshim-installer.ps1"
+    );
+    distrib
+}
+
+fn ps1_checksum(distrib: &Path) -> Output {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(".github/ps1-checksum.py");
+    Command::new("python3")
+        .arg(script)
+        .arg(distrib)
+        .output()
+        .unwrap()
+}
+
+/// cargo-dist's PowerShell installer checks nothing it downloads; the release
+/// workflow runs .github/ps1-checksum.py on it. On the installer dist makes
+/// (pwsh cannot run here): every Windows platform entry gets the archive's
+/// SHA-256 from its .sha256 file, checked with Get-FileHash between the
+/// download and Expand-Archive; without the .sha256, or on an installer it
+/// does not recognise, the script fails and leaves the installer unchanged.
+#[test]
+fn powershell_installer_checks_the_archive_sha256() {
+    let Some(dist) = dist() else {
+        eprintln!("SKIPPED: cargo-dist is not installed; the PowerShell installer is NOT checked");
+        return;
+    };
+    let copy = checkout_copy();
+    let distrib = build_installers(&dist, copy.path());
+    let installer = distrib.join("goshim-installer.ps1");
+    let generated = fs::read_to_string(&installer).unwrap();
+    assert!(
+        !generated.contains("Get-FileHash"),
+        "cargo-dist checks the archive itself now: .github/ps1-checksum.py may be dropped"
+    );
+
+    // No .sha256 beside the archive: refused, nothing written.
+    let out = ps1_checksum(&distrib);
+    assert!(!out.status.success(), "{}", show(&out));
+    assert!(stderr_text(&out).contains("no checksum for goshim-x86_64-pc-windows-msvc.zip"));
+    assert_eq!(fs::read_to_string(&installer).unwrap(), generated);
+
+    let sha = "0123456789abcdef".repeat(4);
+    let zip = "goshim-x86_64-pc-windows-msvc.zip";
+    fs::write(
+        distrib.join(format!("{zip}.sha256")),
+        format!("{sha} *{zip}\n"),
+    )
+    .unwrap();
+    let out = ps1_checksum(&distrib);
+    assert!(out.status.success(), "{}", show(&out));
+    let patched = fs::read_to_string(&installer).unwrap();
+    // Each platform the installer knows (x86_64 and aarch64 Windows, gnu and
+    // msvc) downloads that zip and carries its hash.
+    let entries = generated
+        .matches(&format!("\"artifact_name\" = \"{zip}\""))
+        .count();
+    assert!(entries >= 2, "{entries} Windows entries in the installer");
+    assert_eq!(
+        patched
+            .matches(&format!("\"artifact_name\" = \"{zip}\"\n"))
+            .count(),
+        entries
+    );
+    assert_eq!(
+        patched.matches(&format!("\"sha256\" = \"{sha}\"")).count(),
+        entries
+    );
+    // The check sits between the download and the unpacking, and throws.
+    let download = patched
+        .find("Invoke-DownloadFile -client $wc -url $url -path $dir_path")
+        .unwrap();
+    let hash = patched
+        .find("Get-FileHash -Algorithm SHA256 -LiteralPath $dir_path")
+        .unwrap();
+    let mismatch = patched.find("throw \"SHA-256 mismatch for").unwrap();
+    let unpack = patched.find("Expand-Archive -Path $dir_path").unwrap();
+    assert!(download < hash && hash < mismatch && mismatch < unpack);
+    // Apart from that, dist's installer as it was.
+    let added: Vec<&str> = diff_added_lines(&generated, &patched);
+    assert!(
+        added.iter().all(|l| l.contains("sha256")
+            || l.contains("SHA-256")
+            || l.contains("Remove-Item -LiteralPath $dir_path")),
+        "unexpected lines added: {added:#?}"
+    );
+
+    // Twice, or on an installer whose download line changed: refused.
+    assert!(!ps1_checksum(&distrib).status.success());
+    fs::write(
+        &installer,
+        generated.replace(
+            "Invoke-DownloadFile -client $wc",
+            "Invoke-Download -client $wc",
+        ),
+    )
+    .unwrap();
+    let out = ps1_checksum(&distrib);
+    assert!(!out.status.success());
+    assert!(
+        stderr_text(&out).contains("a new cargo-dist?"),
+        "{}",
+        show(&out)
+    );
+}
+
+/// The lines of `after` that are not in `before` (each line once).
+fn diff_added_lines<'a>(before: &str, after: &'a str) -> Vec<&'a str> {
+    let old: std::collections::HashSet<&str> = before.lines().collect();
+    after.lines().filter(|l| !old.contains(l)).collect()
+}
+
+/// release.yml is not checked by `dist generate --check` any more
+/// (allow-dirty = ["ci"], for the installer's checksum step): it must still be
+/// exactly what cargo-dist generates from dist-workspace.toml, plus that step.
+#[test]
+fn release_workflow_is_generated_plus_the_checksum_step() {
+    let Some(dist) = dist() else {
+        eprintln!(
+            "SKIPPED: cargo-dist is not installed; release.yml is NOT compared with its output"
+        );
+        return;
+    };
+    let copy = checkout_copy();
+    let config = copy.path().join("dist-workspace.toml");
+    let toml = fs::read_to_string(&config).unwrap();
+    assert!(toml.contains("\nallow-dirty = [\"ci\"]\n"));
+    fs::write(&config, toml.replace("\nallow-dirty = [\"ci\"]\n", "\n")).unwrap();
+    let out = Command::new(&dist)
+        .args(["generate", "--mode=ci"])
+        .current_dir(copy.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "dist generate: {}", show(&out));
+    let workflow = ".github/workflows/release.yml";
+    let generated = fs::read_to_string(copy.path().join(workflow)).unwrap();
+    let committed =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(workflow)).unwrap();
+    let step_start = committed
+        .find("      # goshim: not generated by dist")
+        .expect("release.yml has no goshim step");
+    let step_end = step_start
+        + committed[step_start..]
+            .find("      - name: \"Upload artifacts\"")
+            .unwrap();
+    let step = &committed[step_start..step_end];
+    assert!(step.contains("python3 .github/ps1-checksum.py target/distrib"));
+    let without = format!("{}{}", &committed[..step_start], &committed[step_end..]);
+    assert!(
+        without == generated,
+        "release.yml is not dist's output plus the checksum step: regenerate it (docs/releasing.md)"
+    );
+    // In the job that builds the installers, after dist built them.
+    let job = committed.find("\n  build-global-artifacts:").unwrap();
+    let build = job + committed[job..].find("--artifacts=global").unwrap();
+    let next_job = job + committed[job..].find("\n  host:").unwrap();
+    assert!(build < step_start && step_start < next_job);
 }

@@ -200,11 +200,15 @@ impl WinWorld {
     }
 }
 
-/// Skips the test, saying why, when the Windows setup is missing.
+/// Skips the test, saying why, when the Windows setup is missing; fails it
+/// instead when GOSHIM_TEST_WINE_REQUIRED is set (.ci/run prepared it).
 macro_rules! setup_or_skip {
     () => {
         match setup() {
             Ok(s) => s,
+            Err(why) if std::env::var_os("GOSHIM_TEST_WINE_REQUIRED").is_some() => {
+                panic!("GOSHIM_TEST_WINE_REQUIRED is set, but {why}")
+            }
             Err(why) => {
                 eprintln!("skipped: {why}");
                 return;

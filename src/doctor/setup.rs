@@ -186,11 +186,16 @@ fn gos_on_path(process: &Env) -> Vec<(PathBuf, bool)> {
         .collect()
 }
 
-/// Where the `go` → goshim link of this install lives, if it is the usual layout.
+/// Where the `go` → goshim link of this install lives, in one of the usual
+/// layouts: beside goshim (the release installers: `go`, or `go.exe` on
+/// Windows) or in `../shims` (install.sh).
 fn shim_path() -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
-    let shim = exe.parent()?.parent()?.join("shims").join("go");
-    (FileId::of(&shim) == FileId::of(&exe)).then_some(shim)
+    let bin = exe.parent()?;
+    let name = format!("go{}", std::env::consts::EXE_SUFFIX);
+    [bin.join(&name), bin.parent()?.join("shims").join(&name)]
+        .into_iter()
+        .find(|shim| FileId::of(shim).is_some() && FileId::of(shim) == FileId::of(&exe))
 }
 
 fn shim_on_path(i: &Inputs) -> Check {
