@@ -71,6 +71,9 @@ const PACKAGES: &[&str] = &[
     "golang-github-google-go-cmp-dev",
     "golang-github-urfave-cli-v2-dev",
     "golang-github-inconshreveable-mousetrap-dev",
+    // Imported by tests of dependencies, which `go mod tidy` loads too.
+    "golang-github-frankban-quicktest-dev",
+    "golang-gopkg-check.v1-dev",
 ];
 
 const GOCODE: &str = "/usr/share/gocode/src";
