@@ -32,51 +32,19 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "measure.rs"]
+mod measure;
 
 use std::fmt::Write as _;
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Output, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::scenario::status_json;
 use common::sumdb::{SUMDB_NAME, SumDb};
 use common::{Fault, ModTree, TestProxy, World, show};
-
-#[derive(Clone, Copy, PartialEq)]
-enum Way {
-    Plain,
-    MinimalRelay,
-    ShimList,
-    ShimNoPrefetch,
-    Shim,
-}
-
-impl Way {
-    const ALL: [Way; 5] = [
-        Way::Plain,
-        Way::MinimalRelay,
-        Way::ShimList,
-        Way::ShimNoPrefetch,
-        Way::Shim,
-    ];
-}
+use measure::{Waste, Way, median, ratio, shown, shuffle, timed};
 
 struct Cell {
     ms: Vec<f64>,
     waste: Option<Waste>,
-}
-
-/// What the shim fetched ahead and go never used (`goshim status --json`).
-#[derive(Clone, Copy, Default)]
-struct Waste {
-    fetched: u64,
-    fetched_bytes: u64,
-    unused: u64,
-    unused_bytes: u64,
-    zips: u64,
-    unused_zips: u64,
 }
 
 fn main() {
@@ -85,15 +53,7 @@ fn main() {
     }
     let worlds_in = common::world::place_worlds("PREFETCH_BENCH_TMPDIR");
     let only = std::env::var("PREFETCH_BENCH_ONLY").unwrap_or_default();
-    let runs: usize = std::env::var("PREFETCH_BENCH_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3);
-    let delays: Vec<u64> = std::env::var("PREFETCH_BENCH_DELAYS_MS")
-        .unwrap_or_else(|_| "50,150".into())
-        .split(',')
-        .filter_map(|d| d.trim().parse().ok())
-        .collect();
+    let (runs, delays) = measure::runs_and_delays();
     let flat = ModTree::new(40);
     let graph = ModTree::layered(4, 5);
     let twenty = ModTree::new(20);
@@ -156,15 +116,8 @@ fn main() {
                 zips,
                 unused_zips,
             } = cells[Way::Shim as usize].waste.unwrap_or_default();
-            let shown = |way: Way| match med(way) {
-                ms if ms.is_nan() => "–".to_string(),
-                ms if delay == 0 => format!("{ms:.1} ms"),
-                ms => format!("{:.2} s", ms / 1000.0),
-            };
-            let ratio = |a: Way, b: Way| match med(a) / med(b) {
-                r if r.is_nan() => "–".to_string(),
-                r => format!("{r:.2}×"),
-            };
+            let shown = |way: Way| shown(med(way), delay);
+            let ratio = |a: Way, b: Way| ratio(med(a), med(b));
             let line = format!(
                 "| {project} | `go {}` | {delay} ms | {} | {} | {} | {} | {} | {} | {} | {} | {f} ({:.1} KiB) | {u}, {:.1} KiB ({:.1}% of bytes) | {zips}, {unused_zips} |",
                 args.join(" "),
@@ -211,98 +164,16 @@ fn run(
         let addr = proxy.addr().to_string();
         world.set_env("GOPROXY", url.replace(&addr, &format!("127.0.0.1:{port}")));
     }
-    world.set_env("GOSHIM_TTL", "0");
     world.verify_with(db);
-    match way {
-        Way::ShimList => world.set_env("GOSHIM_RELAY", "0"),
-        Way::ShimNoPrefetch => world.set_env("GOSHIM_PREFETCH", "0"),
-        Way::Plain | Way::MinimalRelay | Way::Shim => {}
-    }
+    way.configure(&mut world);
     world.write_tree_main_module(tree);
     if with_sum {
         common::scenario::write_tidy_go_sum(&world, db, tree, &[]);
     }
-    if !matches!(way, Way::Plain | Way::MinimalRelay) {
-        let _ = world.run(&mut world.goshim_cmd(["status"])); // go env cache, as on a used machine
-    }
-    let mut cmd = if matches!(way, Way::Plain | Way::MinimalRelay) {
-        world.direct_cmd(args)
-    } else {
-        world.shim_cmd(args)
-    };
-    let (out, ms) = timed(&mut cmd);
+    let (out, ms) = timed(&mut way.command(&world, args));
     assert!(out.status.success(), "go {args:?}\n{}", show(&out));
-    let waste = (way == Way::Shim).then(|| {
-        let p = &status_json(&world)["prefetch"];
-        let get = |k: &str| p[k].as_u64().unwrap_or(0);
-        Waste {
-            fetched: get("fetched"),
-            fetched_bytes: get("fetched_bytes"),
-            unused: get("unused"),
-            unused_bytes: get("unused_bytes"),
-            zips: get("zips"),
-            unused_zips: get("unused_zips"),
-        }
-    });
+    let waste = (way == Way::Shim).then(|| Waste::of(&world));
     (ms, waste)
-}
-
-/// Runs `cmd` to its end and times it exactly: `World::run` polls for the
-/// exit every 10 ms, too coarse for the rows without added latency (about
-/// 20 ms each). A watchdog kills the run's process group (go too, when the
-/// shim started it) if it hangs.
-fn timed(cmd: &mut Command) -> (Output, f64) {
-    const LIMIT: Duration = Duration::from_secs(300);
-    let start = Instant::now();
-    let child = cmd
-        .process_group(0)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start go");
-    let group = child.id() as i32;
-    let done = Arc::new(AtomicBool::new(false));
-    let watchdog = {
-        let done = done.clone();
-        std::thread::spawn(move || {
-            while !done.load(Ordering::Acquire) {
-                if start.elapsed() > LIMIT {
-                    // SAFETY: kill(2) only. `done` is still false: the child
-                    // runs, or was reaped an instant ago (its group may still
-                    // hold go), and a pid is not reused that fast.
-                    unsafe { libc::kill(-group, libc::SIGKILL) };
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        })
-    };
-    let out = child.wait_with_output().expect("wait for go");
-    let ms = start.elapsed().as_secs_f64() * 1000.0;
-    done.store(true, Ordering::Release);
-    let _ = watchdog.join();
-    (out, ms)
-}
-
-/// Fisher-Yates with a xorshift: a fresh order each round, no dependency.
-fn shuffle(ways: &mut [Way], seed: &mut u64) {
-    for i in (1..ways.len()).rev() {
-        *seed ^= *seed << 13;
-        *seed ^= *seed >> 7;
-        *seed ^= *seed << 17;
-        ways.swap(i, (*seed % (i as u64 + 1)) as usize);
-    }
-}
-
-/// NaN for no runs.
-fn median(v: &[f64]) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    let mut v = v.to_vec();
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 /// The floor of what any relay's loopback hop costs go: plain blocking

@@ -120,8 +120,8 @@ fn parse_head(head: &str) -> Option<Head> {
     let method = first.next()?.to_string();
     let target = first.next()?;
     let (path, query) = match target.split_once('?') {
-        Some((p, q)) => (p.to_string(), Some(q.to_string())),
-        None => (target.to_string(), None),
+        Some((p, q)) => (percent_decoded(p), Some(q.to_string())),
+        None => (percent_decoded(target), None),
     };
     let (mut close, mut range_from, mut authorization) = (false, None, None);
     for line in lines {
@@ -149,6 +149,30 @@ fn parse_head(head: &str) -> Option<Head> {
         authorization,
         close,
     })
+}
+
+/// The path with `%XX` escapes decoded, as a server reads it: go sends the
+/// `!` of an escaped capital (`github.com/!burnt!sushi/toml`) as `%21`.
+fn percent_decoded(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match hex.map(|h| u8::from_str_radix(h, 16)) {
+            Some(Ok(b)) if bytes[i] == b'%' => {
+                out.push(b);
+                i += 3;
+            }
+            _ => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The healthy answer to a request: status, content type, body.

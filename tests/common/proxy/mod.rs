@@ -209,6 +209,13 @@ impl ProxyBuilder {
         self
     }
 
+    /// Serve these protocol files (path relative to the proxy root, as
+    /// [`ModTree::proxy_files`] gives them): modules not made by a `ModTree`.
+    pub fn files(mut self, files: BTreeMap<String, Vec<u8>>) -> Self {
+        self.files = files;
+        self
+    }
+
     /// Serve under a path prefix: `url()` becomes `http://127.0.0.1:PORT<prefix>`
     /// and requests outside it get 404. E.g. `"/mirror"`.
     pub fn prefix(mut self, prefix: &str) -> Self {
