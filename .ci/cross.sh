@@ -18,7 +18,10 @@
 #                    and the link fails only because the macOS frameworks
 #                    (Security, CoreFoundation) are not on this machine. The
 #                    script checks that this is the only error.
-#   *-windows-gnu    compiled and linked: target/cross/<target>/debug/goshim.exe
+#   *-windows-gnu    compiled and linked: target/cross/<target>/debug/goshim.exe,
+#                    and the unit tests linked too, as
+#                    target/cross/<target>/debug/goshim-unit-tests.exe
+#                    (tests/windows_wine.rs runs both under Wine)
 # Warnings in goshim's own code fail the build too (clippy -D warnings covers
 # Linux only; this covers the other platforms' cfg code).
 set -euo pipefail
@@ -285,8 +288,21 @@ build_target() {
         say "$target: cargo zigbuild -Zbuild-std into ${target_dir#"$root/"}, linked"
     fi
     # cargo's progress goes to stderr; its JSON messages to the log, judged
-    # below. The host's RUSTFLAGS are not the target's (and would override
-    # the per-target flags above).
+    # below.
+    zig_cargo zigbuild "${locked[@]}" --target "$target" </dev/null >"$log" || true
+    local verdict=0
+    judge "$log" "$target" "$mode" || verdict=$?
+    if [ "$verdict" = 0 ] && [ "$mode" = link ]; then
+        unit_tests "$target" || verdict=1
+    fi
+    say "$target: $((SECONDS - started)) s"
+    return "$verdict"
+}
+
+# cargo-zigbuild <subcommand> with the cached toolchain, for the target named
+# in the arguments; the per-target environment in target_env. The host's
+# RUSTFLAGS are not the target's (and would override the per-target flags).
+zig_cargo() {
     env -u CARGO_TARGET_DIR -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS \
         LD_LIBRARY_PATH="$libdirs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
         RUSTC="$sysroot/bin/rustc" \
@@ -295,13 +311,26 @@ build_target() {
         CARGO_ZIGBUILD_CACHE_DIR="$cache/zigbuild" \
         ZIG_GLOBAL_CACHE_DIR="$cache/zig-cache" \
         "${target_env[@]}" \
-        "$py/bin/cargo-zigbuild" zigbuild "${locked[@]}" \
-        -Zbuild-std=std,panic_abort --target "$target" --target-dir "$target_dir" \
-        --message-format=json </dev/null >"$log" || true
-    local verdict=0
-    judge "$log" "$target" "$mode" || verdict=$?
-    say "$target: $((SECONDS - started)) s"
-    return "$verdict"
+        "$py/bin/cargo-zigbuild" "$@" \
+        -Zbuild-std=std,panic_abort --target-dir "$target_dir" --message-format=json
+}
+
+# The unit tests for a target that links, as <target>/debug/goshim-unit-tests.exe.
+unit_tests() {
+    local target=$1 log=$target_dir/$1.unit-tests.json
+    say "$target: the unit tests (cargo zigbuild test --no-run --bins), linked"
+    if ! zig_cargo test --no-run --bins "${locked[@]}" --target "$target" </dev/null >"$log"; then
+        say "$target: the unit tests do not build (cargo's JSON in ${log#"$root/"})"
+        return 1
+    fi
+    local exe
+    exe=$(python3 -c 'import json,sys
+for line in open(sys.argv[1]):
+    m = json.loads(line) if line.startswith("{") else {}
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m.get("profile", {}).get("test"):
+        print(m["executable"])' "$log" | tail -n 1)
+    [ -n "$exe" ] || { say "$target: no unit-test executable in ${log#"$root/"}"; return 1; }
+    cp "$exe" "$target_dir/$target/debug/goshim-unit-tests.exe"
 }
 
 targets=("$@")

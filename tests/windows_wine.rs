@@ -305,3 +305,25 @@ fn go_mod_download_goes_through_the_relay() {
         "the proxy served no zip"
     );
 }
+
+/// goshim's unit tests, built for Windows by .ci/cross.sh beside goshim.exe,
+/// pass under Wine: the platform code's own tests (paths, file identity,
+/// locks, exit codes) on the platform they are for.
+#[test]
+fn the_unit_tests_pass_on_windows() {
+    let s = setup_or_skip!();
+    let tests = s.goshim.with_file_name("goshim-unit-tests.exe");
+    assert!(
+        tests.is_file(),
+        "no {} (.ci/cross.sh x86_64-pc-windows-gnu builds it)",
+        tests.display()
+    );
+    let w = WinWorld::new(s);
+    let out = w.run(&tests, &["--test-threads=2"], &[]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("test result: ok."),
+        "{}",
+        show(&out)
+    );
+}

@@ -252,8 +252,13 @@ mod tests {
             base,
             key(&[("HOME", "/h"), ("GOFLAGS", "-mod=mod"), ("GOPROXY", "off")])
         );
-        // The go env file's location is an input too.
-        assert_ne!(base, key(&[("HOME", "/other"), ("GOFLAGS", "-mod=mod")]));
+        // The go env file's location is an input too (under %AppData% on Windows).
+        let other = [
+            ("HOME", "/other"),
+            ("APPDATA", "/other"),
+            ("GOFLAGS", "-mod=mod"),
+        ];
+        assert_ne!(base, key(&other));
     }
 
     #[test]

@@ -407,7 +407,9 @@ mod tests {
         let xdg = dir.path().join("goshim");
         std::fs::create_dir_all(&xdg).unwrap();
         std::fs::write(xdg.join("config.toml"), "attempts = 7\n").unwrap();
-        let c = load(&[("XDG_CONFIG_HOME", dir.path().to_str().unwrap())]).unwrap();
+        let home = dir.path().to_str().unwrap();
+        // (%AppData% on Windows)
+        let c = load(&[("XDG_CONFIG_HOME", home), ("APPDATA", home)]).unwrap();
         assert_eq!(c.attempts, 7);
     }
 }

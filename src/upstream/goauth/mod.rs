@@ -379,11 +379,11 @@ mod tests {
             ("go1.24.0", " off ", Ok(Setting::Off)),
             (
                 "go1.24.0",
-                "netrc; /bin/h 'a b' ;git /repo",
+                GIT_LINE,
                 Ok(Setting::Methods(vec![
                     Netrc,
                     cmd("/bin/h 'a b'"),
-                    Git("/repo".into()),
+                    Git(REPO.into()),
                 ])),
             ),
             ("go1.24.0", "netrc;", Err(EmptyEntry)),
@@ -396,13 +396,24 @@ mod tests {
         for (v, goauth, want) in cases {
             assert_eq!(setting(v, goauth), want, "{v} {goauth:?}");
         }
-        let missing = setting("go1.24.0", "git /nonexistent/dir").unwrap();
-        assert_eq!(missing.check_dirs(), Err(GitDirMissing));
-        let file = setting("go1.24.0", "git /bin/sh").unwrap();
-        assert_eq!(file.check_dirs(), Err(GitDirNotADirectory));
-        assert_eq!(setting("go1.24.0", "git /").unwrap().check_dirs(), Ok(()));
+        if cfg!(unix) {
+            let missing = setting("go1.24.0", "git /nonexistent/dir").unwrap();
+            assert_eq!(missing.check_dirs(), Err(GitDirMissing));
+            let file = setting("go1.24.0", "git /bin/sh").unwrap();
+            assert_eq!(file.check_dirs(), Err(GitDirNotADirectory));
+            assert_eq!(setting("go1.24.0", "git /").unwrap().check_dirs(), Ok(()));
+        }
         assert!(!format!("{}", OffCombined).contains("netrc"));
     }
+
+    /// An absolute folder for `git <dir>` (go's filepath.IsAbs: with a drive
+    /// letter on Windows).
+    const REPO: &str = if cfg!(windows) { r"C:\repo" } else { "/repo" };
+    const GIT_LINE: &str = if cfg!(windows) {
+        r"netrc; /bin/h 'a b' ;git C:\repo"
+    } else {
+        "netrc; /bin/h 'a b' ;git /repo"
+    };
 
     fn auth_with(setting: Setting, netrc_text: &str) -> Arc<Auth> {
         let auth = Arc::new(Auth {
@@ -457,6 +468,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)] // the helpers are sh scripts
     fn the_first_goauth_entry_wins_a_prefix() {
         let helper = "sh -c 'printf \"https://h.example\\n\\nAuthorization: Bearer t\\n\\n\"'";
         let text = "machine h.example login a password 1\n";
@@ -475,6 +487,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)] // the helper is an sh script
     fn a_refusal_runs_the_helper_again_with_the_url() {
         // The helper answers with a token naming its argument count.
         let helper = "sh -c 'printf \"https://h.example\\n\\nAuthorization: Bearer n$#\\n\\n\"' h";
