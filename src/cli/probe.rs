@@ -44,10 +44,9 @@ pub fn run(process: &Env, flags: &[String]) -> i32 {
             return 1;
         }
     };
-    // The doctor's rule: up or degraded, and not 404/410 for every sample.
     let usable = observations.iter().any(|o| {
         snap.get(&o.url)
-            .is_some_and(|h| h.state != State::Down && h.serves_modules != Some(false))
+            .is_some_and(|h| samples::counts(h.state == State::Down, h.serves_modules))
     });
     if quiet {
         return i32::from(!usable);

@@ -96,7 +96,7 @@ impl ProxyReport {
     /// modules go needs. Other answers (a redirect) give it the benefit of
     /// the doubt.
     pub fn serves(&self) -> bool {
-        self.state != "down" && !self.lists_none()
+        crate::probe::samples::counts(self.state == "down", self.serves_modules)
     }
 
     /// 404/410 for every sample module it was asked for.

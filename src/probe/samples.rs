@@ -137,6 +137,12 @@ pub fn serves(answers: impl IntoIterator<Item = Option<bool>>) -> Option<bool> {
     seen
 }
 
+/// Whether a proxy counts for the exit status of `goshim probe` and
+/// `goshim doctor`: not down, and not 404/410 for every sample.
+pub fn counts(down: bool, serves_modules: Option<bool>) -> bool {
+    !down && serves_modules != Some(false)
+}
+
 /// "golang.org/x/text (probe module), corp.example/lib (go.mod), ...".
 pub fn describe(samples: &[Sample]) -> String {
     samples
