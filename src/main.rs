@@ -46,6 +46,12 @@ fn main() {
     // Leaked (it lives as long as the process anyway) so that the upstream
     // clients can keep a reference instead of copying settings at every start.
     let process: &'static Env = Box::leak(Box::new(Env::capture()));
+    if process.get_os(vars::GOSHIM_FORCE_ARG0).is_some() {
+        // It names this process only (the Windows prober's personality):
+        // what this process starts (go, GOAUTH helpers) must not inherit it.
+        // SAFETY: no other thread exists yet.
+        unsafe { std::env::remove_var(vars::GOSHIM_FORCE_ARG0) };
+    }
     crate::log::init(process);
     crate::upstream::init(process);
     let mut args = std::env::args_os();

@@ -316,3 +316,22 @@ fn write_wrapper(world: &World) -> PathBuf {
     world.write_executable("wrapper/go", script);
     world.path("wrapper")
 }
+
+/// GOSHIM_FORCE_ARG0 (how the Windows prober gets its `goshim` personality)
+/// names the process it is given to, not what that process starts: go (and
+/// a GOAUTH helper, or a `go` it runs) must not see it.
+#[test]
+fn the_forced_personality_is_not_inherited() {
+    let mut w = World::new();
+    let fake = w.write_executable(
+        "fake/go",
+        "#!/bin/sh\nenv | grep '^GOSHIM_FORCE_ARG0=' || echo none\n",
+    );
+    w.set_env("GOSHIM_GO", &fake);
+    w.set_env("GOSHIM_DISABLE", "1");
+    w.set_env("GOSHIM_FORCE_ARG0", "go");
+    // goshim, started under its own name, is the go shim by the variable.
+    let out = w.run(&mut w.goshim_cmd(["version"]));
+    assert_clean_success("go version (forced personality)", &out);
+    assert_eq!(stdout_text(&out), "none\n", "{}", show(&out));
+}
