@@ -7,8 +7,6 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
 
-use crate::settings::vars;
-
 /// A file's (device, inode).
 pub fn file_id(path: &Path) -> Option<(u64, u64)> {
     std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
@@ -61,7 +59,7 @@ pub fn stamp(meta: &Metadata) -> String {
 /// name) in a session of its own, so that a terminal's Ctrl-C or hang-up does
 /// not reach it.
 pub fn detach_as_goshim(cmd: &mut Command) {
-    cmd.arg0("goshim").env_remove(vars::GOSHIM_FORCE_ARG0);
+    cmd.arg0("goshim");
     // SAFETY: setsid is async-signal-safe.
     unsafe {
         cmd.pre_exec(|| {
